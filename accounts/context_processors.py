@@ -1,0 +1,5 @@
+from django.conf import settings
+
+
+def portal(request):
+    return {"msp_name": settings.MSP_NAME}

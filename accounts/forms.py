@@ -1,0 +1,32 @@
+from django import forms
+from django.contrib.auth.forms import AuthenticationForm
+
+from accounts import login_throttle
+
+
+class ThrottledAuthenticationForm(AuthenticationForm):
+    """Django's sign-in form, refusing further attempts after too many failures."""
+
+    username = forms.EmailField(label="E-mail", widget=forms.EmailInput(attrs={"autofocus": True}))
+
+    error_messages = {
+        **AuthenticationForm.error_messages,
+        "invalid_login": "That e-mail address and password do not match an active account.",
+        "locked_out": "Too many failed sign-in attempts. Wait 15 minutes and try again.",
+    }
+
+    def _client_ip(self) -> str:
+        return self.request.META.get("REMOTE_ADDR", "") if self.request else ""
+
+    def clean(self):
+        email = self.cleaned_data.get("username") or ""
+        ip = self._client_ip()
+        if login_throttle.is_locked_out(email, ip):
+            raise forms.ValidationError(self.error_messages["locked_out"], code="locked_out")
+        try:
+            cleaned = super().clean()
+        except forms.ValidationError:
+            login_throttle.record_failure(email, ip)
+            raise
+        login_throttle.clear_failures(email, ip)
+        return cleaned

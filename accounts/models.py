@@ -1,0 +1,83 @@
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.db import models
+from django.utils import timezone
+
+
+class Role(models.TextChoices):
+    MASTER_ADMIN = "master_admin", "Master Admin"
+    BILLING_STAFF = "billing_staff", "Billing staff"
+    CLIENT_CONTACT = "client_contact", "Client contact"
+
+
+STAFF_ROLES = frozenset({Role.MASTER_ADMIN, Role.BILLING_STAFF})
+
+
+class UserManager(BaseUserManager):
+    use_in_migrations = True
+
+    def create_user(self, email: str, password: str | None = None, **fields) -> "User":
+        if not email:
+            raise ValueError("A user needs an e-mail address.")
+        user = self.model(email=self.normalize_email(email).lower(), **fields)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_superuser(self, email: str, password: str | None = None, **fields) -> "User":
+        fields.update(is_staff=True, is_superuser=True, role=Role.MASTER_ADMIN)
+        return self.create_user(email, password, **fields)
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    """A person who signs in: MSP staff (by role) or a client contact."""
+
+    email = models.EmailField(unique=True)
+    full_name = models.CharField(max_length=200, blank=True)
+    role = models.CharField(max_length=20, choices=Role.choices)
+    is_active = models.BooleanField(default=True)
+    # Django admin access only; portal access is decided by ``role``.
+    is_staff = models.BooleanField(default=False)
+    date_joined = models.DateTimeField(default=timezone.now)
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS: list[str] = []
+
+    class Meta:
+        ordering = ["email"]
+
+    def __str__(self) -> str:
+        return self.full_name or self.email
+
+    @property
+    def is_master_admin(self) -> bool:
+        return self.role == Role.MASTER_ADMIN
+
+    @property
+    def is_portal_staff(self) -> bool:
+        return self.role in STAFF_ROLES
+
+    @property
+    def is_client_contact(self) -> bool:
+        return self.role == Role.CLIENT_CONTACT
+
+
+class AuditEvent(models.Model):
+    """Who changed what and when. Never holds a secret: callers pass safe details only."""
+
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    actor_email = models.EmailField(blank=True)  # kept when the user is removed
+    action = models.CharField(max_length=64)
+    target = models.CharField(max_length=200)
+    summary = models.CharField(max_length=500)
+    details = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_email} {self.action} {self.target}"

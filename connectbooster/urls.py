@@ -1,0 +1,10 @@
+from django.urls import include, path
+
+from accounts.views import HomeView
+
+urlpatterns = [
+    path("", HomeView.as_view(), name="home"),
+    path("accounts/", include("accounts.urls")),
+    path("integrations/", include("integrations.urls")),
+    path("portal/", include("billing.client_urls")),
+]

@@ -1,0 +1,65 @@
+from django import forms
+from django.conf import settings
+
+from integrations.providers.kaseya_bms.server_url import InvalidServerUrl, normalize_server_url
+
+SECURITY_ROLE_CHECKLIST = [
+    "Home: View All",
+    "ServiceDesk: View All, Modify All",
+    "CRM: View All",
+    "Finance: View All, Modify All",
+    "Projects: View All",
+    "Admin: View All, with Special Features > Has API Access",
+    "An API Employee user with this Internal role (an API Employee cannot have an External role)",
+]
+
+
+class KaseyaBmsSettingsForm(forms.Form):
+    security_role_checklist = SECURITY_ROLE_CHECKLIST
+
+    company_name = forms.CharField(
+        label="Company Name",
+        max_length=100,
+        help_text="The BMS tenant name, as shown on your My Profile page in BMS.",
+    )
+    username = forms.CharField(label="Username", max_length=150, help_text="The API Employee user's login.")
+    password = forms.CharField(
+        label="Password",
+        max_length=200,
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+    )
+    server_url = forms.CharField(
+        label="Server URL",
+        max_length=200,
+        help_text="Your BMS API server, e.g. api.bms.kaseya.com (US) or api.bmsemea.kaseya.com (EMEA).",
+    )
+
+    def __init__(self, *args, has_stored_password: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.has_stored_password = has_stored_password
+        if has_stored_password:
+            self.fields["password"].help_text = "A password is stored. Leave this empty to keep it."
+        else:
+            self.fields["password"].help_text = "The API Employee user's password. It is stored encrypted."
+
+    def clean_company_name(self) -> str:
+        return self.cleaned_data["company_name"].strip()
+
+    def clean_username(self) -> str:
+        return self.cleaned_data["username"].strip()
+
+    def clean_password(self) -> str:
+        password = self.cleaned_data.get("password") or ""
+        if not password and not self.has_stored_password:
+            raise forms.ValidationError("Enter the API user's password.")
+        return password
+
+    def clean_server_url(self) -> str:
+        try:
+            return normalize_server_url(
+                self.cleaned_data["server_url"], allowed_insecure_hosts=settings.BMS_ALLOWED_INSECURE_HOSTS
+            )
+        except InvalidServerUrl as exc:
+            raise forms.ValidationError(str(exc)) from None

@@ -1,0 +1,87 @@
+"""Integration use cases: save settings, test the connection, delete."""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import User
+from accounts.services import audit_record
+from integrations.models import Integration, IntegrationStatus
+from integrations.providers.base import ConnectionTestResult, IntegrationProvider
+
+logger = logging.getLogger(__name__)
+
+
+@transaction.atomic
+def integration_save_settings(
+    *, provider: IntegrationProvider, actor: User, cleaned_data: dict
+) -> Integration:
+    """Create or update the provider's integration. An empty secret keeps the stored one."""
+    integration = Integration.objects.select_for_update().filter(provider_key=provider.key).first()
+    created = integration is None
+    if created:
+        integration = Integration(provider_key=provider.key, created_by=actor)
+    config = {name: value for name, value in cleaned_data.items() if name not in provider.secret_fields}
+    changed_fields = sorted(name for name, value in config.items() if integration.config.get(name) != value)
+    integration.config = config
+    for name in provider.secret_fields:
+        if cleaned_data.get(name):
+            integration.set_secret(name, cleaned_data[name])
+            changed_fields.append(name)
+    if changed_fields or created:
+        # New settings have not been tested yet.
+        integration.status = IntegrationStatus.CONFIGURED
+        integration.status_detail = ""
+        integration.last_test_passed = None
+    integration.save()
+    audit_record(
+        actor=actor,
+        action="integration.saved",
+        target=provider.name,
+        summary=f"{'Added' if created else 'Updated'} {provider.name} settings",
+        changed_fields=sorted(set(changed_fields)),  # names only, never values
+    )
+    return integration
+
+
+def integration_test_connection(*, integration: Integration, actor: User | None) -> ConnectionTestResult:
+    """Run the provider's checks (outside any transaction: they make HTTP requests)."""
+    provider = integration.provider
+    result = provider.test_connection(integration)
+    integration.last_test_at = timezone.now()
+    integration.last_test_passed = result.passed
+    integration.last_test_checks = result.as_json()
+    if result.passed:
+        integration.status = IntegrationStatus.CONNECTED
+        integration.status_detail = ""
+    else:
+        integration.status = IntegrationStatus.ERROR
+        integration.status_detail = result.summary[:500]
+    integration.save(
+        update_fields=["last_test_at", "last_test_passed", "last_test_checks", "status", "status_detail", "updated_at"]
+    )
+    audit_record(
+        actor=actor,
+        action="integration.tested",
+        target=provider.name,
+        summary=f"Test Connection {'passed' if result.passed else 'failed'}",
+        result="passed" if result.passed else "failed",
+        failed_areas=[check["label"] for check in result.as_json() if check["passed"] is False],
+    )
+    logger.info("Test Connection for %s: %s", provider.key, "passed" if result.passed else "failed")
+    return result
+
+
+@transaction.atomic
+def integration_delete(*, integration: Integration, actor: User) -> None:
+    provider = integration.provider
+    integration.delete()
+    audit_record(
+        actor=actor,
+        action="integration.deleted",
+        target=provider.name,
+        summary=f"Deleted the {provider.name} integration and its credentials",
+    )

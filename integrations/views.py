@@ -1,0 +1,69 @@
+from django.contrib import messages
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views import View
+from django.views.generic import TemplateView
+
+from accounts.permissions import MasterAdminRequiredMixin, StaffRequiredMixin
+from integrations import selectors, services
+from integrations.models import Integration
+from integrations.registry import get_provider_or_404
+
+
+class IntegrationListView(StaffRequiredMixin, TemplateView):
+    template_name = "integrations/list.html"
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(cards=selectors.integration_cards(), **kwargs)
+
+
+class IntegrationSettingsView(MasterAdminRequiredMixin, View):
+    template_name = "integrations/settings.html"
+
+    def _render(self, request, provider, form, integration):
+        return render(request, self.template_name, {"provider": provider, "form": form, "integration": integration})
+
+    def get(self, request, provider_key):
+        provider = get_provider_or_404(provider_key)
+        integration = Integration.objects.filter(provider_key=provider.key).first()
+        form = provider.settings_form_class()(
+            initial=provider.initial_settings(integration),
+            has_stored_password=bool(integration and integration.has_secret("password")),
+        )
+        return self._render(request, provider, form, integration)
+
+    def post(self, request, provider_key):
+        provider = get_provider_or_404(provider_key)
+        integration = Integration.objects.filter(provider_key=provider.key).first()
+        form = provider.settings_form_class()(
+            request.POST, has_stored_password=bool(integration and integration.has_secret("password"))
+        )
+        if not form.is_valid():
+            return self._render(request, provider, form, integration)
+        services.integration_save_settings(provider=provider, actor=request.user, cleaned_data=form.cleaned_data)
+        messages.success(request, f"{provider.name} settings saved. Run Test Connection to check them.")
+        return redirect("integrations:list")
+
+
+class IntegrationTestView(MasterAdminRequiredMixin, View):
+    def post(self, request, provider_key):
+        provider = get_provider_or_404(provider_key)
+        integration = get_object_or_404(Integration, provider_key=provider.key)
+        result = services.integration_test_connection(integration=integration, actor=request.user)
+        if result.passed:
+            messages.success(request, f"{provider.name}: every check passed.")
+        else:
+            messages.error(request, f"{provider.name}: Test Connection failed. {result.summary}")
+        return redirect("integrations:list")
+
+
+class IntegrationDeleteView(MasterAdminRequiredMixin, View):
+    def post(self, request, provider_key):
+        provider = get_provider_or_404(provider_key)
+        integration = Integration.objects.filter(provider_key=provider.key).first()
+        if integration is None:
+            # A second click on Confirm: already gone, nothing to do.
+            messages.info(request, f"{provider.name} is not configured.")
+            return redirect("integrations:list")
+        services.integration_delete(integration=integration, actor=request.user)
+        messages.success(request, f"{provider.name} was deleted. Synced records are kept.")
+        return redirect("integrations:list")

@@ -1,0 +1,74 @@
+"""Every URL pattern of the project, with every role and anonymously.
+
+A new view must be added to EXPECTED, so none can slip through unprotected."""
+
+import pytest
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from accounts.models import Role
+from tests.factories import UserFactory
+
+ADMIN, BILLING, CLIENT = Role.MASTER_ADMIN, Role.BILLING_STAFF, Role.CLIENT_CONTACT
+STAFF = {ADMIN, BILLING}
+PUBLIC = "public"
+
+# url name -> (sample kwargs, method, roles allowed). Others get 403; anonymous goes to sign-in.
+EXPECTED = {
+    "home": ({}, "get", {ADMIN, BILLING, CLIENT}),
+    "accounts:login": ({}, "get", PUBLIC),
+    "accounts:logout": ({}, "post", PUBLIC),
+    "accounts:users": ({}, "get", {ADMIN}),
+    "accounts:audit": ({}, "get", {ADMIN}),
+    "integrations:list": ({}, "get", STAFF),
+    "integrations:settings": ({"provider_key": "kaseya-bms"}, "get", {ADMIN}),
+    "integrations:test": ({"provider_key": "kaseya-bms"}, "post", {ADMIN}),
+    "integrations:delete": ({"provider_key": "kaseya-bms"}, "post", {ADMIN}),
+    "client:invoices": ({}, "get", {CLIENT}),
+    "client:profile": ({}, "get", {CLIENT}),
+}
+
+
+def _all_url_names(resolver=None, namespace=""):
+    resolver = resolver or get_resolver()
+    for pattern in resolver.url_patterns:
+        if isinstance(pattern, URLResolver):
+            child_ns = f"{namespace}{pattern.namespace}:" if pattern.namespace else namespace
+            yield from _all_url_names(pattern, child_ns)
+        elif isinstance(pattern, URLPattern) and pattern.name:
+            yield f"{namespace}{pattern.name}"
+
+
+def test_every_url_pattern_is_in_the_matrix():
+    names = set(_all_url_names())
+    assert names - set(EXPECTED) == set(), "add the new views to EXPECTED"
+    assert set(EXPECTED) - names == set()
+
+
+@pytest.mark.parametrize("role", [None, ADMIN, BILLING, CLIENT], ids=["anonymous", "admin", "billing", "client"])
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_each_role_gets_the_expected_answer(db, name, role):
+    kwargs, method, allowed = EXPECTED[name]
+    web = Client()
+    if role:
+        web.force_login(UserFactory(role=role))
+    response = getattr(web, method)(reverse(name, kwargs=kwargs))
+    if allowed == PUBLIC:
+        assert response.status_code in {200, 302}
+    elif role is None:
+        assert response.status_code == 302
+        assert response["Location"].startswith(reverse("accounts:login"))
+    elif role in allowed:
+        # Allowed: the page, a redirect after an action, or 404 for a missing object.
+        assert response.status_code in {200, 302, 404}
+        if response.status_code == 302:
+            assert not response["Location"].startswith(reverse("accounts:login"))
+    else:
+        assert response.status_code == 403
+
+
+def test_post_without_csrf_token_is_refused(admin_user):
+    web = Client(enforce_csrf_checks=True)
+    web.force_login(admin_user)
+    response = web.post(reverse("integrations:settings", args=["kaseya-bms"]), {"company_name": "x"})
+    assert response.status_code == 403
