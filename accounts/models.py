@@ -39,6 +39,10 @@ class User(AbstractBaseUser, PermissionsMixin):
     # Django admin access only; portal access is decided by ``role``.
     is_staff = models.BooleanField(default=False)
     date_joined = models.DateTimeField(default=timezone.now)
+    # Client contacts only: the one organization whose data they may see.
+    organization = models.ForeignKey(
+        "organizations.Organization", null=True, blank=True, on_delete=models.PROTECT, related_name="portal_users"
+    )
 
     objects = UserManager()
 

@@ -8,6 +8,7 @@ missing one.
 
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -61,6 +62,8 @@ DATABASES["default"].setdefault("CONN_MAX_AGE", 60 if IS_PRODUCTION else 0)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Several processes (web, worker, beat) share the file: wait for locks instead of failing.
     DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 30, "transaction_mode": "IMMEDIATE"})
+    # A file, not memory, so a real Celery worker process in the tests sees the test data.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-portal.sqlite3")}
 
 INSTALLED_APPS = [
     "django.contrib.auth",
@@ -73,6 +76,7 @@ INSTALLED_APPS = [
     "crispy_bootstrap5",
     "accounts",
     "integrations",
+    "organizations",
     "billing",
     "notifications",
 ]
@@ -161,17 +165,26 @@ STORAGES = {
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+
+def _redis_db(url: str, db: int) -> str:
+    """The same Redis server, another database number."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{db}"))
+
+
+# The broker uses REDIS_URL's database; the cache, locks and request budgets the next one,
+# so clearing the cache can never drop a queued task.
+_broker_db = int((urlsplit(REDIS_URL).path or "/0").strip("/") or 0)
+CACHE_REDIS_URL = env.str("CACHE_REDIS_URL", default=_redis_db(REDIS_URL, _broker_db + 1))
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
-        "LOCATION": REDIS_URL,
+        "LOCATION": CACHE_REDIS_URL,
         "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="portal"),
     }
 }
 
-EMAIL_CONFIG = env.email_url(
-    "EMAIL_URL", default="consolemail://" if not IS_PRODUCTION else "smtp://localhost:25"
-)
+EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://" if not IS_PRODUCTION else "smtp://localhost:25")
 vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="billing@portal.local")
 PORTAL_BASE_URL = env.str("PORTAL_BASE_URL", default="http://127.0.0.1:8000")
@@ -200,11 +213,31 @@ CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=60 * 60)
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="portal")
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 SYNC_INTERVAL = timedelta(minutes=env.int("SYNC_INTERVAL_MINUTES", default=60))
+CELERY_BEAT_SCHEDULE = {
+    "schedule-syncs": {"task": "integrations.schedule_syncs", "schedule": SYNC_INTERVAL},
+    "watch-syncs": {"task": "integrations.watch_syncs", "schedule": timedelta(minutes=1)},
+}
+# Incremental cursors start this long before the last run's start, to catch clock skew
+# and records changed while that run was paging.
+SYNC_OVERLAP = timedelta(minutes=env.int("SYNC_OVERLAP_MINUTES", default=10))
+# Invoices created this recently are re-pulled on every run (drafts still being edited).
+SYNC_INVOICE_RECENT_DAYS = env.int("SYNC_INVOICE_RECENT_DAYS", default=7)
+# A scheduled run becomes a full reconcile (finds deletions) this often.
+SYNC_RECONCILE_INTERVAL = timedelta(hours=env.int("SYNC_RECONCILE_INTERVAL_HOURS", default=24))
+# Without a successful sync for this long, a Sync Not Running alert is raised.
+SYNC_STALE_AFTER = timedelta(hours=env.int("SYNC_STALE_AFTER_HOURS", default=48))
+# The per-source sync lock expires this long after its worker stops renewing it.
+SYNC_LOCK_TTL = timedelta(seconds=env.int("SYNC_LOCK_TTL_SECONDS", default=60))
+# A running sync whose heartbeat is older than this is taken over by another worker.
+SYNC_STALE_HEARTBEAT = timedelta(seconds=env.int("SYNC_STALE_HEARTBEAT_SECONDS", default=120))
+# Transient failures (BMS down, timeouts) are retried this many times, with backoff.
+SYNC_MAX_RETRIES = env.int("SYNC_MAX_RETRIES", default=5)
 
 LOGGING = {
     "version": 1,
@@ -220,3 +253,7 @@ if PORTAL_ENV == "test":
     EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 
 VAR_DIR.mkdir(exist_ok=True)
+if not IS_PRODUCTION:
+    # whitenoise serves from STATIC_ROOT; outside production, collectstatic has not run.
+    WHITENOISE_USE_FINDERS = True
+    Path(STATIC_ROOT).mkdir(exist_ok=True)

@@ -6,5 +6,7 @@ urlpatterns = [
     path("", HomeView.as_view(), name="home"),
     path("accounts/", include("accounts.urls")),
     path("integrations/", include("integrations.urls")),
+    path("organizations/", include("organizations.urls")),
+    path("billing/", include("billing.urls")),
     path("portal/", include("billing.client_urls")),
 ]

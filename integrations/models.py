@@ -53,3 +53,127 @@ class Integration(models.Model):
         from integrations.registry import get_provider
 
         return get_provider(self.provider_key)
+
+
+class DataSource(models.Model):
+    """One external tenant (e.g. a BMS tenant) that records are synced from.
+
+    It outlives the Integration: deleting the integration unlinks it (its records stay,
+    marked as from a removed integration) and adding the same tenant again relinks it,
+    so records match up by their BMS ids with no duplicates.
+    """
+
+    provider_key = models.CharField(max_length=50)
+    tenant_key = models.CharField(max_length=300)
+    display_name = models.CharField(max_length=300)
+    integration = models.OneToOneField(
+        Integration, null=True, blank=True, on_delete=models.SET_NULL, related_name="data_source"
+    )
+    # The high-water mark of the last successful sync: the next one asks for changes since then.
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    last_success_hwm = models.DateTimeField(null=True, blank=True)
+    last_reconcile_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["provider_key", "tenant_key"], name="datasource_tenant")]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+    @property
+    def is_removed(self) -> bool:
+        return self.integration_id is None
+
+
+class SyncTrigger(models.TextChoices):
+    INITIAL = "initial", "Initial"
+    SCHEDULE = "schedule", "Schedule"
+    SYNC_NOW = "sync_now", "Sync Now"
+    RECONCILE = "reconcile", "Reconcile"
+
+
+class SyncStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    WAITING = "waiting", "Waiting for the API budget"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+ACTIVE_SYNC_STATUSES = (SyncStatus.QUEUED, SyncStatus.RUNNING, SyncStatus.WAITING)
+
+
+class SyncRun(models.Model):
+    """One sync of a data source; its checkpoint lets a redelivered task resume."""
+
+    source = models.ForeignKey(DataSource, on_delete=models.CASCADE, related_name="sync_runs")
+    integration = models.ForeignKey(Integration, null=True, blank=True, on_delete=models.SET_NULL)
+    trigger = models.CharField(max_length=20, choices=SyncTrigger.choices)
+    full_reconcile = models.BooleanField(default=False)
+    status = models.CharField(max_length=20, choices=SyncStatus.choices, default=SyncStatus.QUEUED)
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # Taken when the run starts; becomes the source's cursor when it succeeds.
+    high_water_mark = models.DateTimeField(null=True, blank=True)
+    # Changes since this instant are asked for (None: everything).
+    since = models.DateTimeField(null=True, blank=True)
+    checkpoint = models.JSONField(default=dict, blank=True)
+    counts = models.JSONField(default=dict, blank=True)
+    requests = models.JSONField(default=dict, blank=True)
+    progress = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+    # Fencing: only the worker holding this token may write checkpoints.
+    worker_token = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source"],
+                condition=models.Q(status__in=["queued", "running", "waiting"]),
+                name="one_active_sync_per_source",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Sync {self.pk} ({self.get_trigger_display()}, {self.get_status_display()})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE_SYNC_STATUSES
+
+    @property
+    def duration(self):
+        if self.started_at and self.finished_at:
+            return self.finished_at - self.started_at
+        return None
+
+    @property
+    def total_requests(self) -> int:
+        return sum(self.requests.values())
+
+
+class SyncAlertKind(models.TextChoices):
+    SYNC_FAILED = "sync_failed", "Sync Failed"
+    SYNC_NOT_RUNNING = "sync_not_running", "Sync Not Running"
+
+
+class SyncAlert(models.Model):
+    """An internal event the notifications turn into a notification."""
+
+    source = models.ForeignKey(DataSource, on_delete=models.CASCADE, related_name="alerts")
+    sync_run = models.ForeignKey(SyncRun, null=True, blank=True, on_delete=models.SET_NULL)
+    kind = models.CharField(max_length=30, choices=SyncAlertKind.choices)
+    reason = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now)
+    handled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.reason}"

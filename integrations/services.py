@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 from django.db import transaction
@@ -9,16 +10,15 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.services import audit_record
-from integrations.models import Integration, IntegrationStatus
+from integrations.models import DataSource, Integration, IntegrationStatus, SyncTrigger
 from integrations.providers.base import ConnectionTestResult, IntegrationProvider
+from integrations.sync.service import SyncAlreadyRunning, data_source_link, sync_cancel_active, sync_request
 
 logger = logging.getLogger(__name__)
 
 
 @transaction.atomic
-def integration_save_settings(
-    *, provider: IntegrationProvider, actor: User, cleaned_data: dict
-) -> Integration:
+def integration_save_settings(*, provider: IntegrationProvider, actor: User, cleaned_data: dict) -> Integration:
     """Create or update the provider's integration. An empty secret keeps the stored one."""
     integration = Integration.objects.select_for_update().filter(provider_key=provider.key).first()
     created = integration is None
@@ -37,6 +37,7 @@ def integration_save_settings(
         integration.status_detail = ""
         integration.last_test_passed = None
     integration.save()
+    data_source_link(integration)
     audit_record(
         actor=actor,
         action="integration.saved",
@@ -72,12 +73,21 @@ def integration_test_connection(*, integration: Integration, actor: User | None)
         failed_areas=[check["label"] for check in result.as_json() if check["passed"] is False],
     )
     logger.info("Test Connection for %s: %s", provider.key, "passed" if result.passed else "failed")
+    source = DataSource.objects.get(integration=integration)
+    if result.passed and source.last_success_at is None:
+        # The first successful Save + Test Connection starts the initial (full) sync.
+        with contextlib.suppress(SyncAlreadyRunning):
+            sync_request(integration=integration, trigger=SyncTrigger.INITIAL)
     return result
 
 
 @transaction.atomic
 def integration_delete(*, integration: Integration, actor: User) -> None:
     provider = integration.provider
+    source = getattr(integration, "data_source", None)
+    if source is not None:
+        sync_cancel_active(source=source)
+    # The data source stays (unlinked): its synced records are kept.
     integration.delete()
     audit_record(
         actor=actor,

@@ -5,7 +5,12 @@ from integrations import views
 app_name = "integrations"
 urlpatterns = [
     path("", views.IntegrationListView.as_view(), name="list"),
+    path("sync-history/", views.SyncHistoryView.as_view(), name="sync-history"),
+    path("sync-history/<int:pk>/", views.SyncRunDetailView.as_view(), name="sync-run"),
+    path("<slug:provider_key>/card/", views.IntegrationCardView.as_view(), name="card"),
     path("<slug:provider_key>/settings/", views.IntegrationSettingsView.as_view(), name="settings"),
     path("<slug:provider_key>/test/", views.IntegrationTestView.as_view(), name="test"),
+    path("<slug:provider_key>/sync/", views.IntegrationSyncNowView.as_view(), name="sync"),
+    path("<slug:provider_key>/reconcile/", views.IntegrationReconcileView.as_view(), name="reconcile"),
     path("<slug:provider_key>/delete/", views.IntegrationDeleteView.as_view(), name="delete"),
 ]

@@ -1,12 +1,13 @@
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views import View
-from django.views.generic import TemplateView
+from django.views.generic import DetailView, ListView, TemplateView
 
 from accounts.permissions import MasterAdminRequiredMixin, StaffRequiredMixin
 from integrations import selectors, services
-from integrations.models import Integration
+from integrations.models import Integration, SyncRun, SyncTrigger
 from integrations.registry import get_provider_or_404
+from integrations.sync.service import SyncAlreadyRunning, sync_request
 
 
 class IntegrationListView(StaffRequiredMixin, TemplateView):
@@ -14,6 +15,14 @@ class IntegrationListView(StaffRequiredMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         return super().get_context_data(cards=selectors.integration_cards(), **kwargs)
+
+
+class IntegrationCardView(StaffRequiredMixin, View):
+    """The card alone: polled by htmx while a sync runs, for live progress."""
+
+    def get(self, request, provider_key):
+        get_provider_or_404(provider_key)
+        return render(request, "integrations/_card.html", {"card": selectors.integration_card_for(provider_key)})
 
 
 class IntegrationSettingsView(MasterAdminRequiredMixin, View):
@@ -56,6 +65,25 @@ class IntegrationTestView(MasterAdminRequiredMixin, View):
         return redirect("integrations:list")
 
 
+class IntegrationSyncNowView(MasterAdminRequiredMixin, View):
+    trigger = SyncTrigger.SYNC_NOW
+
+    def post(self, request, provider_key):
+        provider = get_provider_or_404(provider_key)
+        integration = get_object_or_404(Integration, provider_key=provider.key)
+        try:
+            sync_request(integration=integration, trigger=self.trigger, actor=request.user)
+        except SyncAlreadyRunning:
+            messages.warning(request, "A sync is already running.")
+        else:
+            messages.success(request, f"{provider.name}: sync started.")
+        return redirect(request.POST.get("next") or "integrations:list")
+
+
+class IntegrationReconcileView(IntegrationSyncNowView):
+    trigger = SyncTrigger.RECONCILE
+
+
 class IntegrationDeleteView(MasterAdminRequiredMixin, View):
     def post(self, request, provider_key):
         provider = get_provider_or_404(provider_key)
@@ -67,3 +95,17 @@ class IntegrationDeleteView(MasterAdminRequiredMixin, View):
         services.integration_delete(integration=integration, actor=request.user)
         messages.success(request, f"{provider.name} was deleted. Synced records are kept.")
         return redirect("integrations:list")
+
+
+class SyncHistoryView(StaffRequiredMixin, ListView):
+    template_name = "integrations/sync_history.html"
+    paginate_by = 25
+
+    def get_queryset(self):
+        return SyncRun.objects.select_related("source", "integration")
+
+
+class SyncRunDetailView(StaffRequiredMixin, DetailView):
+    template_name = "integrations/sync_run.html"
+    model = SyncRun
+    context_object_name = "run"

@@ -73,3 +73,114 @@ def bms_integration(sandbox_settings, admin_user) -> Integration:
     return integration_save_settings(
         provider=get_provider("kaseya-bms"), actor=admin_user, cleaned_data=sandbox_settings
     )
+
+
+def _database_url_for_workers() -> str:
+    """The URL of the test database, for worker processes started by the tests."""
+    from django.db import connection
+
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{db['NAME']}"
+    user = db.get("USER") or ""
+    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
+    auth = f"{user}{password}@" if user else ""
+    return f"postgres://{auth}{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
+
+
+class CeleryWorker:
+    """A real `celery worker` process on the test database and the run's queue."""
+
+    def __init__(self, env: dict):
+        import subprocess
+        import sys
+        from pathlib import Path
+
+        self._env = env
+        self._command = [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "connectbooster",
+            "worker",
+            "--pool",
+            "solo",
+            "--loglevel",
+            "INFO",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+        ]
+        self._cwd = Path(__file__).resolve().parent.parent
+        self._subprocess = subprocess
+        self.process = None
+        self.log_path = self._cwd / "test-artifacts" / "celery-worker.log"
+
+    def start(self) -> None:
+        import time
+
+        self.log_path.parent.mkdir(exist_ok=True)
+        self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
+        self.process = self._subprocess.Popen(
+            self._command, env=self._env, cwd=self._cwd, stdout=self._log, stderr=self._subprocess.STDOUT
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"The Celery worker exited at start; see {self.log_path}")
+            if b"ready." in self.log_path.read_bytes():
+                return
+            time.sleep(0.2)
+        raise RuntimeError(f"The Celery worker did not become ready; see {self.log_path}")
+
+    def kill(self) -> None:
+        import signal
+
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(20)
+            except self._subprocess.TimeoutExpired:
+                self.kill()
+        self._log.close()
+
+    @property
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+
+@pytest.fixture(scope="session")
+def worker_env(django_db_setup, django_db_blocker):
+    import os
+
+    from django.conf import settings as django_settings
+
+    with django_db_blocker.unblock():
+        database_url = _database_url_for_workers()
+    env = dict(os.environ)
+    env.update(
+        PORTAL_ENV="test",
+        DJANGO_SETTINGS_MODULE="connectbooster.test_settings",
+        DATABASE_URL=database_url,
+        REDIS_URL=django_settings.REDIS_URL,
+        CELERY_QUEUE=django_settings.CELERY_TASK_DEFAULT_QUEUE,
+    )
+    return env
+
+
+@pytest.fixture
+def celery_worker(worker_env, transactional_db):
+    """A fresh real worker per test (the queue emptied first), stopped afterwards."""
+    from connectbooster.celery import app
+
+    app.control.purge()
+    worker = CeleryWorker(worker_env)
+    worker.start()
+    yield worker
+    worker.stop()

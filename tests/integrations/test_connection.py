@@ -158,7 +158,7 @@ def test_a_server_that_is_not_bms(sandbox_settings, admin_user, settings):
 
 
 def test_rate_limited(bms_sandbox, bms_integration, admin_user):
-    bms_sandbox.control.set_faults(rate_limit_rate=1.0, retry_after=30)
+    bms_sandbox.control.set_faults(rate_limit_rate=1.0, retry_after=30, include_auth=True)
     integration_test_connection(integration=bms_integration, actor=admin_user)
     signin = _checks(bms_integration)["signin"]
     assert signin["passed"] is False

@@ -28,7 +28,7 @@ def normalize_server_url(
     value: str,
     *,
     allowed_insecure_hosts: Iterable[str] = (),
-    resolve: Callable[[str], list[str]] = _resolve,
+    resolve: Callable[[str], list[str]] | None = None,
 ) -> str:
     """Return ``scheme://host[:port]`` or raise InvalidServerUrl."""
     raw = (value or "").strip()
@@ -67,7 +67,7 @@ def normalize_server_url(
     if is_allowed:
         return normalized
     try:
-        addresses = [host] if _is_ip(host) else resolve(host)
+        addresses = [host] if _is_ip(host) else (resolve or _resolve)(host)
     except (OSError, UnicodeError):
         raise InvalidServerUrl(f"The host {host} cannot be found (DNS lookup failed).") from None
     if not addresses:

@@ -1,0 +1,680 @@
+"""Typed results of the Kaseya BMS API client.
+
+BMS answers camelCase while its OpenAPI document shows PascalCase, so every DTO is
+read through :class:`Fields`, which looks keys up case-insensitively. Each result
+keeps the original payload in ``raw`` for fields the portal does not model yet.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any, Generic, TypeVar
+
+T = TypeVar("T")
+
+
+class BmsModule(enum.IntEnum):
+    """``MainMenuId`` values of ``UserAccessRights``.
+
+    The real ids are undocumented; this numbering is our convention, shared with the sandbox.
+    """
+
+    HOME = 1
+    SERVICE_DESK = 2
+    CRM = 3
+    PROJECTS = 4
+    FINANCE = 5
+    ADMIN = 6
+
+
+# --- parsing helpers ---------------------------------------------------------------------------
+
+
+def parse_datetime(value: Any) -> datetime | None:
+    """ISO 8601 → aware UTC datetime; a missing zone designator means UTC."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        parsed = value
+    else:
+        try:
+            parsed = datetime.fromisoformat(str(value).strip())
+        except ValueError:
+            return None
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def format_datetime(value: datetime) -> str:
+    """Aware or naive (taken as UTC) datetime → ``2024-01-31T12:00:00Z`` for BMS filters and bodies."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class Fields:
+    """Case-insensitive, type-tolerant read access to one BMS DTO."""
+
+    __slots__ = ("_by_lower", "raw")
+
+    def __init__(self, raw: Mapping[str, Any] | None) -> None:
+        self.raw: dict[str, Any] = dict(raw or {})
+        self._by_lower = {str(k).lower(): v for k, v in self.raw.items()}
+
+    def has(self, *names: str) -> bool:
+        return any(n.lower() in self._by_lower for n in names)
+
+    def get(self, *names: str) -> Any:
+        """First non-null value among ``names`` (aliases, e.g. misspellings in the spec)."""
+        for name in names:
+            value = self._by_lower.get(name.lower())
+            if value is not None:
+                return value
+        return None
+
+    def text(self, *names: str) -> str | None:
+        value = self.get(*names)
+        return None if value is None else str(value)
+
+    def integer(self, *names: str) -> int | None:
+        value = self.get(*names)
+        if value is None or isinstance(value, bool):
+            return None
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            return None
+
+    def flag(self, *names: str, default: bool = False) -> bool:
+        value = self.get(*names)
+        if value is None:
+            return default
+        if isinstance(value, str):
+            return value.strip().lower() in ("true", "1", "yes")
+        return bool(value)
+
+    def decimal(self, *names: str) -> Decimal | None:
+        value = self.get(*names)
+        if value is None or isinstance(value, bool):
+            return None
+        try:
+            return Decimal(str(value))
+        except InvalidOperation:
+            return None
+
+    def when(self, *names: str) -> datetime | None:
+        return parse_datetime(self.get(*names))
+
+    def objects(self, *names: str) -> list[Fields]:
+        value = self.get(*names)
+        if not isinstance(value, list):
+            return []
+        return [Fields(item) for item in value if isinstance(item, Mapping)]
+
+
+def _id(f: Fields) -> int:
+    value = f.integer("Id")
+    if value is None:
+        raise ValueError("BMS record without an Id")
+    return value
+
+
+# --- generic -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    """One page of a list endpoint. ``total_records`` is None where BMS does not give it."""
+
+    items: tuple[T, ...]
+    page: int
+    page_size: int
+    total_records: int | None = None
+
+
+@dataclass(frozen=True)
+class LookupItem:
+    id: int
+    name: str
+    is_active: bool = True
+    is_default: bool = False
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> LookupItem:
+        f = Fields(data)
+        return cls(
+            id=_id(f),
+            name=f.text("Name") or "",
+            # Queue/issue-type lookups carry IsActive; sub-issue types don't, so default to active.
+            is_active=f.flag("IsActive", default=True),
+            is_default=f.flag("IsDefault"),
+            raw=f.raw,
+        )
+
+
+# --- security ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AccessRight:
+    main_menu_id: int
+    can_view: bool
+    can_modify: bool
+    can_delete: bool
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> AccessRight:
+        f = Fields(data)
+        return cls(
+            main_menu_id=f.integer("MainMenuId") or 0,
+            can_view=f.flag("CanView"),
+            can_modify=f.flag("CanModify"),
+            can_delete=f.flag("CanDelete"),
+        )
+
+
+@dataclass(frozen=True)
+class UserInfo:
+    user_id: int | None
+    tenant_id: int | None
+    full_name: str | None
+    email: str | None
+    is_system_admin: bool
+    access_rights: list[AccessRight]
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> UserInfo:
+        f = Fields(data)
+        return cls(
+            user_id=f.integer("UserId"),
+            tenant_id=f.integer("TenantId"),
+            full_name=f.text("FullName"),
+            email=f.text("EmailAddress"),
+            is_system_admin=f.flag("IsUserSystemAdmin"),
+            access_rights=[AccessRight.from_api(r.raw) for r in f.objects("UserAccessRights")],
+            raw=f.raw,
+        )
+
+    def rights_for(self, module: BmsModule | int) -> AccessRight | None:
+        """The access right for a module; None when BMS lists none (= no access)."""
+        matches = [r for r in self.access_rights if r.main_menu_id == int(module)]
+        if not matches:
+            return None
+        # A module can appear once per menu category; any grant counts.
+        return AccessRight(
+            main_menu_id=int(module),
+            can_view=any(r.can_view for r in matches),
+            can_modify=any(r.can_modify for r in matches),
+            can_delete=any(r.can_delete for r in matches),
+        )
+
+
+# --- CRM ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Address:
+    address1: str | None
+    address2: str | None
+    city: str | None
+    state: str | None
+    zip_code: str | None
+    country: str | None
+    phone: str | None
+    email: str | None
+    is_main: bool
+    is_billing: bool
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> Address:
+        f = Fields(data)
+        return cls(
+            address1=f.text("Address1"),
+            address2=f.text("Address2"),
+            city=f.text("City"),
+            state=f.text("State"),
+            zip_code=f.text("ZipCode"),
+            country=f.text("Country", "CountryName"),
+            phone=f.text("Phone"),
+            email=f.text("EmailAddress"),
+            is_main=f.flag("IsMain"),
+            is_billing=f.flag("IsBilling"),
+        )
+
+
+@dataclass(frozen=True)
+class Location:
+    id: int
+    name: str | None
+    is_main: bool
+    is_active: bool
+    addresses: tuple[Address, ...] = ()
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> Location:
+        f = Fields(data)
+        return cls(
+            id=_id(f),
+            name=f.text("LocationName", "Name"),
+            is_main=f.flag("IsMain"),
+            is_active=f.flag("IsActive", default=True),
+            addresses=tuple(Address.from_api(a.raw) for a in f.objects("Addresses")),
+        )
+
+
+@dataclass(frozen=True)
+class LocationRef:
+    """Item of ``/crm/accounts/{id}/locations/lookup``."""
+
+    id: int
+    name: str | None
+    account_id: int | None
+    is_main: bool
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> LocationRef:
+        f = Fields(data)
+        return cls(id=_id(f), name=f.text("Name", "LocationName"), account_id=f.integer("AccountId"),
+                   is_main=f.flag("IsMain"))
+
+
+@dataclass(frozen=True)
+class Account:
+    id: int
+    code: str | None
+    name: str | None
+    type: str | None
+    type_id: int | None
+    parent_id: int | None
+    is_active: bool
+    is_billing: bool
+    website: str | None
+    currency_name: str | None
+    net_days: Decimal | None
+    credit_limit: Decimal | None
+    locations: tuple[Location, ...]
+    created_on: datetime | None
+    modified_on: datetime | None
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> Account:
+        f = Fields(data)
+        return cls(
+            id=_id(f),
+            code=f.text("AccountCode"),
+            name=f.text("AccountName"),
+            type=f.text("AccountType"),
+            type_id=f.integer("AccountTypeId"),
+            parent_id=f.integer("ParentId"),
+            is_active=f.flag("IsActive", default=True),
+            is_billing=f.flag("IsBilling"),
+            website=f.text("Website"),
+            currency_name=f.text("CurrencyName"),
+            net_days=f.decimal("NetDays"),
+            credit_limit=f.decimal("CreditLimit"),
+            locations=tuple(Location.from_api(loc.raw) for loc in f.objects("Locations")),
+            created_on=f.when("CreatedOn"),
+            modified_on=f.when("ModifiedOn"),
+            raw=f.raw,
+        )
+
+    @property
+    def billing_address(self) -> Address | None:
+        """The address flagged ``IsBilling`` (active locations first)."""
+        ordered = sorted(self.locations, key=lambda loc: not loc.is_active)
+        for loc in ordered:
+            for address in loc.addresses:
+                if address.is_billing:
+                    return address
+        return None
+
+
+def _default_value(items: Iterable[Fields], key: str) -> str | None:
+    items = list(items)
+    for item in items:
+        if item.flag("IsDefault") and item.text(key):
+            return item.text(key)
+    return next((item.text(key) for item in items if item.text(key)), None)
+
+
+@dataclass(frozen=True)
+class Contact:
+    id: int
+    account_id: int | None
+    account_name: str | None
+    location_id: int | None
+    first_name: str | None
+    last_name: str | None
+    job_title: str | None
+    email: str | None
+    phone: str | None
+    is_poc: bool
+    receives_invoices: bool
+    is_active: bool
+    created_on: datetime | None
+    modified_on: datetime | None
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> Contact:
+        f = Fields(data)
+        return cls(
+            id=_id(f),
+            account_id=f.integer("AccountId"),
+            account_name=f.text("AccountName"),
+            location_id=f.integer("LocationId"),
+            first_name=f.text("FirstName"),
+            last_name=f.text("LastName"),
+            job_title=f.text("JobTitle"),
+            # Summary DTOs carry Emails[]/Phones[]; search/lookup DTOs a flat EmailAddress/Phone.
+            email=_default_value(f.objects("Emails"), "EmailAddress") or f.text("EmailAddress", "Email"),
+            phone=_default_value(f.objects("Phones"), "Phone") or f.text("Phone"),
+            is_poc=f.flag("IsPoc", "Poc"),
+            # The spec spells it CanRecieveInvoices; other DTOs use (Can)ReceiveInvoices/RecieveInvoices.
+            receives_invoices=f.flag(
+                "CanRecieveInvoices", "CanReceiveInvoices", "RecieveInvoices", "ReceiveInvoices"
+            ),
+            is_active=f.flag("IsActive", default=True),
+            created_on=f.when("CreatedOn"),
+            modified_on=f.when("ModifiedOn"),
+            raw=f.raw,
+        )
+
+    @property
+    def full_name(self) -> str:
+        return " ".join(p for p in (self.first_name, self.last_name) if p)
+
+
+# --- finance -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Contract:
+    """``ClientContractSummaryOutputDto``; BMS gives no AccountId here, only AccountName."""
+
+    id: int
+    name: str | None
+    number: str | None
+    account_name: str | None
+    contract_type: str | None
+    billing_cycle: str | None
+    billing_price: Decimal | None
+    status: str | None
+    start_date: datetime | None
+    end_date: datetime | None
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> Contract:
+        f = Fields(data)
+        return cls(
+            id=_id(f),
+            name=f.text("ContractName", "Name"),
+            number=f.text("ContractNumber"),
+            account_name=f.text("AccountName"),
+            contract_type=f.text("ContractType"),
+            billing_cycle=f.text("BillingCycle"),
+            billing_price=f.decimal("ContractBillingPrice"),
+            status=f.text("Status"),
+            start_date=f.when("StartDate"),
+            end_date=f.when("EndDate"),
+            raw=f.raw,
+        )
+
+
+@dataclass(frozen=True)
+class ContractRef:
+    """Item of ``/finance/contracts/lookup``."""
+
+    id: int
+    name: str | None
+    is_default: bool
+    is_active: bool
+    sla_id: int | None
+    end_date: datetime | None
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> ContractRef:
+        f = Fields(data)
+        return cls(id=_id(f), name=f.text("Name"), is_default=f.flag("IsDefault"),
+                   is_active=f.flag("IsActive", default=True), sla_id=f.integer("SLAId"),
+                   end_date=f.when("EndDate"))
+
+
+@dataclass(frozen=True)
+class InvoiceLineItem:
+    id: int
+    invoice_id: int | None
+    name: str | None
+    description: str | None
+    type_name: str | None
+    qty: Decimal | None
+    unit_price: Decimal | None
+    total_price: Decimal | None
+    value_date: datetime | None
+    contract_id: int | None
+    is_taxable: bool
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> InvoiceLineItem:
+        f = Fields(data)
+        return cls(
+            id=_id(f),
+            invoice_id=f.integer("InvoiceId"),
+            name=f.text("Name"),
+            description=f.text("Description"),
+            type_name=f.text("TypeName"),
+            qty=f.decimal("Qty"),
+            unit_price=f.decimal("UnitPrice"),
+            total_price=f.decimal("TotalPrice"),
+            value_date=f.when("ValueDate"),
+            contract_id=f.integer("ContractId") or None,
+            is_taxable=f.flag("IsTaxable"),
+            raw=f.raw,
+        )
+
+
+@dataclass(frozen=True)
+class Invoice:
+    id: int
+    invoice_number: str | None
+    status_id: int | None
+    status_name: str | None
+    account_id: int | None
+    account_name: str | None
+    location_id: int | None
+    po_number: str | None
+    notes: str | None
+    total_price: Decimal | None
+    total_tax: Decimal | None
+    grand_total: Decimal | None
+    payment_due: Decimal | None
+    paid_amount: Decimal | None
+    invoice_date: datetime | None
+    due_date: datetime | None
+    sent_on: datetime | None
+    created_on: datetime | None
+    modified_on: datetime | None
+    contact_first_name: str | None
+    contact_last_name: str | None
+    email: str | None
+    #: Only filled by ``get_invoice``; list answers carry no lines.
+    line_items: tuple[InvoiceLineItem, ...] = ()
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> Invoice:
+        f = Fields(data)
+        return cls(
+            id=_id(f),
+            invoice_number=f.text("InvoiceNumber"),
+            status_id=f.integer("StatusId"),
+            status_name=f.text("StatusName"),
+            account_id=f.integer("AccountId"),
+            account_name=f.text("AccountName"),
+            location_id=f.integer("AccountLocationId"),
+            po_number=f.text("PONumber"),
+            notes=f.text("Notes"),
+            total_price=f.decimal("TotalPrice"),
+            total_tax=f.decimal("TotalTax"),
+            grand_total=f.decimal("GrandTotal"),
+            payment_due=f.decimal("PaymentDue"),
+            paid_amount=f.decimal("PaidAmount"),
+            invoice_date=f.when("InvoiceDate"),
+            due_date=f.when("DueDate"),
+            sent_on=f.when("SentOn"),
+            created_on=f.when("CreatedOn"),
+            modified_on=f.when("ModifiedOn"),
+            contact_first_name=f.text("ContactFirstName"),
+            contact_last_name=f.text("ContactLastName"),
+            email=f.text("EmailAddress"),
+            line_items=tuple(InvoiceLineItem.from_api(li.raw) for li in f.objects("LineItems")),
+            raw=f.raw,
+        )
+
+
+# --- service desk ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Ticket:
+    id: int
+    ticket_number: str | None
+    title: str | None
+    details: str | None
+    account_id: int | None
+    account_name: str | None
+    location_id: int | None
+    contact_id: int | None
+    queue_id: int | None
+    status_id: int | None
+    status_name: str | None
+    priority_id: int | None
+    priority_name: str | None
+    type_id: int | None
+    issue_type_id: int | None
+    sub_issue_type_id: int | None
+    source_id: int | None
+    open_date: datetime | None
+    due_date: datetime | None
+    completed_date: datetime | None
+    last_activity_update: datetime | None
+    created_on: datetime | None
+    modified_on: datetime | None
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> Ticket:
+        f = Fields(data)
+        return cls(
+            id=_id(f),
+            ticket_number=f.text("TicketNumber"),
+            title=f.text("Title"),
+            details=f.text("Details"),
+            account_id=f.integer("AccountId"),
+            account_name=f.text("AccountName"),
+            location_id=f.integer("LocationId"),
+            contact_id=f.integer("ContactId"),
+            queue_id=f.integer("QueueId"),
+            status_id=f.integer("StatusId"),
+            status_name=f.text("StatusName"),
+            priority_id=f.integer("PriorityId"),
+            priority_name=f.text("PriorityName"),
+            type_id=f.integer("TypeId"),
+            issue_type_id=f.integer("IssueTypeId"),
+            sub_issue_type_id=f.integer("SubIssueTypeId"),
+            source_id=f.integer("SourceId"),
+            open_date=f.when("OpenDate"),
+            due_date=f.when("DueDate"),
+            completed_date=f.when("CompletedDate"),
+            last_activity_update=f.when("LastActivityUpdate"),
+            created_on=f.when("CreatedOn"),
+            modified_on=f.when("ModifiedOn"),
+            raw=f.raw,
+        )
+
+
+@dataclass(frozen=True)
+class TicketDraft:
+    """Input of ``create_ticket`` (``TicketInputDto``). Ids must be ≥ 1 except ``source_id``."""
+
+    title: str
+    details: str
+    account_id: int
+    location_id: int
+    status_id: int
+    priority_id: int
+    type_id: int
+    source_id: int
+    open_date: datetime
+    contact_id: int | None = None
+    queue_id: int | None = None
+    issue_type_id: int | None = None
+    sub_issue_type_id: int | None = None
+    contract_id: int | None = None
+    assignee_id: int | None = None
+    work_type_id: int | None = None
+    sla_id: int | None = None
+    due_date: datetime | None = None
+
+    def to_api(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "Title": self.title,
+            "Details": self.details,
+            "AccountId": self.account_id,
+            "LocationId": self.location_id,
+            "StatusId": self.status_id,
+            "PriorityId": self.priority_id,
+            "TypeId": self.type_id,
+            "SourceId": self.source_id,
+            "OpenDate": format_datetime(self.open_date),
+        }
+        optional = {
+            "ContactId": self.contact_id,
+            "QueueId": self.queue_id,
+            "IssueTypeId": self.issue_type_id,
+            "SubIssueTypeId": self.sub_issue_type_id,
+            "ContractId": self.contract_id,
+            "AssigneeId": self.assignee_id,
+            "WorkTypeId": self.work_type_id,
+            "SLAId": self.sla_id,
+            "DueDate": format_datetime(self.due_date) if self.due_date else None,
+        }
+        body.update({k: v for k, v in optional.items() if v is not None})
+        return body
+
+
+# --- attachments -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Attachment:
+    id: int
+    module_id: int | None
+    object_id: int | None
+    file_name: str | None
+    file_type: str | None
+    created_on: datetime | None
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> Attachment:
+        f = Fields(data)
+        return cls(
+            id=_id(f),
+            module_id=f.integer("ModuleId"),
+            object_id=f.integer("ObjectId"),
+            file_name=f.text("OriginalFileName", "AliasName"),
+            file_type=f.text("FileType"),
+            created_on=f.when("CreatedOn"),
+            raw=f.raw,
+        )

@@ -1,0 +1,392 @@
+"""The BMS sync: a list of steps, each a paged listing whose pages commit together
+with the run's checkpoint, so a run killed at any point resumes where it stopped.
+
+Incremental runs ask BMS only for what changed since the last successful run's
+high-water mark (minus an overlap): accounts and contacts by ModifiedOnFrom, tickets by
+LastActivityUpdateFrom, invoices by CreatedFrom plus a re-pull of the invoices not fully
+paid; contracts have no filter and are re-pulled whole and diffed. A full reconcile lists
+everything and then marks what BMS no longer has as deleted (never removing it).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from billing.models import Invoice, InvoiceLine
+from integrations.models import SyncRun, SyncStatus
+from integrations.providers.kaseya_bms.client import BmsClient
+from integrations.providers.kaseya_bms.exceptions import BmsNotFound
+from integrations.sync import mapping
+from integrations.sync.upsert import Counts, UpsertPlan, apply_upsert, plan_upsert
+from organizations.models import Contact, Contract, Organization, Ticket
+
+logger = logging.getLogger(__name__)
+
+# Invoices fetched one by one per checkpoint when they left the open listings.
+CLOSED_INVOICE_BATCH = 50
+
+
+class LostOwnership(Exception):
+    """Another worker owns the run now, or it was cancelled: stop without writing."""
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str  # also the checkpoint key
+    entity: str  # the counts bucket shown in the sync history
+    label: str
+
+
+class SyncEngine:
+    def __init__(
+        self, run: SyncRun, client: BmsClient, *, worker_token: str, clock: Callable[[], datetime] = timezone.now
+    ):
+        self.run = run
+        self.client = client
+        self.token = worker_token
+        self.clock = clock
+        self.source_id = run.source_id
+        self.incremental = run.since is not None
+        self._requests_before = dict(run.requests)
+        self._started = time.monotonic()
+        self._records_this_process = 0
+
+    # --- plan ------------------------------------------------------------------------------------
+
+    def steps(self) -> list[Step]:
+        plan = self.run.checkpoint.get("plan")
+        if plan is None:
+            plan = self._make_plan()
+            self.run.checkpoint = {**self.run.checkpoint, "plan": plan}
+            self._save(checkpoint=self.run.checkpoint)
+        return [Step(*item) for item in plan]
+
+    def _make_plan(self) -> list[list[str]]:
+        plan = [
+            ["accounts", "organizations", "Organizations"],
+            ["contacts", "contacts", "Contacts"],
+            ["contracts", "contracts", "Contracts"],
+            ["tickets", "tickets", "Tickets"],
+            ["invoices", "invoices", "Invoices"],
+        ]
+        if self.incremental:
+            # Open invoices change (payments, status) without BMS offering a modified-date
+            # filter: re-list each status that open invoices have, then fetch the ones that
+            # left those listings.
+            status_ids = sorted(
+                {
+                    sid
+                    for sid in Invoice.objects.filter(
+                        source_id=self.source_id, deleted_at__isnull=True, balance_due__gt=0
+                    ).values_list("status_bms_id", flat=True)
+                    if sid is not None
+                }
+            )
+            plan += [[f"open_invoices:{sid}", "invoices", "Open invoices"] for sid in status_ids]
+            plan.append(["closed_invoices", "invoices", "Paid invoices"])
+        if self.run.full_reconcile:
+            plan.append(["reconcile", "deleted", "Deleted records"])
+        return plan
+
+    # --- run -------------------------------------------------------------------------------------
+
+    def execute(self) -> None:
+        done = set(self.run.checkpoint.get("done", []))
+        for step in self.steps():
+            if step.name in done:
+                continue
+            handler = self._handler(step)
+            start_page = self.run.checkpoint.get("page", 0) + 1 if self.run.checkpoint.get("step") == step.name else 1
+            handler(step, start_page)
+            done.add(step.name)
+            self._commit(step, page=0, counts=None, step_done=sorted(done))
+
+    def _handler(self, step: Step) -> Callable[[Step, int], None]:
+        if step.name.startswith("open_invoices:"):
+            return self._sync_open_invoices
+        return {
+            "accounts": self._sync_accounts,
+            "contacts": self._sync_contacts,
+            "contracts": self._sync_contracts,
+            "tickets": self._sync_tickets,
+            "invoices": self._sync_invoices,
+            "closed_invoices": self._sync_closed_invoices,
+            "reconcile": self._reconcile,
+        }[step.name]
+
+    @property
+    def _since(self) -> datetime | None:
+        return self.run.since
+
+    @property
+    def _mark_seen(self) -> bool:
+        return self.run.full_reconcile
+
+    # --- steps -----------------------------------------------------------------------------------
+
+    def _sync_accounts(self, step: Step, start_page: int) -> None:
+        pages = self.client.iter_account_pages(start_page=start_page, modified_from=self._since)
+        for page in pages:
+            plan = plan_upsert(Organization, self.source_id, (mapping.organization_row(a) for a in page.items))
+            self._write_page(step, page.page, page.total_records, [plan])
+
+    def _sync_contacts(self, step: Step, start_page: int) -> None:
+        for page in self.client.iter_contact_pages(start_page=start_page, modified_from=self._since):
+            rows = self._with_organizations([mapping.contact_row(c) for c in page.items])
+            plan = plan_upsert(Contact, self.source_id, rows)
+            self._write_page(step, page.page, page.total_records, [plan])
+
+    def _sync_contracts(self, step: Step, start_page: int) -> None:
+        for page in self.client.iter_contract_pages(start_page=start_page):
+            rows = [mapping.contract_row(c) for c in page.items]
+            names = {row["account_name"] for row in rows if row["account_name"]}
+            by_name: dict[str, int] = {}
+            for pk, name in Organization.objects.filter(source_id=self.source_id, name__in=names).values_list(
+                "pk", "name"
+            ):
+                by_name.setdefault(name, pk)
+            for row in rows:
+                row["organization_id"] = by_name.get(row["account_name"])
+            plan = plan_upsert(Contract, self.source_id, rows)
+            self._write_page(step, page.page, page.total_records, [plan])
+
+    def _sync_tickets(self, step: Step, start_page: int) -> None:
+        for page in self.client.iter_ticket_pages(start_page=start_page, last_activity_from=self._since):
+            rows = self._with_organizations([mapping.ticket_row(t) for t in page.items])
+            plan = plan_upsert(Ticket, self.source_id, rows)
+            self._write_page(step, page.page, page.total_records, [plan])
+
+    def _sync_invoices(self, step: Step, start_page: int) -> None:
+        created_from = None
+        if self._since is not None:
+            recent = self.run.high_water_mark - timedelta(days=settings.SYNC_INVOICE_RECENT_DAYS)
+            created_from = min(self._since, recent)
+        for page in self.client.iter_invoice_pages(start_page=start_page, created_from=created_from):
+            self._write_invoice_page(step, page.page, page.items, mark_seen=self._mark_seen)
+
+    def _sync_open_invoices(self, step: Step, start_page: int) -> None:
+        status_id = int(step.name.split(":", 1)[1])
+        for page in self.client.iter_invoice_pages(start_page=start_page, status_id=status_id):
+            # Marked seen, so the closed_invoices step knows which open invoices left the listings.
+            self._write_invoice_page(step, page.page, page.items, mark_seen=True)
+
+    def _sync_closed_invoices(self, step: Step, start_page: int) -> None:
+        """Open invoices no open-status listing returned: paid, voided or deleted since."""
+        stale = Invoice.objects.filter(source_id=self.source_id, deleted_at__isnull=True, balance_due__gt=0).exclude(
+            last_seen_run=self.run.pk
+        )
+        ids = list(stale.order_by("bms_id").values_list("bms_id", flat=True))
+        batches = [ids[i : i + CLOSED_INVOICE_BATCH] for i in range(0, len(ids), CLOSED_INVOICE_BATCH)]
+        for number, batch in enumerate(batches, start=1):
+            if number < start_page:
+                continue
+            found = []
+            for bms_id in batch:
+                found.extend(self.client.list_invoices(1, 1, invoice_id=bms_id).items)
+            self._write_invoice_page(step, number, found, mark_seen=True)
+
+    # --- writing ---------------------------------------------------------------------------------
+
+    def _with_organizations(self, rows: list[dict]) -> list[dict]:
+        account_ids = {row["bms_account_id"] for row in rows if row["bms_account_id"] is not None}
+        org_ids = dict(
+            Organization.objects.filter(source_id=self.source_id, bms_id__in=account_ids).values_list("bms_id", "pk")
+        )
+        for row in rows:
+            row["organization_id"] = org_ids.get(row["bms_account_id"])
+        return rows
+
+    def _write_invoice_page(self, step: Step, page_number: int, invoices: Iterable, *, mark_seen: bool) -> None:
+        rows = self._with_organizations([mapping.invoice_row(i) for i in invoices])
+        plan = plan_upsert(Invoice, self.source_id, rows)
+        # Lines only for new or changed invoices: BMS bumps an invoice when its lines change.
+        line_rows: list[dict] = []
+        if plan.changed_ids:
+            for line_page in self.client.iter_invoice_line_item_pages(plan.changed_ids):
+                line_rows.extend(mapping.invoice_line_row(line) for line in line_page.items)
+        self._write_page(
+            step,
+            page_number,
+            None,
+            [plan],
+            after=lambda now: self._write_lines(plan, line_rows, now),
+            mark_seen=mark_seen,
+        )
+
+    def _write_lines(self, invoices: UpsertPlan, line_rows: list[dict], now: datetime) -> Counts:
+        if not invoices.changed_ids:
+            return Counts()
+        invoice_pks = dict(
+            Invoice.objects.filter(source_id=self.source_id, bms_id__in=invoices.changed_ids).values_list(
+                "bms_id", "pk"
+            )
+        )
+        rows = []
+        for row in line_rows:
+            invoice_pk = invoice_pks.get(row.pop("bms_invoice_id"))
+            if invoice_pk is not None:
+                rows.append({**row, "invoice_id": invoice_pk})
+        plan = plan_upsert(InvoiceLine, self.source_id, rows)
+        counts = apply_upsert(plan, source_id=self.source_id, now=now, run_id=self.run.pk, mark_seen=False)
+        # Lines BMS no longer lists on these invoices were removed from them.
+        counts.deleted += (
+            InvoiceLine.objects.filter(
+                source_id=self.source_id, invoice_id__in=invoice_pks.values(), deleted_at__isnull=True
+            )
+            .exclude(bms_id__in=[row["bms_id"] for row in rows])
+            .update(deleted_at=now)
+        )
+        return counts
+
+    def _write_page(
+        self,
+        step: Step,
+        page_number: int,
+        total_records: int | None,
+        plans: list[UpsertPlan],
+        *,
+        after: Callable[[datetime], Counts] | None = None,
+        mark_seen: bool | None = None,
+    ) -> None:
+        """Commit one page's rows and the checkpoint in one transaction."""
+        now = self.clock()
+        seen = self._mark_seen if mark_seen is None else mark_seen
+        with transaction.atomic():
+            counts = {step.entity: Counts()}
+            for plan in plans:
+                counts[step.entity].add(
+                    apply_upsert(plan, source_id=self.source_id, now=now, run_id=self.run.pk, mark_seen=seen)
+                )
+            if after is not None:
+                counts["invoice_lines"] = after(now)
+            records = sum(len(plan.rows) for plan in plans)
+            self._commit(step, page=page_number, counts=counts, records=records, total_records=total_records)
+
+    def _commit(
+        self,
+        step: Step,
+        *,
+        page: int,
+        counts: dict[str, Counts] | None,
+        records: int = 0,
+        total_records: int | None = None,
+        step_done: list[str] | None = None,
+    ) -> None:
+        checkpoint = dict(self.run.checkpoint)
+        if step_done is not None:
+            checkpoint.update(done=step_done, step=None, page=0)
+        else:
+            checkpoint.update(step=step.name, page=page)
+        merged = {entity: dict(values) for entity, values in self.run.counts.items()}
+        for entity, delta in (counts or {}).items():
+            bucket = merged.setdefault(entity, Counts().as_dict())
+            for key, value in delta.as_dict().items():
+                bucket[key] += value
+        self._records_this_process += records
+        progress = self._progress(step, page, records, total_records)
+        requests = dict(self._requests_before)
+        for endpoint, number in self.client.request_counts.items():
+            requests[endpoint] = requests.get(endpoint, 0) + number
+        self._save(checkpoint=checkpoint, counts=merged, progress=progress, requests=requests)
+
+    def _progress(self, step: Step, page: int, records: int, total_records: int | None) -> dict:
+        previous = self.run.progress if self.run.progress.get("step") == step.name else {}
+        step_records = previous.get("step_records", 0) + records
+        done_records = self.run.progress.get("records", 0) + records
+        elapsed = time.monotonic() - self._started
+        rate = self._records_this_process / elapsed if elapsed > 0 and self._records_this_process else None
+        total = total_records if total_records is not None else previous.get("step_total")
+        eta = None
+        if rate and total:
+            eta = max(total - step_records, 0) / rate
+        return {
+            "step": step.name,
+            "entity": step.label,
+            "page": page,
+            "pages": previous.get("pages", 0) + (1 if records or page else 0),
+            "step_records": step_records,
+            "step_total": total,
+            "records": done_records,
+            "records_per_second": round(rate, 1) if rate else None,
+            "eta_seconds": round(eta) if eta is not None else None,
+        }
+
+    def _save(self, **fields) -> None:
+        """Write run fields, fenced: only while this worker owns the running run."""
+        fields["heartbeat_at"] = timezone.now()
+        updated = SyncRun.objects.filter(pk=self.run.pk, worker_token=self.token, status=SyncStatus.RUNNING).update(
+            **fields
+        )
+        if not updated:
+            raise LostOwnership(f"Sync run {self.run.pk} is no longer owned by this worker.")
+        for name, value in fields.items():
+            setattr(self.run, name, value)
+
+    # --- reconcile -------------------------------------------------------------------------------
+
+    def _reconcile(self, step: Step, start_page: int) -> None:
+        """Mark as deleted what a complete listing did not return, after asking BMS for each
+        one by id: a record that moved between pages during the listing is not lost."""
+        checks: list[tuple[type, Callable[[int], object] | None, Callable[[object], dict]]] = [
+            (Organization, self.client.get_account, mapping.organization_row),
+            (Contact, self.client.get_contact, mapping.contact_row),
+            (Contract, None, mapping.contract_row),
+            (Ticket, self.client.get_ticket, mapping.ticket_row),
+            (Invoice, self._get_invoice, mapping.invoice_row),
+        ]
+        now = self.clock()
+        for number, (model, fetch, to_row) in enumerate(checks, start=1):
+            if number < start_page:
+                continue
+            missing = list(
+                model.objects.filter(source_id=self.source_id, deleted_at__isnull=True)
+                .exclude(last_seen_run=self.run.pk)
+                .values_list("bms_id", flat=True)
+            )
+            gone, still_there = [], []
+            for bms_id in missing:
+                if fetch is None:
+                    gone.append(bms_id)
+                    continue
+                try:
+                    record = fetch(bms_id)
+                except BmsNotFound:
+                    record = None
+                if record is None:
+                    gone.append(bms_id)
+                else:
+                    still_there.append(to_row(record))
+            with transaction.atomic():
+                counts = Counts()
+                if still_there:
+                    if model in (Contact, Ticket, Invoice):
+                        still_there = self._with_organizations(still_there)
+                    plan = plan_upsert(model, self.source_id, still_there)
+                    counts.add(
+                        apply_upsert(plan, source_id=self.source_id, now=now, run_id=self.run.pk, mark_seen=True)
+                    )
+                counts.deleted = model.objects.filter(source_id=self.source_id, bms_id__in=gone).update(deleted_at=now)
+                if model is Invoice and gone:
+                    InvoiceLine.objects.filter(
+                        source_id=self.source_id, invoice__bms_id__in=gone, deleted_at__isnull=True
+                    ).update(deleted_at=now)
+                entity = {
+                    Organization: "organizations",
+                    Contact: "contacts",
+                    Contract: "contracts",
+                    Ticket: "tickets",
+                    Invoice: "invoices",
+                }[model]
+                self._commit(step, page=number, counts={entity: counts})
+
+    def _get_invoice(self, bms_id: int):
+        page = self.client.list_invoices(1, 1, invoice_id=bms_id)
+        return page.items[0] if page.items else None

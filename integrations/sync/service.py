@@ -1,0 +1,299 @@
+"""Sync use cases: request a run (single flight), execute it, watch over running ones."""
+
+from __future__ import annotations
+
+import logging
+import random
+from dataclasses import dataclass
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts.models import User
+from accounts.services import audit_record
+from integrations.models import (
+    ACTIVE_SYNC_STATUSES,
+    DataSource,
+    Integration,
+    IntegrationStatus,
+    SyncAlert,
+    SyncAlertKind,
+    SyncRun,
+    SyncStatus,
+    SyncTrigger,
+)
+from integrations.providers.kaseya_bms import exceptions as bms_errors
+from integrations.sync.budget import RedisHourlyBudget
+from integrations.sync.engine import LostOwnership, SyncEngine
+from integrations.sync.locks import SyncLock
+
+logger = logging.getLogger(__name__)
+
+# Longest wait before a re-enqueued run resumes: below the broker's visibility timeout,
+# so a countdown never makes Redis redeliver the message while it waits.
+MAX_COUNTDOWN_SECONDS = 3500
+
+
+class SyncAlreadyRunning(Exception):
+    def __init__(self):
+        super().__init__("A sync is already running.")
+
+
+@dataclass(frozen=True)
+class SyncOutcome:
+    status: str
+    resume_in: float | None = None  # seconds; set when the run should be re-enqueued
+
+
+def data_source_link(integration: Integration) -> DataSource:
+    """Link the integration to the data source of its tenant, creating it the first time.
+
+    Records synced before a delete belong to that source, so the same tenant added again
+    gets them back by BMS id."""
+    config = integration.config
+    host = urlsplit(config["server_url"]).netloc.lower()
+    tenant_key = f"{host}|{config['company_name'].strip().lower()}"
+    source, _ = DataSource.objects.get_or_create(
+        provider_key=integration.provider_key,
+        tenant_key=tenant_key,
+        defaults={"display_name": f"{config['company_name']} ({host})"},
+    )
+    if source.integration_id != integration.pk:
+        DataSource.objects.filter(integration=integration).exclude(pk=source.pk).update(integration=None)
+        source.integration = integration
+        source.save(update_fields=["integration"])
+    return source
+
+
+def sync_request(
+    *, integration: Integration, trigger: str, actor: User | None = None, full_reconcile: bool = False
+) -> SyncRun:
+    """Queue a run, or raise SyncAlreadyRunning: the database allows one active run per source."""
+    source = DataSource.objects.get(integration=integration)
+    if trigger == SyncTrigger.RECONCILE or source.last_success_at is None:
+        full_reconcile = True
+    try:
+        with transaction.atomic():
+            run = SyncRun.objects.create(
+                source=source, integration=integration, trigger=trigger, full_reconcile=full_reconcile
+            )
+            if actor is not None:
+                audit_record(
+                    actor=actor,
+                    action="sync.requested",
+                    target=integration.provider.name,
+                    summary=f"Started a sync ({run.get_trigger_display()})",
+                )
+            transaction.on_commit(lambda: _enqueue(run.pk))
+    except IntegrityError:
+        raise SyncAlreadyRunning() from None
+    return run
+
+
+def _enqueue(run_id: int, countdown: float | None = None) -> None:
+    from integrations.tasks import sync_run_task
+
+    sync_run_task.apply_async((run_id,), countdown=countdown)
+
+
+def active_run(source: DataSource | None) -> SyncRun | None:
+    if source is None:
+        return None
+    return SyncRun.objects.filter(source=source, status__in=ACTIVE_SYNC_STATUSES).first()
+
+
+def sync_cancel_active(*, source: DataSource) -> int:
+    """Stop queued and running runs (the integration is being deleted)."""
+    return SyncRun.objects.filter(source=source, status__in=ACTIVE_SYNC_STATUSES).update(
+        status=SyncStatus.CANCELLED, finished_at=timezone.now(), error="Cancelled: the integration was deleted."
+    )
+
+
+def sync_run_execute(run_id: int) -> SyncOutcome:
+    run = SyncRun.objects.select_related("source", "integration").filter(pk=run_id).first()
+    if run is None or not run.is_active:
+        return SyncOutcome("not-active")
+    if run.integration is None:
+        SyncRun.objects.filter(pk=run_id).update(status=SyncStatus.CANCELLED, finished_at=timezone.now())
+        return SyncOutcome("cancelled")
+    lock = SyncLock(run.source_id, on_heartbeat=lambda: _beat(run_id, lock.token))
+    if not lock.acquire():
+        # Another worker is running this source; it owns the run.
+        return SyncOutcome("locked")
+    try:
+        run = _claim(run_id, lock.token)
+        if run is None:
+            return SyncOutcome("not-active")
+        return _execute_claimed(run, lock.token)
+    finally:
+        lock.release()
+
+
+def _beat(run_id: int, token: str) -> None:
+    SyncRun.objects.filter(pk=run_id, worker_token=token, status=SyncStatus.RUNNING).update(heartbeat_at=timezone.now())
+
+
+def _claim(run_id: int, token: str) -> SyncRun | None:
+    now = timezone.now()
+    with transaction.atomic():
+        run = SyncRun.objects.select_for_update().select_related("source", "integration").get(pk=run_id)
+        if not run.is_active:
+            return None
+        if run.started_at is None:
+            run.started_at = now
+            run.high_water_mark = now
+            if not run.full_reconcile and run.source.last_success_hwm:
+                run.since = run.source.last_success_hwm - settings.SYNC_OVERLAP
+        run.status = SyncStatus.RUNNING
+        run.worker_token = token
+        run.heartbeat_at = now
+        run.progress = {**run.progress, "waiting_until": None}
+        run.save()
+        Integration.objects.filter(pk=run.integration_id).update(status=IntegrationStatus.SYNCING, status_detail="")
+    return run
+
+
+def _execute_claimed(run: SyncRun, token: str) -> SyncOutcome:
+    integration = run.integration
+    client = integration.provider.build_client(
+        integration, pacer=RedisHourlyBudget(run.source_id, settings.BMS_HOURLY_REQUEST_LIMIT)
+    )
+    engine = SyncEngine(run, client, worker_token=token)
+    try:
+        engine.execute()
+    except LostOwnership:
+        logger.info("Sync run %s: lost ownership, stopping", run.pk)
+        return SyncOutcome("lost")
+    except bms_errors.BmsRateLimited as exc:
+        wait = min(max(exc.retry_after, 1.0), MAX_COUNTDOWN_SECONDS)
+        _pause(
+            run, token, wait, f"The BMS request budget is spent; the sync resumes in about {round(wait / 60) or 1} min."
+        )
+        return SyncOutcome("waiting", resume_in=wait)
+    except bms_errors.BmsError as exc:
+        failures = run.checkpoint.get("transient_failures", 0) + 1
+        if exc.transient and failures <= settings.SYNC_MAX_RETRIES:
+            wait = random.uniform(0, min(30 * 2**failures, 900))  # full jitter
+            _pause(run, token, wait, f"BMS did not answer ({exc}); retrying in {round(wait)} s.", failures=failures)
+            return SyncOutcome("retrying", resume_in=wait)
+        _finish_failed(run, token, _failure_reason(exc))
+        return SyncOutcome("failed")
+    except Exception as exc:
+        logger.exception("Sync run %s crashed", run.pk)
+        _finish_failed(
+            run, token, f"The sync stopped on an internal error ({type(exc).__name__}); it will retry on schedule."
+        )
+        raise
+    finally:
+        client.close()
+    _finish_succeeded(run, token)
+    return SyncOutcome("succeeded")
+
+
+def _failure_reason(exc: bms_errors.BmsError) -> str:
+    if isinstance(exc, bms_errors.BmsAuthenticationError):
+        return f"BMS refused the sign-in: {exc} Check Settings, then run Test Connection."
+    if isinstance(exc, bms_errors.BmsPermissionDenied):
+        return f"The BMS API user lacks a permission: {exc} Grant it in the user's security role."
+    if isinstance(exc, bms_errors.BmsNotABmsServer | bms_errors.BmsTlsError):
+        return f"{exc} Check the Server URL in Settings."
+    if exc.transient:
+        return f"BMS kept failing after {settings.SYNC_MAX_RETRIES} retries: {exc} The next scheduled sync will resume."
+    return f"BMS rejected a request: {exc}"
+
+
+def _pause(run: SyncRun, token: str, wait: float, message: str, failures: int | None = None) -> None:
+    until = timezone.now() + timedelta(seconds=wait)
+    checkpoint = dict(run.checkpoint)
+    if failures is not None:
+        checkpoint["transient_failures"] = failures
+    SyncRun.objects.filter(pk=run.pk, worker_token=token).update(
+        status=SyncStatus.WAITING,
+        checkpoint=checkpoint,
+        progress={**run.progress, "waiting_until": until.isoformat(), "message": message},
+        heartbeat_at=timezone.now(),
+    )
+
+
+@transaction.atomic
+def _finish_succeeded(run: SyncRun, token: str) -> None:
+    now = timezone.now()
+    updated = SyncRun.objects.filter(pk=run.pk, worker_token=token, status=SyncStatus.RUNNING).update(
+        status=SyncStatus.SUCCEEDED, finished_at=now, progress={**run.progress, "eta_seconds": 0, "message": ""}
+    )
+    if not updated:
+        return
+    source_fields = {"last_success_at": now, "last_success_hwm": run.high_water_mark}
+    if run.full_reconcile:
+        source_fields["last_reconcile_at"] = now
+    DataSource.objects.filter(pk=run.source_id).update(**source_fields)
+    Integration.objects.filter(pk=run.integration_id).update(status=IntegrationStatus.CONNECTED, status_detail="")
+
+
+@transaction.atomic
+def _finish_failed(run: SyncRun, token: str, reason: str) -> None:
+    updated = SyncRun.objects.filter(pk=run.pk, worker_token=token).update(
+        status=SyncStatus.FAILED, finished_at=timezone.now(), error=reason
+    )
+    if not updated:
+        return
+    Integration.objects.filter(pk=run.integration_id).update(status=IntegrationStatus.ERROR, status_detail=reason[:500])
+    SyncAlert.objects.create(source_id=run.source_id, sync_run=run, kind=SyncAlertKind.SYNC_FAILED, reason=reason)
+
+
+def sync_schedule_due() -> list[SyncRun]:
+    """Beat: queue an incremental run for every connected integration (a full reconcile when due)."""
+    runs = []
+    now = timezone.now()
+    for integration in Integration.objects.select_related("data_source").filter(data_source__isnull=False):
+        source = integration.data_source
+        if source.last_success_at is None and not integration.last_test_passed:
+            continue  # never worked: wait for Test Connection
+        reconcile_due = (
+            source.last_reconcile_at is None or now - source.last_reconcile_at >= settings.SYNC_RECONCILE_INTERVAL
+        )
+        try:
+            runs.append(
+                sync_request(integration=integration, trigger=SyncTrigger.SCHEDULE, full_reconcile=reconcile_due)
+            )
+        except SyncAlreadyRunning:
+            continue
+    return runs
+
+
+def sync_watch() -> dict[str, int]:
+    """Beat, every minute: resume runs whose worker died or whose message was lost, and
+    raise Sync Not Running for sources without a success for SYNC_STALE_AFTER."""
+    now = timezone.now()
+    stale_heartbeat = now - settings.SYNC_STALE_HEARTBEAT
+    resumed = 0
+    for run in SyncRun.objects.filter(status__in=ACTIVE_SYNC_STATUSES):
+        waiting_until = run.progress.get("waiting_until")
+        if run.status == SyncStatus.RUNNING:
+            due = run.heartbeat_at is None or run.heartbeat_at < stale_heartbeat
+        elif run.status == SyncStatus.WAITING and waiting_until:
+            due = timezone.datetime.fromisoformat(waiting_until) + settings.SYNC_STALE_HEARTBEAT < now
+        else:  # queued and never picked up
+            due = run.created_at < now - timedelta(minutes=10)
+        if due:
+            _enqueue(run.pk)
+            resumed += 1
+    alerts = 0
+    cutoff = now - settings.SYNC_STALE_AFTER
+    for source in DataSource.objects.filter(integration__isnull=False):
+        last_ok = source.last_success_at or source.integration.created_at
+        if last_ok >= cutoff:
+            continue
+        if SyncAlert.objects.filter(
+            source=source, kind=SyncAlertKind.SYNC_NOT_RUNNING, created_at__gte=now - timedelta(hours=24)
+        ).exists():
+            continue
+        when = f"since {source.last_success_at:%Y-%m-%d %H:%M} UTC" if source.last_success_at else "ever"
+        SyncAlert.objects.create(
+            source=source, kind=SyncAlertKind.SYNC_NOT_RUNNING, reason=f"No sync of {source} has succeeded {when}."
+        )
+        alerts += 1
+    return {"resumed": resumed, "alerts": alerts}

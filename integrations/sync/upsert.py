@@ -1,0 +1,106 @@
+"""Bulk upserts of synced rows: one read and at most one write per page, and only the
+rows whose content changed are written (so re-running an identical sync writes nothing)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.db import models
+
+BOOKKEEPING_FIELDS = ("source", "bms_id", "sync_hash", "synced_at", "deleted_at", "last_seen_run")
+
+
+def row_hash(row: dict) -> str:
+    """A digest of a row's synced values (stable across runs and processes)."""
+    payload = json.dumps(row, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.blake2b(payload.encode(), digest_size=16).hexdigest()
+
+
+@dataclass
+class Counts:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    deleted: int = 0
+
+    def add(self, other: Counts) -> None:
+        self.created += other.created
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+        self.deleted += other.deleted
+
+    def as_dict(self) -> dict[str, int]:
+        return {"created": self.created, "updated": self.updated, "unchanged": self.unchanged, "deleted": self.deleted}
+
+
+@dataclass
+class UpsertPlan:
+    model: type[models.Model]
+    rows: dict[int, dict]  # bms_id -> row, deduplicated, hash included
+    created_ids: list[int] = field(default_factory=list)
+    updated_ids: list[int] = field(default_factory=list)
+    unchanged_ids: list[int] = field(default_factory=list)
+
+    @property
+    def changed_ids(self) -> list[int]:
+        return self.created_ids + self.updated_ids
+
+    @property
+    def counts(self) -> Counts:
+        return Counts(created=len(self.created_ids), updated=len(self.updated_ids), unchanged=len(self.unchanged_ids))
+
+
+def plan_upsert(model: type[models.Model], source_id: int, rows: Iterable[dict]) -> UpsertPlan:
+    """Compare rows with what is stored (one query) and sort them into new/changed/unchanged."""
+    by_id: dict[int, dict] = {}
+    for row in rows:
+        by_id[row["bms_id"]] = {**row, "sync_hash": row_hash(row)}
+    plan = UpsertPlan(model=model, rows=by_id)
+    if not by_id:
+        return plan
+    stored = {
+        bms_id: (sync_hash, deleted_at)
+        for bms_id, sync_hash, deleted_at in model.objects.filter(
+            source_id=source_id, bms_id__in=list(by_id)
+        ).values_list("bms_id", "sync_hash", "deleted_at")
+    }
+    for bms_id, row in by_id.items():
+        previous = stored.get(bms_id)
+        if previous is None:
+            plan.created_ids.append(bms_id)
+        elif previous[0] != row["sync_hash"] or previous[1] is not None:
+            plan.updated_ids.append(bms_id)
+        else:
+            plan.unchanged_ids.append(bms_id)
+    return plan
+
+
+def apply_upsert(plan: UpsertPlan, *, source_id: int, now: datetime, run_id: int | None, mark_seen: bool) -> Counts:
+    """Write the plan's new and changed rows with INSERT … ON CONFLICT DO UPDATE."""
+    model = plan.model
+    changed = plan.changed_ids
+    if changed:
+        data_fields = [f for f in plan.rows[changed[0]] if f not in ("bms_id",)]
+        objects = [
+            model(source_id=source_id, synced_at=now, deleted_at=None, last_seen_run=run_id, **plan.rows[bms_id])
+            for bms_id in changed
+        ]
+        model.objects.bulk_create(
+            objects,
+            update_conflicts=True,
+            unique_fields=["source", "bms_id"],
+            update_fields=[*data_fields, "synced_at", "deleted_at", "last_seen_run"],
+            batch_size=500,
+        )
+    if mark_seen and plan.unchanged_ids:
+        model.objects.filter(source_id=source_id, bms_id__in=plan.unchanged_ids).update(last_seen_run=run_id)
+    return plan.counts
+
+
+def model_row_fields(model: type[models.Model]) -> list[str]:
+    """The synced (non-bookkeeping) concrete columns of a model, by attribute name."""
+    return [f.attname for f in model._meta.concrete_fields if not f.primary_key and f.name not in BOOKKEEPING_FIELDS]
