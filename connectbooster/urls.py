@@ -8,5 +8,7 @@ urlpatterns = [
     path("integrations/", include("integrations.urls")),
     path("organizations/", include("organizations.urls")),
     path("billing/", include("billing.urls")),
+    path("configurations/billing/", include("billing.config_urls")),
+    path("configurations/notifications/", include("notifications.urls")),
     path("portal/", include("billing.client_urls")),
 ]

@@ -8,7 +8,7 @@ class SyncedRecord(models.Model):
 
     ``sync_hash`` is a digest of the synced columns, so a sync writes only rows that
     changed; ``deleted_at`` marks a record a full reconcile no longer found (never
-    removed); ``last_seen_run`` is the last full reconcile that listed it.
+    removed); ``last_seen_run`` is the last run that listed it where that is tracked.
     """
 
     source = models.ForeignKey("integrations.DataSource", on_delete=models.PROTECT)
@@ -17,6 +17,8 @@ class SyncedRecord(models.Model):
     synced_at = models.DateTimeField()
     deleted_at = models.DateTimeField(null=True, blank=True)
     last_seen_run = models.BigIntegerField(null=True, blank=True)
+    # The run that first stored the record (kept on updates): "new since" questions.
+    first_seen_run = models.BigIntegerField(null=True, blank=True)
 
     class Meta:
         abstract = True

@@ -26,6 +26,7 @@ from integrations.models import (
     SyncTrigger,
 )
 from integrations.providers.kaseya_bms import exceptions as bms_errors
+from integrations.signals import sync_succeeded
 from integrations.sync.budget import RedisHourlyBudget
 from integrations.sync.engine import LostOwnership, SyncEngine
 from integrations.sync.locks import SyncLock
@@ -189,7 +190,9 @@ def _execute_claimed(run: SyncRun, token: str) -> SyncOutcome:
         raise
     finally:
         client.close()
-    _finish_succeeded(run, token)
+    if _finish_succeeded(run, token):
+        run.refresh_from_db()
+        sync_succeeded.send(sender=SyncRun, run=run)
     return SyncOutcome("succeeded")
 
 
@@ -219,18 +222,19 @@ def _pause(run: SyncRun, token: str, wait: float, message: str, failures: int | 
 
 
 @transaction.atomic
-def _finish_succeeded(run: SyncRun, token: str) -> None:
+def _finish_succeeded(run: SyncRun, token: str) -> bool:
     now = timezone.now()
     updated = SyncRun.objects.filter(pk=run.pk, worker_token=token, status=SyncStatus.RUNNING).update(
         status=SyncStatus.SUCCEEDED, finished_at=now, progress={**run.progress, "eta_seconds": 0, "message": ""}
     )
     if not updated:
-        return
+        return False
     source_fields = {"last_success_at": now, "last_success_hwm": run.high_water_mark}
     if run.full_reconcile:
         source_fields["last_reconcile_at"] = now
     DataSource.objects.filter(pk=run.source_id).update(**source_fields)
     Integration.objects.filter(pk=run.integration_id).update(status=IntegrationStatus.CONNECTED, status_detail="")
+    return True
 
 
 @transaction.atomic

@@ -11,7 +11,7 @@ from datetime import datetime
 
 from django.db import models
 
-BOOKKEEPING_FIELDS = ("source", "bms_id", "sync_hash", "synced_at", "deleted_at", "last_seen_run")
+BOOKKEEPING_FIELDS = ("source", "bms_id", "sync_hash", "synced_at", "deleted_at", "last_seen_run", "first_seen_run")
 
 
 def row_hash(row: dict) -> str:
@@ -86,7 +86,14 @@ def apply_upsert(plan: UpsertPlan, *, source_id: int, now: datetime, run_id: int
     if changed:
         data_fields = [f for f in plan.rows[changed[0]] if f not in ("bms_id",)]
         objects = [
-            model(source_id=source_id, synced_at=now, deleted_at=None, last_seen_run=run_id, **plan.rows[bms_id])
+            model(
+                source_id=source_id,
+                synced_at=now,
+                deleted_at=None,
+                last_seen_run=run_id,
+                first_seen_run=run_id,  # not in update_fields: kept when the row exists
+                **plan.rows[bms_id],
+            )
             for bms_id in changed
         ]
         model.objects.bulk_create(

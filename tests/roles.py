@@ -1,0 +1,5 @@
+from accounts.models import Role
+
+ADMIN, BILLING, CLIENT = Role.MASTER_ADMIN, Role.BILLING_STAFF, Role.CLIENT_CONTACT
+STAFF = {ADMIN, BILLING}
+PUBLIC = "public"
