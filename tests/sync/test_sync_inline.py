@@ -3,19 +3,10 @@
 import pytest
 
 from integrations.models import SyncAlert, SyncRun, SyncStatus, SyncTrigger
-from integrations.sync.service import SyncAlreadyRunning, sync_request, sync_run_execute
-from tests.sync.helpers import assert_matches_sandbox
+from integrations.sync.service import SyncAlreadyRunning, sync_request
+from tests.sync.helpers import assert_matches_sandbox, run_sync
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def run_sync(integration, trigger=SyncTrigger.SYNC_NOW, **kwargs) -> SyncRun:
-    run = sync_request(integration=integration, trigger=trigger, **kwargs)
-    outcome = sync_run_execute(run.pk)
-    while outcome.resume_in is not None:
-        outcome = sync_run_execute(run.pk)
-    run.refresh_from_db()
-    return run
 
 
 def test_full_sync_equals_the_sandbox(bms_integration, bms_sandbox):
