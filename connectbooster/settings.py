@@ -199,6 +199,8 @@ BMS_ALLOWED_INSECURE_HOSTS = env.list("BMS_ALLOWED_INSECURE_HOSTS", default=[])
 BMS_CONNECT_TIMEOUT = env.float("BMS_CONNECT_TIMEOUT", default=5.0)
 BMS_READ_TIMEOUT = env.float("BMS_READ_TIMEOUT", default=30.0)
 BMS_HOURLY_REQUEST_LIMIT = env.int("BMS_HOURLY_REQUEST_LIMIT", default=1500)
+# BMS keeps invoice PDFs as attachments of this module (undocumented; 22 is tickets).
+BMS_INVOICE_ATTACHMENT_MODULE_ID = env.int("BMS_INVOICE_ATTACHMENT_MODULE_ID", default=9)
 
 # Celery: a Redis broker. Sync tasks are idempotent, so they are acknowledged late and
 # rejected (requeued) if the worker dies; time limits stay below the visibility timeout so
@@ -238,6 +240,7 @@ SYNC_LOCK_TTL = timedelta(seconds=env.int("SYNC_LOCK_TTL_SECONDS", default=60))
 SYNC_STALE_HEARTBEAT = timedelta(seconds=env.int("SYNC_STALE_HEARTBEAT_SECONDS", default=120))
 # Transient failures (BMS down, timeouts) are retried this many times, with backoff.
 SYNC_MAX_RETRIES = env.int("SYNC_MAX_RETRIES", default=5)
+SYNC_RETRY_BACKOFF = timedelta(seconds=env.int("SYNC_RETRY_BACKOFF_SECONDS", default=30))
 
 LOGGING = {
     "version": 1,

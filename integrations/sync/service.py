@@ -177,7 +177,8 @@ def _execute_claimed(run: SyncRun, token: str) -> SyncOutcome:
     except bms_errors.BmsError as exc:
         failures = run.checkpoint.get("transient_failures", 0) + 1
         if exc.transient and failures <= settings.SYNC_MAX_RETRIES:
-            wait = random.uniform(0, min(30 * 2**failures, 900))  # full jitter
+            base = settings.SYNC_RETRY_BACKOFF.total_seconds()
+            wait = random.uniform(0, min(base * 2**failures, 900))  # full jitter
             _pause(run, token, wait, f"BMS did not answer ({exc}); retrying in {round(wait)} s.", failures=failures)
             return SyncOutcome("retrying", resume_in=wait)
         _finish_failed(run, token, _failure_reason(exc))
