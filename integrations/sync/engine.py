@@ -266,7 +266,7 @@ class SyncEngine:
                     apply_upsert(plan, source_id=self.source_id, now=now, run_id=self.run.pk, mark_seen=seen)
                 )
             if after is not None:
-                counts["invoice_lines"] = after(now)
+                counts["invoice lines"] = after(now)
             records = sum(len(plan.rows) for plan in plans)
             self._commit(step, page=page_number, counts=counts, records=records, total_records=total_records)
 
@@ -291,7 +291,8 @@ class SyncEngine:
             for key, value in delta.as_dict().items():
                 bucket[key] += value
         self._records_this_process += records
-        progress = self._progress(step, page, records, total_records)
+        # A finished step leaves the progress as its last page set it.
+        progress = self.run.progress if step_done is not None else self._progress(step, page, records, total_records)
         requests = dict(self._requests_before)
         for endpoint, number in self.client.request_counts.items():
             requests[endpoint] = requests.get(endpoint, 0) + number
@@ -311,7 +312,7 @@ class SyncEngine:
             "step": step.name,
             "entity": step.label,
             "page": page,
-            "pages": previous.get("pages", 0) + (1 if records or page else 0),
+            "pages": self.run.progress.get("pages", 0) + 1,
             "step_records": step_records,
             "step_total": total,
             "records": done_records,
