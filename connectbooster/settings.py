@@ -224,6 +224,8 @@ SYNC_INTERVAL = timedelta(minutes=env.int("SYNC_INTERVAL_MINUTES", default=60))
 CELERY_BEAT_SCHEDULE = {
     "schedule-syncs": {"task": "integrations.schedule_syncs", "schedule": SYNC_INTERVAL},
     "watch-syncs": {"task": "integrations.watch_syncs", "schedule": timedelta(minutes=1)},
+    "notifications-sweep": {"task": "notifications.sweep", "schedule": timedelta(minutes=1)},
+    "notifications-past-due": {"task": "notifications.invoices_past_due", "schedule": timedelta(days=1)},
 }
 # Incremental cursors start this long before the last run's start, to catch clock skew
 # and records changed while that run was paging.
@@ -260,3 +262,29 @@ if not IS_PRODUCTION:
     # whitenoise serves from STATIC_ROOT; outside production, collectstatic has not run.
     WHITENOISE_USE_FINDERS = True
     Path(STATIC_ROOT).mkdir(exist_ok=True)
+
+# Notifications
+# A delivery being sent is leased for this long; a worker that dies mid-send loses the
+# lease and another worker takes the delivery over (searching BMS for its ticket first).
+NOTIFICATIONS_LEASE_SECONDS = env.int("NOTIFICATIONS_LEASE_SECONDS", default=300)
+# Transient failures retry with capped full-jitter backoff, this many attempts in total.
+NOTIFICATIONS_MAX_ATTEMPTS = env.int("NOTIFICATIONS_MAX_ATTEMPTS", default=8)
+NOTIFICATIONS_RETRY_BACKOFF_SECONDS = env.float("NOTIFICATIONS_RETRY_BACKOFF_SECONDS", default=30.0)
+NOTIFICATIONS_RETRY_BACKOFF_MAX_SECONDS = env.float("NOTIFICATIONS_RETRY_BACKOFF_MAX_SECONDS", default=900.0)
+# BMS lookups (queues, priorities...) for the drop-downs are cached this long.
+NOTIFICATIONS_LOOKUP_CACHE_SECONDS = env.int("NOTIFICATIONS_LOOKUP_CACHE_SECONDS", default=300)
+# Invoice Past Due fires when an invoice reaches each of these days past due, if it reached
+# the stage within the catch-up window (so years-old invoices don't all fire at once).
+NOTIFICATIONS_PAST_DUE_STAGES = [
+    int(d) for d in env.list("NOTIFICATIONS_PAST_DUE_STAGES", default=["1", "15", "30", "60", "90"])
+]
+NOTIFICATIONS_PAST_DUE_CATCH_UP_DAYS = env.int("NOTIFICATIONS_PAST_DUE_CATCH_UP_DAYS", default=7)
+# Test-only fault injection: "exit" ends the worker process right after BMS created a
+# ticket and before the portal records it (the crash the exactly-once design must survive).
+NOTIFICATIONS_FAULT_AFTER_TICKET_CREATE = env.str("NOTIFICATIONS_FAULT_AFTER_TICKET_CREATE", default="")
+# Sync events (New Invoice, Sync Failed, Sync Not Running) become notifications. Off by
+# default under test so other areas' sync tests create no tickets in their sandbox.
+NOTIFICATIONS_LISTEN_TO_SYNC = env.bool("NOTIFICATIONS_LISTEN_TO_SYNC", default=PORTAL_ENV != "test")
+# The e-mail backend notifications use (empty: EMAIL_BACKEND). Tests point a worker process
+# at a loopback SMTP server with this and EMAIL_URL.
+NOTIFICATIONS_EMAIL_BACKEND = env.str("NOTIFICATIONS_EMAIL_BACKEND", default="")

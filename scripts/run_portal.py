@@ -1,15 +1,30 @@
-"""`make run`: migrate, create the demo, then start every process of Procfile.dev with
-honcho (Ctrl-C stops them all). The embedded Redis runs only when REDIS_URL is unset."""
+"""`make run`: migrate, create the demo, start every process of Procfile.dev with honcho,
+connect the demo to the sandbox, and print where to sign in. Ctrl-C stops everything.
+The embedded Redis runs only when REDIS_URL is unset."""
 
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
+
+
+def _wait_for(url: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2):  # noqa: S310 - our own local services
+                return
+        except OSError:
+            time.sleep(0.5)
+    raise SystemExit(f"{url} did not answer within {timeout:.0f} s; see the log above.")
 
 
 def main() -> None:
@@ -24,20 +39,31 @@ def main() -> None:
     manage = [sys.executable, str(ROOT / "manage.py")]
     subprocess.run([*manage, "migrate", "--no-input"], env=env, cwd=ROOT, check=True)
     subprocess.run([*manage, "demo_setup"], env=env, cwd=ROOT, check=True)
-    print(
-        "\n  Billing portal:  http://127.0.0.1:8000/\n"
-        "  Master Admin:    admin@demo.local / demo-admin\n"
-        "  Billing staff:   billing@demo.local / demo-billing\n"
-        "  Client contact:  client@demo.local / demo-client\n"
-        "  BMS sandbox:     http://127.0.0.1:8001  (Company Name 'Demo MSP', api@demo.local / demo-bms)\n"
-        "  Ctrl-C stops everything.\n",
-        flush=True,
+    honcho = subprocess.Popen(
+        [str(BIN / "honcho"), "start", "-f", str(ROOT / "Procfile.dev"), "-d", str(ROOT), *processes], env=env, cwd=ROOT
     )
-    honcho = [str(BIN / "honcho"), "start", "-f", str(ROOT / "Procfile.dev"), "-d", str(ROOT), *processes]
     try:
-        sys.exit(subprocess.call(honcho, env=env, cwd=ROOT))
-    except KeyboardInterrupt:
-        sys.exit(130)
+        _wait_for("http://127.0.0.1:8001/_sandbox/health")
+        _wait_for("http://127.0.0.1:8000/accounts/login/")
+        subprocess.run([*manage, "demo_connect"], env=env, cwd=ROOT, check=False)
+        print(
+            "\n  Billing portal:  http://127.0.0.1:8000/\n"
+            "  Master Admin:    admin@demo.local / demo-admin\n"
+            "  Billing staff:   billing@demo.local / demo-billing\n"
+            "  Client contact:  client@demo.local / demo-client\n"
+            "  BMS sandbox:     http://127.0.0.1:8001  (Company Name 'Demo MSP', api@demo.local / demo-bms)\n"
+            "  Ctrl-C stops everything.\n",
+            flush=True,
+        )
+        sys.exit(honcho.wait())
+    except (KeyboardInterrupt, SystemExit):
+        if honcho.poll() is None:
+            honcho.send_signal(signal.SIGINT)
+            try:
+                honcho.wait(30)
+            except subprocess.TimeoutExpired:
+                honcho.kill()
+        raise
 
 
 if __name__ == "__main__":

@@ -86,7 +86,9 @@ class SyncEngine:
                     sid
                     for sid in Invoice.objects.filter(
                         source_id=self.source_id, deleted_at__isnull=True, balance_due__gt=0
-                    ).values_list("status_bms_id", flat=True)
+                    )
+                    .order_by()
+                    .values_list("status_bms_id", flat=True)
                     if sid is not None
                 }
             )
@@ -149,8 +151,10 @@ class SyncEngine:
             rows = [mapping.contract_row(c) for c in page.items]
             names = {row["account_name"] for row in rows if row["account_name"]}
             by_name: dict[str, int] = {}
-            for pk, name in Organization.objects.filter(source_id=self.source_id, name__in=names).values_list(
-                "pk", "name"
+            for pk, name in (
+                Organization.objects.filter(source_id=self.source_id, name__in=names)
+                .order_by()
+                .values_list("pk", "name")
             ):
                 by_name.setdefault(name, pk)
             for row in rows:
@@ -198,7 +202,9 @@ class SyncEngine:
     def _with_organizations(self, rows: list[dict]) -> list[dict]:
         account_ids = {row["bms_account_id"] for row in rows if row["bms_account_id"] is not None}
         org_ids = dict(
-            Organization.objects.filter(source_id=self.source_id, bms_id__in=account_ids).values_list("bms_id", "pk")
+            Organization.objects.filter(source_id=self.source_id, bms_id__in=account_ids)
+            .order_by()
+            .values_list("bms_id", "pk")
         )
         for row in rows:
             row["organization_id"] = org_ids.get(row["bms_account_id"])
@@ -225,9 +231,9 @@ class SyncEngine:
         if not invoices.changed_ids:
             return Counts()
         invoice_pks = dict(
-            Invoice.objects.filter(source_id=self.source_id, bms_id__in=invoices.changed_ids).values_list(
-                "bms_id", "pk"
-            )
+            Invoice.objects.filter(source_id=self.source_id, bms_id__in=invoices.changed_ids)
+            .order_by()
+            .values_list("bms_id", "pk")
         )
         rows = []
         for row in line_rows:

@@ -140,7 +140,7 @@ def _beat(run_id: int, token: str) -> None:
 def _claim(run_id: int, token: str) -> SyncRun | None:
     now = timezone.now()
     with transaction.atomic():
-        run = SyncRun.objects.select_for_update().select_related("source", "integration").get(pk=run_id)
+        run = SyncRun.objects.select_for_update(of=("self",)).select_related("source", "integration").get(pk=run_id)
         if not run.is_active:
             return None
         if run.started_at is None:

@@ -64,9 +64,9 @@ def plan_upsert(model: type[models.Model], source_id: int, rows: Iterable[dict])
         return plan
     stored = {
         bms_id: (sync_hash, deleted_at)
-        for bms_id, sync_hash, deleted_at in model.objects.filter(
-            source_id=source_id, bms_id__in=list(by_id)
-        ).values_list("bms_id", "sync_hash", "deleted_at")
+        for bms_id, sync_hash, deleted_at in model.objects.filter(source_id=source_id, bms_id__in=list(by_id))
+        .order_by()  # no default ordering: it would join the parent table for nothing
+        .values_list("bms_id", "sync_hash", "deleted_at")
     }
     for bms_id, row in by_id.items():
         previous = stored.get(bms_id)
