@@ -25,10 +25,22 @@ from bms_sandbox.testing import SandboxServer  # noqa: E402
 
 SIZES = {
     # 1,000 organizations, 10,000 contacts, 2,000 contracts, 50,000 tickets, 100,000 invoices
-    "full": {"accounts": 1000, "contacts_per_account": 10, "contracts_per_account": 2,
-             "tickets_per_account": 50, "invoices_per_account": 100, "lines_per_invoice": 3},
-    "10k": {"accounts": 100, "contacts_per_account": 10, "contracts_per_account": 2,
-            "tickets_per_account": 10, "invoices_per_account": 25, "lines_per_invoice": 3},
+    "full": {
+        "accounts": 1000,
+        "contacts_per_account": 10,
+        "contracts_per_account": 2,
+        "tickets_per_account": 50,
+        "invoices_per_account": 100,
+        "lines_per_invoice": 3,
+    },
+    "10k": {
+        "accounts": 100,
+        "contacts_per_account": 10,
+        "contracts_per_account": 2,
+        "tickets_per_account": 10,
+        "invoices_per_account": 25,
+        "lines_per_invoice": 3,
+    },
 }
 LIST_ENDPOINTS = {
     "GET /v2/crm/accounts/summary": "accounts",
@@ -78,16 +90,19 @@ def _django(env: dict, code: str) -> None:
 
 
 def _configure(env: dict, sandbox: SandboxServer) -> None:
-    _django(env, (
-        "from accounts.models import User; from integrations.registry import get_provider;"
-        "from integrations.models import Integration;"
-        "from integrations.services import integration_save_settings;"
-        "Integration.objects.all().delete();"
-        "admin, _ = User.objects.get_or_create(email='bench@local', defaults={'role': 'master_admin'});"
-        f"integration_save_settings(provider=get_provider('kaseya-bms'), actor=admin, cleaned_data={{"
-        f"'company_name': {sandbox.tenant!r}, 'username': {sandbox.username!r}, "
-        f"'password': {sandbox.password!r}, 'server_url': {sandbox.url!r}}})"
-    ))
+    _django(
+        env,
+        (
+            "from accounts.models import User; from integrations.registry import get_provider;"
+            "from integrations.models import Integration;"
+            "from integrations.services import integration_save_settings;"
+            "Integration.objects.all().delete();"
+            "admin, _ = User.objects.get_or_create(email='bench@local', defaults={'role': 'master_admin'});"
+            f"integration_save_settings(provider=get_provider('kaseya-bms'), actor=admin, cleaned_data={{"
+            f"'company_name': {sandbox.tenant!r}, 'username': {sandbox.username!r}, "
+            f"'password': {sandbox.password!r}, 'server_url': {sandbox.url!r}}})"
+        ),
+    )
 
 
 def _mutate_one_percent(sandbox: SandboxServer, spec: dict) -> int:
@@ -130,15 +145,19 @@ def bench_size(label: str, spec: dict, database_url: str, *, incremental: bool) 
     with SandboxServer(hourly_limit=10**9, **spec) as sandbox:
         print(f"[{label}] download-only baseline...", flush=True)
         result["baseline"] = _run_json(
-            ["-m", "benchmarks.worker", "baseline", sandbox.url, sandbox.tenant, sandbox.username, sandbox.password], env
+            ["-m", "benchmarks.worker", "baseline", sandbox.url, sandbox.tenant, sandbox.username, sandbox.password],
+            env,
         )
         _configure(env, sandbox)
         print(f"[{label}] full sync...", flush=True)
         result["full_sync"] = _run_json(["-m", "benchmarks.worker", "sync"], env)
         minimum = _minimum_list_requests(sandbox, spec)
         made = {LIST_ENDPOINTS[k]: v for k, v in result["full_sync"]["requests"].items() if k in LIST_ENDPOINTS}
-        result["list_requests"] = {"made": made, "minimum": minimum,
-                                   "ratio": sum(made.values()) / sum(minimum.values())}
+        result["list_requests"] = {
+            "made": made,
+            "minimum": minimum,
+            "ratio": sum(made.values()) / sum(minimum.values()),
+        }
         if incremental:
             print(f"[{label}] incremental sync, no change...", flush=True)
             result["incremental_no_change"] = _run_json(["-m", "benchmarks.worker", "sync"], env)
@@ -160,20 +179,47 @@ def _print(results: list[dict]) -> None:
     for r in results:
         full, base = r["full_sync"], r["baseline"]
         rows += [
-            (r["size"], "full sync", f"{full['seconds']:.1f} s", f"{full['records']:,} records",
-             f"{full['records_per_second']:,.0f} rec/s", f"peak RSS {full['peak_rss_mb']:.0f} MB"),
-            (r["size"], "download only", f"{base['seconds']:.1f} s", f"{base['records']:,} records",
-             f"{base['records_per_second']:,.0f} rec/s", f"sync/baseline {r['sync_vs_baseline']:.2f}"),
-            (r["size"], "list requests", f"{sum(r['list_requests']['made'].values()):,} made",
-             f"{sum(r['list_requests']['minimum'].values()):,} minimum", f"ratio {r['list_requests']['ratio']:.3f}",
-             f"{full['requests_per_1000_records']:.1f} requests / 1,000 records"),
+            (
+                r["size"],
+                "full sync",
+                f"{full['seconds']:.1f} s",
+                f"{full['records']:,} records",
+                f"{full['records_per_second']:,.0f} rec/s",
+                f"peak RSS {full['peak_rss_mb']:.0f} MB",
+            ),
+            (
+                r["size"],
+                "download only",
+                f"{base['seconds']:.1f} s",
+                f"{base['records']:,} records",
+                f"{base['records_per_second']:,.0f} rec/s",
+                f"sync/baseline {r['sync_vs_baseline']:.2f}",
+            ),
+            (
+                r["size"],
+                "list requests",
+                f"{sum(r['list_requests']['made'].values()):,} made",
+                f"{sum(r['list_requests']['minimum'].values()):,} minimum",
+                f"ratio {r['list_requests']['ratio']:.3f}",
+                f"{full['requests_per_1000_records']:.1f} requests / 1,000 records",
+            ),
         ]
-        for key, name in (("incremental_no_change", "incremental, no change"),
-                          ("incremental_one_percent", "incremental, 1% changed")):
+        for key, name in (
+            ("incremental_no_change", "incremental, no change"),
+            ("incremental_one_percent", "incremental, 1% changed"),
+        ):
             if key in r:
                 inc = r[key]
-                rows.append((r["size"], name, f"{inc['seconds']:.2f} s", f"{sum(inc['requests'].values())} requests",
-                             ", ".join(f"{k.split(' ', 1)[1]}: {v}" for k, v in sorted(inc["requests"].items())), ""))
+                rows.append(
+                    (
+                        r["size"],
+                        name,
+                        f"{inc['seconds']:.2f} s",
+                        f"{sum(inc['requests'].values())} requests",
+                        ", ".join(f"{k.split(' ', 1)[1]}: {v}" for k, v in sorted(inc["requests"].items())),
+                        "",
+                    )
+                )
     widths = [max(len(str(row[i])) for row in rows) for i in range(5)]
     for row in rows:
         print("  ".join(str(cell).ljust(widths[i]) if i < 5 else str(cell) for i, cell in enumerate(row)))
@@ -185,14 +231,18 @@ def _print(results: list[dict]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL")
-                        or "postgres://postgres@127.0.0.1:5432/portal_bench")
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("BENCH_DATABASE_URL") or "postgres://postgres@127.0.0.1:5432/portal_bench",
+    )
     parser.add_argument("--sizes", default="10k,full")
     args = parser.parse_args()
     if not args.database_url.startswith("postgres"):
         raise SystemExit("The benchmark runs on PostgreSQL: set BENCH_DATABASE_URL=postgres://...")
-    results = [bench_size(label, SIZES[label], args.database_url, incremental=label == "full")
-               for label in args.sizes.split(",")]
+    results = [
+        bench_size(label, SIZES[label], args.database_url, incremental=label == "full")
+        for label in args.sizes.split(",")
+    ]
     sizes = {r["size"]: r for r in results}
     if "10k" in sizes and "full" in sizes:
         growth = sizes["full"]["full_sync"]["peak_rss_mb"] - sizes["10k"]["full_sync"]["peak_rss_mb"]
