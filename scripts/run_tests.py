@@ -37,6 +37,7 @@ def _wait_for_port(port: int, timeout: float = 10.0) -> None:
 def main(argv: list[str]) -> int:
     env = dict(os.environ)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env.setdefault("PORTAL_TEST_RUN", str(os.getpid()))
     redis_process = None
     if not env.get("REDIS_URL"):
         port = _free_port()

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from billing.models import Invoice, InvoiceLine
@@ -25,6 +25,7 @@ from integrations.models import SyncRun, SyncStatus
 from integrations.providers.kaseya_bms.client import BmsClient
 from integrations.providers.kaseya_bms.exceptions import BmsNotFound
 from integrations.sync import mapping
+from integrations.sync.prefetch import prefetched
 from integrations.sync.upsert import Counts, UpsertPlan, apply_upsert, plan_upsert
 from organizations.models import Contact, Contract, Organization, Ticket
 
@@ -39,6 +40,12 @@ class LostOwnership(Exception):
 
 
 @dataclass(frozen=True)
+class FetchedLines:
+    invoice_ids: frozenset[int]
+    rows: list[dict]
+
+
+@dataclass(frozen=True)
 class Step:
     name: str  # also the checkpoint key
     entity: str  # the counts bucket shown in the sync history
@@ -47,10 +54,18 @@ class Step:
 
 class SyncEngine:
     def __init__(
-        self, run: SyncRun, client: BmsClient, *, worker_token: str, clock: Callable[[], datetime] = timezone.now
+        self,
+        run: SyncRun,
+        client: BmsClient,
+        *,
+        worker_token: str,
+        client_factory: Callable[[], BmsClient] | None = None,
+        clock: Callable[[], datetime] = timezone.now,
     ):
         self.run = run
         self.client = client
+        self._client_factory = client_factory
+        self._clients = [client]
         self.token = worker_token
         self.clock = clock
         self.source_id = run.source_id
@@ -134,20 +149,24 @@ class SyncEngine:
 
     # --- steps -----------------------------------------------------------------------------------
 
+    def _prefetched(self, pages, prepare=lambda page: page):
+        # The thread's own database connection is closed when it ends.
+        return prefetched(pages, prepare, on_thread_exit=lambda: connection.close())
+
     def _sync_accounts(self, step: Step, start_page: int) -> None:
         pages = self.client.iter_account_pages(start_page=start_page, modified_from=self._since)
-        for page in pages:
+        for page in self._prefetched(pages):
             plan = plan_upsert(Organization, self.source_id, (mapping.organization_row(a) for a in page.items))
             self._write_page(step, page.page, page.total_records, [plan])
 
     def _sync_contacts(self, step: Step, start_page: int) -> None:
-        for page in self.client.iter_contact_pages(start_page=start_page, modified_from=self._since):
+        for page in self._prefetched(self.client.iter_contact_pages(start_page=start_page, modified_from=self._since)):
             rows = self._with_organizations([mapping.contact_row(c) for c in page.items])
             plan = plan_upsert(Contact, self.source_id, rows)
             self._write_page(step, page.page, page.total_records, [plan])
 
     def _sync_contracts(self, step: Step, start_page: int) -> None:
-        for page in self.client.iter_contract_pages(start_page=start_page):
+        for page in self._prefetched(self.client.iter_contract_pages(start_page=start_page)):
             rows = [mapping.contract_row(c) for c in page.items]
             names = {row["account_name"] for row in rows if row["account_name"]}
             by_name: dict[str, int] = {}
@@ -163,7 +182,8 @@ class SyncEngine:
             self._write_page(step, page.page, page.total_records, [plan])
 
     def _sync_tickets(self, step: Step, start_page: int) -> None:
-        for page in self.client.iter_ticket_pages(start_page=start_page, last_activity_from=self._since):
+        pages = self.client.iter_ticket_pages(start_page=start_page, last_activity_from=self._since)
+        for page in self._prefetched(pages):
             rows = self._with_organizations([mapping.ticket_row(t) for t in page.items])
             plan = plan_upsert(Ticket, self.source_id, rows)
             self._write_page(step, page.page, page.total_records, [plan])
@@ -173,14 +193,16 @@ class SyncEngine:
         if self._since is not None:
             recent = self.run.high_water_mark - timedelta(days=settings.SYNC_INVOICE_RECENT_DAYS)
             created_from = min(self._since, recent)
-        for page in self.client.iter_invoice_pages(start_page=start_page, created_from=created_from):
-            self._write_invoice_page(step, page.page, page.items, mark_seen=self._mark_seen)
+        pages = self.client.iter_invoice_pages(start_page=start_page, created_from=created_from)
+        for page, lines in self._prefetched(pages, self._with_lines):
+            self._write_invoice_page(step, page.page, page.items, mark_seen=self._mark_seen, prefetched_lines=lines)
 
     def _sync_open_invoices(self, step: Step, start_page: int) -> None:
         status_id = int(step.name.split(":", 1)[1])
-        for page in self.client.iter_invoice_pages(start_page=start_page, status_id=status_id):
+        pages = self.client.iter_invoice_pages(start_page=start_page, status_id=status_id)
+        for page, lines in self._prefetched(pages, self._with_lines):
             # Marked seen, so the closed_invoices step knows which open invoices left the listings.
-            self._write_invoice_page(step, page.page, page.items, mark_seen=True)
+            self._write_invoice_page(step, page.page, page.items, mark_seen=True, prefetched_lines=lines)
 
     def _sync_closed_invoices(self, step: Step, start_page: int) -> None:
         """Open invoices no open-status listing returned: paid, voided or deleted since."""
@@ -210,14 +232,39 @@ class SyncEngine:
             row["organization_id"] = org_ids.get(row["bms_account_id"])
         return rows
 
-    def _write_invoice_page(self, step: Step, page_number: int, invoices: Iterable, *, mark_seen: bool) -> None:
+    def _with_lines(self, page) -> tuple:
+        """In the prefetch thread: the page and the lines of its new or changed invoices."""
+        rows = self._with_organizations([mapping.invoice_row(i) for i in page.items])
+        return page, self._fetch_lines(self.client, plan_upsert(Invoice, self.source_id, rows).changed_ids)
+
+    @staticmethod
+    def _fetch_lines(client: BmsClient, invoice_ids: list[int]) -> FetchedLines:
+        rows: list[dict] = []
+        if invoice_ids:
+            for line_page in client.iter_invoice_line_item_pages(invoice_ids):
+                rows.extend(mapping.invoice_line_row(line) for line in line_page.items)
+        return FetchedLines(invoice_ids=frozenset(invoice_ids), rows=rows)
+
+    def _write_invoice_page(
+        self,
+        step: Step,
+        page_number: int,
+        invoices: Iterable,
+        *,
+        mark_seen: bool,
+        prefetched_lines: FetchedLines | None = None,
+    ) -> None:
         rows = self._with_organizations([mapping.invoice_row(i) for i in invoices])
         plan = plan_upsert(Invoice, self.source_id, rows)
         # Lines only for new or changed invoices: BMS bumps an invoice when its lines change.
-        line_rows: list[dict] = []
-        if plan.changed_ids:
-            for line_page in self.client.iter_invoice_line_item_pages(plan.changed_ids):
-                line_rows.extend(mapping.invoice_line_row(line) for line in line_page.items)
+        lines = prefetched_lines or FetchedLines(frozenset(), [])
+        missing = [bms_id for bms_id in plan.changed_ids if bms_id not in lines.invoice_ids]
+        if missing:
+            # The prefetch thread owns self.client while it runs; use a second client.
+            client = self.client if prefetched_lines is None else self._side_client()
+            extra = self._fetch_lines(client, missing)
+            lines = FetchedLines(lines.invoice_ids | extra.invoice_ids, lines.rows + extra.rows)
+        line_rows = [row for row in lines.rows if row["bms_invoice_id"] in set(plan.changed_ids)]
         self._write_page(
             step,
             page_number,
@@ -226,6 +273,17 @@ class SyncEngine:
             after=lambda now: self._write_lines(plan, line_rows, now),
             mark_seen=mark_seen,
         )
+
+    def close_clients(self) -> None:
+        for client in self._clients:
+            client.close()
+
+    def _side_client(self) -> BmsClient:
+        if self._client_factory is None:
+            raise RuntimeError("The engine needs a client factory to fetch outside the prefetch thread.")
+        if len(self._clients) == 1:
+            self._clients.append(self._client_factory())
+        return self._clients[1]
 
     def _write_lines(self, invoices: UpsertPlan, line_rows: list[dict], now: datetime) -> Counts:
         if not invoices.changed_ids:
@@ -300,8 +358,9 @@ class SyncEngine:
         # A finished step leaves the progress as its last page set it.
         progress = self.run.progress if step_done is not None else self._progress(step, page, records, total_records)
         requests = dict(self._requests_before)
-        for endpoint, number in self.client.request_counts.items():
-            requests[endpoint] = requests.get(endpoint, 0) + number
+        for client in self._clients:
+            for endpoint, number in client.request_counts.items():
+                requests[endpoint] = requests.get(endpoint, 0) + number
         self._save(checkpoint=checkpoint, counts=merged, progress=progress, requests=requests)
 
     def _progress(self, step: Step, page: int, records: int, total_records: int | None) -> dict:

@@ -159,10 +159,13 @@ def _claim(run_id: int, token: str) -> SyncRun | None:
 
 def _execute_claimed(run: SyncRun, token: str) -> SyncOutcome:
     integration = run.integration
-    client = integration.provider.build_client(
-        integration, pacer=RedisHourlyBudget(run.source_id, settings.BMS_HOURLY_REQUEST_LIMIT)
-    )
-    engine = SyncEngine(run, client, worker_token=token)
+
+    def new_client():
+        budget = RedisHourlyBudget(run.source_id, settings.BMS_HOURLY_REQUEST_LIMIT)
+        return integration.provider.build_client(integration, pacer=budget)
+
+    client = new_client()
+    engine = SyncEngine(run, client, worker_token=token, client_factory=new_client)
     try:
         engine.execute()
     except LostOwnership:
