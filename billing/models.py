@@ -56,3 +56,95 @@ class InvoiceLine(SyncedRecord):
     class Meta:
         ordering = ["invoice", "bms_id"]
         constraints = [models.UniqueConstraint(fields=["source", "bms_id"], name="invoiceline_source_bms_id")]
+
+
+class InvoiceImageSource(models.Model):
+    """One invoice-image source's place in the order and whether it is enabled.
+
+    The sources themselves are code (billing.image_sources); a missing row means the
+    source keeps its default place.
+    """
+
+    key = models.CharField(max_length=50, unique=True)
+    position = models.PositiveSmallIntegerField()
+    enabled = models.BooleanField(default=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.ForeignKey(
+        "accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["position", "key"]
+
+    def __str__(self) -> str:
+        return f"{self.position}. {self.key}{'' if self.enabled else ' (disabled)'}"
+
+
+class InvoiceComment(models.Model):
+    """A client contact's comment on one of their organization's invoices."""
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="comments")
+    author = models.ForeignKey("accounts.User", null=True, on_delete=models.SET_NULL, related_name="+")
+    author_name = models.CharField(max_length=200, blank=True)  # kept if the user is removed
+    body = models.TextField(max_length=2000)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.author_name} on {self.invoice_id}: {self.body[:40]}"
+
+
+class PortalInvitation(models.Model):
+    """One invitation e-mail sent to a client contact (the link is a signed token)."""
+
+    user = models.ForeignKey("accounts.User", on_delete=models.CASCADE, related_name="portal_invitations")
+    contact = models.ForeignKey(
+        "organizations.Contact", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    invited_by = models.ForeignKey(
+        "accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    sent_at = models.DateTimeField(default=timezone.now)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-sent_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Invitation to {self.user_id} at {self.sent_at:%Y-%m-%d %H:%M}"
+
+
+class AccessRequestStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    INVITED = "invited", "Invited"
+    DISMISSED = "dismissed", "Dismissed"
+
+
+class PortalAccessRequest(models.Model):
+    """Someone asked for client-portal access from the sign-in page."""
+
+    email = models.EmailField()
+    full_name = models.CharField(max_length=200)
+    company = models.CharField(max_length=200, blank=True)  # as typed by the requester
+    message = models.TextField(max_length=1000, blank=True)
+    # The synced contact (and so organization) the e-mail matched, if any.
+    contact = models.ForeignKey(
+        "organizations.Contact", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    organization = models.ForeignKey(
+        "organizations.Organization", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    status = models.CharField(max_length=20, choices=AccessRequestStatus.choices, default=AccessRequestStatus.PENDING)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    handled_by = models.ForeignKey(
+        "accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    handled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.full_name} <{self.email}>"

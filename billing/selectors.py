@@ -1,9 +1,13 @@
+from dataclasses import dataclass
 from datetime import date
 
-from django.db.models import QuerySet
+from django.db.models import Case, IntegerField, QuerySet, Value, When
+from django.http import Http404
+from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
-from billing.models import Invoice
+from billing.image_sources import SOURCES, ImageSource
+from billing.models import Invoice, InvoiceComment, InvoiceImageSource, InvoiceLine
 
 INVOICE_STATES = {"open": "Open", "paid": "Paid", "past_due": "Past due"}
 
@@ -32,3 +36,65 @@ def invoice_list(
     if date_to:
         invoices = invoices.filter(invoice_date__date__lte=date_to)
     return invoices.order_by("-invoice_date", "-id")
+
+
+# --- invoice image sources ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ConfiguredSource:
+    source: ImageSource
+    position: int
+    enabled: bool
+
+    @property
+    def key(self) -> str:
+        return self.source.key
+
+
+def image_source_config() -> list[ConfiguredSource]:
+    """Every known image source in the configured order (defaults for sources never saved)."""
+    rows = {row.key: row for row in InvoiceImageSource.objects.all()}
+    configured = []
+    for default_position, (key, source) in enumerate(SOURCES.items()):
+        row = rows.get(key)
+        position = row.position if row else 1000 + default_position
+        configured.append(ConfiguredSource(source, position, row.enabled if row else True))
+    return sorted(configured, key=lambda c: (c.position, list(SOURCES).index(c.key)))
+
+
+# --- client portal: always scoped to the contact's organization --------------------------------
+
+
+def client_invoice_list(*, organization_id: int | None, search: str = "", state: str = "") -> QuerySet[Invoice]:
+    """The organization's invoices, open ones first, newest first within each group."""
+    if organization_id is None:
+        return Invoice.objects.none()
+    invoices = invoice_list(search=search, state=state, organization_id=organization_id)
+    return invoices.select_related(None).annotate(
+        is_open_rank=Case(When(balance_due__gt=0, then=Value(0)), default=Value(1), output_field=IntegerField())
+    ).order_by("is_open_rank", "-invoice_date", "-id")
+
+
+def client_invoice_get(*, organization_id: int | None, pk: int) -> Invoice:
+    """One of the organization's invoices, or Http404 (never another organization's)."""
+    if organization_id is None:
+        raise Http404("No such invoice.")
+    return get_object_or_404(
+        Invoice.objects.select_related("organization", "source__integration"),
+        pk=pk,
+        organization_id=organization_id,
+        deleted_at__isnull=True,
+    )
+
+
+def staff_invoice_get(*, pk: int) -> Invoice:
+    return get_object_or_404(Invoice.objects.select_related("organization", "source__integration"), pk=pk)
+
+
+def invoice_lines(invoice: Invoice) -> list[InvoiceLine]:
+    return list(invoice.lines.filter(deleted_at__isnull=True).order_by("bms_id"))
+
+
+def invoice_comments(invoice: Invoice) -> list[InvoiceComment]:
+    return list(invoice.comments.order_by("created_at", "id"))

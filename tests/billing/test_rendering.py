@@ -1,0 +1,47 @@
+"""The portal's own rendering opens as a PDF and carries the invoice's data."""
+
+import io
+from decimal import Decimal
+
+from pypdf import PdfReader
+
+from billing.rendering import render_invoice_pdf
+from tests.billing.factories import InvoiceFactory, InvoiceLineFactory
+
+
+def _text(content: bytes) -> tuple[PdfReader, str]:
+    reader = PdfReader(io.BytesIO(content))
+    return reader, "\n".join(page.extract_text() for page in reader.pages)
+
+
+def test_rendered_pdf_contains_the_number_total_lines_and_msp_name(db, settings):
+    settings.MSP_NAME = "Acme Managed IT"
+    invoice = InvoiceFactory(number="INV-20931", total=Decimal("12345.67"), tax=Decimal("345.67"),
+                             paid_amount=Decimal("1000"), balance_due=Decimal("11345.67"), po_number="PO-77")
+    InvoiceLineFactory(invoice=invoice, source=invoice.source, name="Firewall subscription", quantity=Decimal("3"),
+                       unit_price=Decimal("4000"), total=Decimal("12000"))
+    content = render_invoice_pdf(invoice)
+    assert content.startswith(b"%PDF-")
+    reader, text = _text(content)
+    assert len(reader.pages) == 1
+    assert "INV-20931" in text
+    assert "12,345.67" in text and "11,345.67" in text
+    assert "Acme Managed IT" in text
+    assert "Firewall subscription" in text and "PO-77" in text
+    assert reader.metadata.title == "Invoice INV-20931"
+
+
+def test_many_lines_flow_onto_more_pages_and_odd_characters_do_not_break_it(db):
+    invoice = InvoiceFactory(number="INV-ÜNÏ—“X”", notes="Thanks — see you ☃ soon")
+    for n in range(60):
+        InvoiceLineFactory(invoice=invoice, source=invoice.source, name=f"Line {n} – café 東京",
+                           description="Monthly\nservice")
+    reader, text = _text(render_invoice_pdf(invoice))
+    assert len(reader.pages) > 1
+    assert "Line 59" in text and "INV-ÜNÏ-\"X\"" in text
+
+
+def test_an_invoice_without_lines_or_organization_still_renders(db):
+    invoice = InvoiceFactory(organization=None, number="INV-EMPTY")
+    _reader, text = _text(render_invoice_pdf(invoice))
+    assert "INV-EMPTY" in text and "No line items." in text
