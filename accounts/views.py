@@ -9,7 +9,7 @@ from accounts.permissions import ClientContactRequiredMixin, MasterAdminRequired
 
 
 class LoginView(auth_views.LoginView):
-    template_name = "accounts/sign_in.html"  # login.html plus password-reset and request-access links
+    template_name = "accounts/login.html"
     authentication_form = ThrottledAuthenticationForm
     redirect_authenticated_user = True
 
