@@ -21,6 +21,7 @@ from urllib.parse import urlsplit, urlunsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.pages import bench_pages, print_pages  # noqa: E402
 from bms_sandbox.testing import SandboxServer  # noqa: E402
 
 SIZES = {
@@ -56,6 +57,7 @@ def _env(database_url: str) -> dict:
     env = dict(os.environ)
     env.update(
         PORTAL_ENV="development",
+        DEBUG="false",  # as in production: no per-query logging
         DJANGO_SETTINGS_MODULE="connectbooster.settings",
         DATABASE_URL=database_url,
         BMS_ALLOWED_INSECURE_HOSTS="127.0.0.1",
@@ -236,6 +238,7 @@ def main() -> None:
         default=os.environ.get("BENCH_DATABASE_URL") or "postgres://postgres@127.0.0.1:5432/portal_bench",
     )
     parser.add_argument("--sizes", default="10k,full")
+    parser.add_argument("--no-pages", action="store_true", help="skip the client-portal page benchmark")
     args = parser.parse_args()
     if not args.database_url.startswith("postgres"):
         raise SystemExit("The benchmark runs on PostgreSQL: set BENCH_DATABASE_URL=postgres://...")
@@ -252,6 +255,12 @@ def main() -> None:
     out.mkdir(exist_ok=True)
     (out / "sync.json").write_text(json.dumps(results, indent=2, default=str))
     print(f"\nWritten to {out / 'sync.json'}")
+    if not args.no_pages:
+        # On the database the last sync filled (its organizations and invoices).
+        pages = bench_pages(_env(args.database_url))
+        print_pages(pages)
+        (out / "pages.json").write_text(json.dumps(pages, indent=2))
+        print(f"Written to {out / 'pages.json'}")
 
 
 if __name__ == "__main__":

@@ -1,9 +1,11 @@
 from django.urls import include, path
 
 from accounts.views import HomeView
+from connectbooster.health import healthz
 
 urlpatterns = [
     path("", HomeView.as_view(), name="home"),
+    path("healthz", healthz, name="healthz"),
     path("accounts/", include("accounts.urls")),
     path("integrations/", include("integrations.urls")),
     path("organizations/", include("organizations.urls")),

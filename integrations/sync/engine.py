@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from billing.models import Invoice, InvoiceLine
 from integrations.models import SyncRun, SyncStatus
-from integrations.providers.kaseya_bms.client import BmsClient
+from integrations.providers.kaseya_bms.client import MAX_PAGE_SIZE, BmsClient
 from integrations.providers.kaseya_bms.exceptions import BmsNotFound
 from integrations.sync import mapping
 from integrations.sync.prefetch import prefetched
@@ -31,8 +31,10 @@ from organizations.models import Contact, Contract, Organization, Ticket
 
 logger = logging.getLogger(__name__)
 
-# Invoices fetched one by one per checkpoint when they left the open listings.
+# Invoices that left the open listings: fetched one by one (this many per checkpoint), or
+# listed by creation date when a cluster of them lies within this window.
 CLOSED_INVOICE_BATCH = 50
+CLOSED_INVOICE_WINDOW = timedelta(days=7)
 
 
 class LostOwnership(Exception):
@@ -205,19 +207,55 @@ class SyncEngine:
             self._write_invoice_page(step, page.page, page.items, mark_seen=True, prefetched_lines=lines)
 
     def _sync_closed_invoices(self, step: Step, start_page: int) -> None:
-        """Open invoices no open-status listing returned: paid, voided or deleted since."""
-        stale = Invoice.objects.filter(source_id=self.source_id, deleted_at__isnull=True, balance_due__gt=0).exclude(
-            last_seen_run=self.run.pk
+        """Open invoices no open-status listing returned: paid, voided or deleted since.
+
+        BMS can only filter invoices by id (one per request) or by creation date, so each
+        cluster of such invoices is fetched whichever way costs fewer requests. Resuming
+        needs no page number: what was fetched is marked seen and drops out of the set."""
+        stale = list(
+            Invoice.objects.filter(source_id=self.source_id, deleted_at__isnull=True, balance_due__gt=0)
+            .exclude(last_seen_run=self.run.pk)
+            .order_by("bms_created_on", "bms_id")
+            .values_list("bms_id", "bms_created_on")
         )
-        ids = list(stale.order_by("bms_id").values_list("bms_id", flat=True))
-        batches = [ids[i : i + CLOSED_INVOICE_BATCH] for i in range(0, len(ids), CLOSED_INVOICE_BATCH)]
-        for number, batch in enumerate(batches, start=1):
-            if number < start_page:
+        for number, (ids, window) in enumerate(self._closed_invoice_units(stale), start=1):
+            if window is None:
+                found = [
+                    invoice for bms_id in ids for invoice in self.client.list_invoices(1, 1, invoice_id=bms_id).items
+                ]
+                self._write_invoice_page(step, number, found, mark_seen=True)
                 continue
-            found = []
-            for bms_id in batch:
-                found.extend(self.client.list_invoices(1, 1, invoice_id=bms_id).items)
-            self._write_invoice_page(step, number, found, mark_seen=True)
+            pages = self.client.iter_invoice_pages(created_from=window[0], created_to=window[1])
+            for page in pages:
+                self._write_invoice_page(step, number, page.items, mark_seen=True)
+
+    def _closed_invoice_units(
+        self, stale: list[tuple[int, datetime | None]]
+    ) -> Iterable[tuple[list[int], tuple | None]]:
+        """(ids, None) to fetch one by one, or (ids, (created_from, created_to)) to list."""
+        cluster: list[tuple[int, datetime | None]] = []
+
+        def flush():
+            ids = [bms_id for bms_id, _ in cluster]
+            dated = [created for _, created in cluster if created is not None]
+            if len(dated) == len(cluster) and len(cluster) > 1:
+                window = (dated[0], dated[-1])
+                listed = Invoice.objects.filter(
+                    source_id=self.source_id, bms_created_on__gte=window[0], bms_created_on__lte=window[1]
+                ).count()
+                if -(-listed // MAX_PAGE_SIZE) < len(ids):
+                    return [(ids, window)]
+            return [(ids[i : i + CLOSED_INVOICE_BATCH], None) for i in range(0, len(ids), CLOSED_INVOICE_BATCH)]
+
+        for bms_id, created in stale:
+            if cluster and (
+                created is None or cluster[0][1] is None or created - cluster[0][1] > CLOSED_INVOICE_WINDOW
+            ):
+                yield from flush()
+                cluster = []
+            cluster.append((bms_id, created))
+        if cluster:
+            yield from flush()
 
     # --- writing ---------------------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ from tests.roles import ADMIN, BILLING, CLIENT, PUBLIC, STAFF
 # Each area keeps its own table beside its tests; they are merged here.
 CORE = {
     "home": ({}, "get", {ADMIN, BILLING, CLIENT}),
+    "healthz": ({}, "get", PUBLIC),
     "accounts:login": ({}, "get", PUBLIC),
     "accounts:logout": ({}, "post", PUBLIC),
     "accounts:users": ({}, "get", {ADMIN}),

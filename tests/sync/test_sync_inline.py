@@ -85,3 +85,25 @@ def test_sync_now_while_one_is_active_starts_nothing(bms_integration):
     with pytest.raises(SyncAlreadyRunning):
         sync_request(integration=bms_integration, trigger=SyncTrigger.SYNC_NOW)
     assert SyncRun.objects.count() == 1
+
+
+def test_paid_invoices_are_refetched_in_few_requests(bms_integration, bms_sandbox):
+    """Invoices that leave the open listings come back by creation-date window, not one by one."""
+    control = bms_sandbox.control
+    run_sync(bms_integration)
+    open_invoices = sorted(
+        (i for i in control.records("invoices") if i["paymentDue"] > 0), key=lambda i: i["createdOn"], reverse=True
+    )
+    recent = open_invoices[:12]
+    for invoice in recent:
+        control.mutate("invoice.pay", id=invoice["id"])
+    control.clear_requests()
+    run = run_sync(bms_integration)
+    assert run.status == SyncStatus.SUCCEEDED, run.error
+    assert_matches_sandbox(control, bms_integration.data_source)
+    from billing.models import Invoice
+
+    assert Invoice.objects.filter(bms_id__in=[i["id"] for i in recent], balance_due=0).count() == 12
+    listed = control.request_counts()["by_endpoint"]["GET /v2/finance/invoices/summary"]
+    open_statuses = {i["statusId"] for i in open_invoices}
+    assert listed < len(open_statuses) + 1 + 12  # fewer than one request per paid invoice
