@@ -1,11 +1,163 @@
-from django.views.generic import TemplateView
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.html import escape
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views import View
+from django.views.generic import DetailView, ListView
 
-from accounts.permissions import StaffRequiredMixin
+from accounts.permissions import MasterAdminRequiredMixin, StaffRequiredMixin
+from notifications import selectors, services
+from notifications.forms import NotificationSettingsForm, TestNotificationForm
+from notifications.models import Delivery, Notification
+from notifications.types import SPECS, NotificationKind
 
 
-class NotificationSettingsView(StaffRequiredMixin, TemplateView):
+class NotificationSettingsView(StaffRequiredMixin, View):
+    """Configurations > Notifications: Master Admin edits, Billing staff views."""
+
     template_name = "notifications/settings.html"
 
+    def _form(self, data=None):
+        integration = selectors.bms_integration()
+        config = selectors.notification_settings_get()
+        lookups, lookup_error, subs = None, "", []
+        if integration is not None:
+            try:
+                lookups = selectors.ticket_lookups(integration)
+                if config.issue_type_id:
+                    subs = selectors.sub_issue_types(integration, config.issue_type_id)
+            except selectors.LookupUnavailable as exc:
+                lookups, lookup_error = None, str(exc)
+        form = NotificationSettingsForm(data, integration=integration, lookups=lookups, config=config,
+                                        preferences=selectors.preferences_map(), sub_issue_options=subs)
+        return form, {"integration": integration, "lookup_error": lookup_error, "config": config,
+                      "lookups": lookups}
 
-class NotificationLogView(StaffRequiredMixin, TemplateView):
+    def _render(self, request, form, extra, status=200):
+        can_edit = request.user.is_master_admin
+        if not can_edit:
+            for field in form.fields.values():
+                field.disabled = True
+        return render(request, self.template_name, {"form": form, "can_edit": can_edit, **extra}, status=status)
+
+    def get(self, request):
+        form, extra = self._form()
+        return self._render(request, form, extra)
+
+    def post(self, request):
+        if not request.user.is_master_admin:
+            raise PermissionDenied
+        form, extra = self._form(request.POST)
+        if not form.is_valid():
+            messages.error(request, "Nothing was saved: correct the fields marked below.")
+            return self._render(request, form, extra, status=400)
+        services.notification_settings_save(
+            actor=request.user,
+            preferences=form.preferences(),
+            staff_recipients=form.cleaned_data["staff_recipients"],
+            ticket_fields=form.ticket_fields() if form.has_ticket_fields else None,
+            names=form.ticket_names,
+        )
+        messages.success(request, "Notification settings saved.")
+        return redirect("notifications:settings")
+
+
+class SubIssueTypeOptionsView(StaffRequiredMixin, View):
+    """The Sub-Issue Type options of one issue type (htmx swaps them into the drop-down)."""
+
+    def get(self, request):
+        issue_type = request.GET.get("issue_type_id", "")
+        options = '<option value="">No sub-issue type</option>'
+        integration = selectors.bms_integration()
+        if integration is None or not issue_type.isdigit():
+            return HttpResponse(options)
+        try:
+            subs = selectors.sub_issue_types(integration, int(issue_type))
+        except selectors.LookupUnavailable as exc:
+            return HttpResponse(f'<option value="">{escape(str(exc))}</option>')
+        options += "".join(f'<option value="{o.id}">{escape(o.name)}</option>' for o in subs)
+        return HttpResponse(options)
+
+
+class TestNotificationView(MasterAdminRequiredMixin, View):
+    """Send test notification: choose a type and organization, preview, then send."""
+
+    template_name = "notifications/test.html"
+
+    def get(self, request):
+        form = TestNotificationForm(request.GET if "kind" in request.GET else None)
+        preview = None
+        if form.is_bound and form.is_valid():
+            preview = services.notification_preview(form.cleaned_data["kind"],
+                                                    organization=form.cleaned_data["organization"])
+        return render(request, self.template_name, {"form": form, "preview": preview})
+
+    def post(self, request):
+        form = TestNotificationForm(request.POST)
+        if not form.is_valid():
+            return render(request, self.template_name, {"form": form, "preview": None}, status=400)
+        notification = services.notification_send_test(
+            form.cleaned_data["kind"], organization=form.cleaned_data["organization"], actor=request.user
+        )
+        messages.success(request, f"Test {notification.get_kind_display()} notification sent: it appears in the "
+                                  "log below as it is delivered.")
+        return redirect(reverse("notifications:detail", args=[notification.pk]))
+
+
+class NotificationLogView(StaffRequiredMixin, ListView):
     template_name = "notifications/log.html"
+    paginate_by = 25
+    context_object_name = "notifications"
+
+    def get_queryset(self):
+        g = self.request.GET
+        return selectors.notification_log(kind=g.get("kind", ""), status=g.get("status", ""),
+                                          organization_id=g.get("organization", ""))
+
+    def get_context_data(self, **kwargs):
+        from organizations.models import Organization
+
+        params = self.request.GET.copy()
+        params.pop("page", None)
+        return super().get_context_data(
+            kinds=NotificationKind.choices,
+            statuses=selectors.LOG_STATUS_FILTERS.items(),
+            organizations=Organization.objects.filter(
+                pk__in=Notification.objects.exclude(organization=None).values("organization")
+            ).order_by("name"),
+            filters=self.request.GET,
+            query_string=params.urlencode(),
+            **kwargs,
+        )
+
+
+class NotificationDetailView(StaffRequiredMixin, DetailView):
+    template_name = "notifications/detail.html"
+    context_object_name = "notification"
+
+    def get_queryset(self):
+        return Notification.objects.select_related("organization", "invoice", "actor").prefetch_related("deliveries")
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(spec=SPECS[self.object.kind], **kwargs)
+
+
+class DeliveryRetryView(StaffRequiredMixin, View):
+    def post(self, request, pk):
+        delivery = get_object_or_404(Delivery.objects.select_related("notification"), pk=pk)
+        try:
+            delivery = services.delivery_retry(delivery=delivery, actor=request.user)
+        except ValueError as exc:
+            messages.error(request, str(exc))
+        else:
+            if delivery.status == "skipped":
+                messages.warning(request, delivery.reason)
+            else:
+                messages.success(request, f"{delivery.get_channel_display()} queued again.")
+        next_url = request.POST.get("next", "")
+        if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
+            next_url = reverse("notifications:detail", args=[delivery.notification_id])
+        return redirect(next_url)
