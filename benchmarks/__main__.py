@@ -121,7 +121,7 @@ def _mutate_one_percent(sandbox: SandboxServer, spec: dict) -> int:
     for _ in range(max(1, accounts * spec["tickets_per_account"] // 100)):
         control.mutate("ticket.activity", id=rng.randint(1, accounts * spec["tickets_per_account"]))
         changes += 1
-    open_ids = [i["id"] for i in control.records("invoices") if i["paymentDue"] > 0]
+    open_ids = [i["id"] for i in control.records("invoices") if i["paymentDue"] > 0 and i["statusName"] != "Draft"]
     for invoice_id in rng.sample(open_ids, min(len(open_ids), accounts * spec["invoices_per_account"] // 100)):
         control.mutate("invoice.pay", id=invoice_id)
         changes += 1

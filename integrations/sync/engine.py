@@ -336,8 +336,12 @@ class SyncEngine:
             invoice_pk = invoice_pks.get(row.pop("bms_invoice_id"))
             if invoice_pk is not None:
                 rows.append({**row, "invoice_id": invoice_pk})
-        plan = plan_upsert(InvoiceLine, self.source_id, rows)
+        # Invoices new to the portal have no stored lines: nothing to compare or remove.
+        only_new_invoices = not invoices.updated_ids
+        plan = plan_upsert(InvoiceLine, self.source_id, rows, all_new=only_new_invoices)
         counts = apply_upsert(plan, source_id=self.source_id, now=now, run_id=self.run.pk, mark_seen=False)
+        if only_new_invoices:
+            return counts
         # Lines BMS no longer lists on these invoices were removed from them.
         counts.deleted += (
             InvoiceLine.objects.filter(

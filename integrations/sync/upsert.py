@@ -54,12 +54,20 @@ class UpsertPlan:
         return Counts(created=len(self.created_ids), updated=len(self.updated_ids), unchanged=len(self.unchanged_ids))
 
 
-def plan_upsert(model: type[models.Model], source_id: int, rows: Iterable[dict]) -> UpsertPlan:
-    """Compare rows with what is stored (one query) and sort them into new/changed/unchanged."""
+def plan_upsert(
+    model: type[models.Model], source_id: int, rows: Iterable[dict], *, all_new: bool = False
+) -> UpsertPlan:
+    """Compare rows with what is stored (one query) and sort them into new/changed/unchanged.
+
+    ``all_new`` skips the query where the caller knows none can be stored yet (the lines
+    of invoices this page creates)."""
     by_id: dict[int, dict] = {}
     for row in rows:
         by_id[row["bms_id"]] = {**row, "sync_hash": row_hash(row)}
     plan = UpsertPlan(model=model, rows=by_id)
+    if all_new:
+        plan.created_ids = list(by_id)
+        return plan
     if not by_id:
         return plan
     stored = {
