@@ -31,4 +31,7 @@ class MasterAdminRequiredMixin(RoleRequiredMixin):
 
 class ClientContactRequiredMixin(RoleRequiredMixin):
     def has_role(self, user) -> bool:
-        return user.is_client_contact
+        # A deleted organization closes its portal at once; the sync deactivates the users.
+        if not user.is_client_contact:
+            return False
+        return user.organization_id is None or user.organization.deleted_at is None

@@ -30,6 +30,7 @@ from accounts.portal_forms import (
 )
 from billing.models import AccessRequestStatus, PortalAccessRequest, PortalInvitation
 from billing.services import access_request_close, access_request_create
+from connectbooster.redirects import safe_next
 from organizations.models import Contact, Organization
 
 
@@ -86,8 +87,7 @@ class ClientAccessView(StaffRequiredMixin, View):
 
 
 def _back(request) -> str:
-    target = request.POST.get("next", "")
-    return target if target.startswith("/") and not target.startswith("//") else reverse("accounts:client-access")
+    return safe_next(request, reverse("accounts:client-access"))
 
 
 def _report(request, outcomes) -> None:

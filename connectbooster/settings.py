@@ -187,6 +187,8 @@ CACHES = {
 
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://" if not IS_PRODUCTION else "smtp://localhost:25")
 vars().update(EMAIL_CONFIG)
+# A stuck SMTP server must not hold a worker (or outlive a delivery's lease).
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="billing@portal.local")
 PORTAL_BASE_URL = env.str("PORTAL_BASE_URL", default="http://127.0.0.1:8000")
 MSP_NAME = env.str("MSP_NAME", default="Demo MSP")

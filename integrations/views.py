@@ -1,9 +1,11 @@
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views import View
 from django.views.generic import DetailView, ListView, TemplateView
 
 from accounts.permissions import MasterAdminRequiredMixin, StaffRequiredMixin
+from connectbooster.redirects import safe_next
 from integrations import selectors, services
 from integrations.models import Integration, SyncRun, SyncTrigger
 from integrations.registry import get_provider_or_404
@@ -44,7 +46,9 @@ class IntegrationSettingsView(MasterAdminRequiredMixin, View):
         provider = get_provider_or_404(provider_key)
         integration = Integration.objects.filter(provider_key=provider.key).first()
         form = provider.settings_form_class()(
-            request.POST, has_stored_password=bool(integration and integration.has_secret("password"))
+            request.POST,
+            has_stored_password=bool(integration and integration.has_secret("password")),
+            stored_config=integration.config if integration else None,
         )
         if not form.is_valid():
             return self._render(request, provider, form, integration)
@@ -77,7 +81,7 @@ class IntegrationSyncNowView(MasterAdminRequiredMixin, View):
             messages.warning(request, "A sync is already running.")
         else:
             messages.success(request, f"{provider.name}: sync started.")
-        return redirect(request.POST.get("next") or "integrations:list")
+        return redirect(safe_next(request, reverse("integrations:list")))
 
 
 class IntegrationReconcileView(IntegrationSyncNowView):

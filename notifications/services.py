@@ -599,7 +599,14 @@ def delivery_create_ticket(delivery_id: int) -> DeliveryOutcome:
                             existing.ticket_number)
                 return DeliveryOutcome("adopted")
         draft = _ticket_draft(delivery, cfg, account_id, _ticket_location(client, account_id, org))
-        Delivery.objects.filter(pk=delivery.pk, lease_token=token).update(bms_account_id=account_id)
+        # Renew the lease just before the POST, so the sweep cannot hand this delivery to
+        # another worker while the ticket is being created; give up if it already has.
+        renewed = Delivery.objects.filter(pk=delivery.pk, lease_token=token).update(
+            bms_account_id=account_id,
+            lease_until=timezone.now() + timedelta(seconds=settings.NOTIFICATIONS_LEASE_SECONDS),
+        )
+        if not renewed:
+            return DeliveryOutcome("lease-lost")
         ticket = client.create_ticket(draft)
         _after_ticket_created(delivery, ticket)
         _finish(delivery, token, status=DeliveryStatus.SENT, sent_at=timezone.now(), bms_ticket_id=ticket.id,
@@ -749,13 +756,20 @@ def new_invoices_notify(*, run) -> list[Notification]:
     from billing.models import Invoice
     from integrations.models import SyncRun, SyncStatus
 
-    earlier_success = SyncRun.objects.filter(
-        source_id=run.source_id, status=SyncStatus.SUCCEEDED, created_at__lte=run.created_at
-    ).exclude(pk=run.pk).exists()
-    if not earlier_success:
+    earlier_success = (
+        SyncRun.objects.filter(source_id=run.source_id, status=SyncStatus.SUCCEEDED, created_at__lte=run.created_at)
+        .exclude(pk=run.pk)
+        .order_by("-created_at")
+        .first()
+    )
+    if earlier_success is None:
         return []
+    # This run and any that failed since the last success: their new invoices are news too.
+    runs_since = SyncRun.objects.filter(
+        source_id=run.source_id, created_at__gt=earlier_success.created_at, created_at__lte=run.created_at
+    ).values("pk")
     invoices = (
-        Invoice.objects.filter(source_id=run.source_id, first_seen_run=run.pk, deleted_at__isnull=True,
+        Invoice.objects.filter(source_id=run.source_id, first_seen_run__in=runs_since, deleted_at__isnull=True,
                                organization__isnull=False)
         .exclude(status__iexact="void")
         .exclude(status__iexact="draft")

@@ -25,8 +25,8 @@ class OrganizationDetailView(StaffRequiredMixin, DetailView):
     def get_context_data(self, **kwargs):
         org = self.object
         return super().get_context_data(
-            contacts=org.contact_set.order_by("deleted_at", "last_name", "first_name"),
-            contracts=org.contract_set.order_by("deleted_at", "name"),
+            contacts=org.contact_set.order_by("deleted_at", "last_name", "first_name")[:200],
+            contracts=org.contract_set.order_by("deleted_at", "name")[:200],
             tickets=org.ticket_set.order_by("-open_date")[:25],
             invoices=org.invoices.order_by("-invoice_date")[:25],
             invoice_count=org.invoices.count(),

@@ -35,6 +35,8 @@ logger = logging.getLogger(__name__)
 # listed by creation date when a cluster of them lies within this window.
 CLOSED_INVOICE_BATCH = 50
 CLOSED_INVOICE_WINDOW = timedelta(days=7)
+# Records a full listing missed are checked by id this many at a time, one commit each.
+RECONCILE_CHUNK = 100
 
 
 class LostOwnership(Exception):
@@ -401,7 +403,8 @@ class SyncEngine:
         progress = self.run.progress if step_done is not None else self._progress(step, page, records, total_records)
         requests = dict(self._requests_before)
         for client in self._clients:
-            for endpoint, number in client.request_counts.items():
+            # A copy: the prefetch thread may add an endpoint meanwhile.
+            for endpoint, number in dict(client.request_counts).items():
                 requests[endpoint] = requests.get(endpoint, 0) + number
         self._save(checkpoint=checkpoint, counts=merged, progress=progress, requests=requests)
 
@@ -442,58 +445,70 @@ class SyncEngine:
 
     def _reconcile(self, step: Step, start_page: int) -> None:
         """Mark as deleted what a complete listing did not return, after asking BMS for each
-        one by id: a record that moved between pages during the listing is not lost."""
-        checks: list[tuple[type, Callable[[int], object] | None, Callable[[object], dict]]] = [
-            (Organization, self.client.get_account, mapping.organization_row),
-            (Contact, self.client.get_contact, mapping.contact_row),
-            (Contract, None, mapping.contract_row),
-            (Ticket, self.client.get_ticket, mapping.ticket_row),
-            (Invoice, self._get_invoice, mapping.invoice_row),
+        one by id: a record that moved between pages during the listing is not lost.
+
+        Each chunk commits with the checkpoint; what it settled (deleted, or seen again)
+        drops out of the query, so a resumed run continues with the rest."""
+        checks: list[tuple[type, str, Callable[[int], object] | None, Callable[[object], dict]]] = [
+            (Organization, "organizations", self.client.get_account, mapping.organization_row),
+            (Contact, "contacts", self.client.get_contact, mapping.contact_row),
+            (Contract, "contracts", None, mapping.contract_row),
+            (Ticket, "tickets", self.client.get_ticket, mapping.ticket_row),
+            (Invoice, "invoices", self._get_invoice, mapping.invoice_row),
         ]
-        now = self.clock()
-        for number, (model, fetch, to_row) in enumerate(checks, start=1):
+        for number, (model, entity, fetch, to_row) in enumerate(checks, start=1):
             if number < start_page:
                 continue
-            missing = list(
-                model.objects.filter(source_id=self.source_id, deleted_at__isnull=True)
-                .exclude(last_seen_run=self.run.pk)
-                .values_list("bms_id", flat=True)
-            )
-            gone, still_there = [], []
-            for bms_id in missing:
-                if fetch is None:
-                    gone.append(bms_id)
-                    continue
-                try:
-                    record = fetch(bms_id)
-                except BmsNotFound:
-                    record = None
-                if record is None:
-                    gone.append(bms_id)
-                else:
-                    still_there.append(to_row(record))
-            with transaction.atomic():
-                counts = Counts()
-                if still_there:
-                    if model in (Contact, Ticket, Invoice):
-                        still_there = self._with_organizations(still_there)
-                    plan = plan_upsert(model, self.source_id, still_there)
-                    counts.add(
-                        apply_upsert(plan, source_id=self.source_id, now=now, run_id=self.run.pk, mark_seen=True)
-                    )
-                counts.deleted = model.objects.filter(source_id=self.source_id, bms_id__in=gone).update(deleted_at=now)
-                if model is Invoice and gone:
-                    InvoiceLine.objects.filter(
-                        source_id=self.source_id, invoice__bms_id__in=gone, deleted_at__isnull=True
-                    ).update(deleted_at=now)
-                entity = {
-                    Organization: "organizations",
-                    Contact: "contacts",
-                    Contract: "contracts",
-                    Ticket: "tickets",
-                    Invoice: "invoices",
-                }[model]
-                self._commit(step, page=number, counts={entity: counts})
+            while True:
+                missing = list(
+                    model.objects.filter(source_id=self.source_id, deleted_at__isnull=True)
+                    .exclude(last_seen_run=self.run.pk)
+                    .order_by("bms_id")
+                    .values_list("bms_id", flat=True)[:RECONCILE_CHUNK]
+                )
+                if not missing:
+                    break
+                gone, still_there = self._ask_bms(fetch, to_row, missing)
+                with transaction.atomic():
+                    counts = self._settle_missing(model, missing, gone, still_there)
+                    # Page number - 1: a resumed run re-enters this entity for what is left.
+                    self._commit(step, page=number - 1, counts={entity: counts})
+            self._commit(step, page=number, counts=None)
+
+    @staticmethod
+    def _ask_bms(fetch, to_row, missing: list[int]) -> tuple[list[int], list[dict]]:
+        """(ids BMS no longer has, rows of those it still has)."""
+        gone, still_there = [], []
+        for bms_id in missing:
+            try:
+                record = fetch(bms_id) if fetch is not None else None
+            except BmsNotFound:
+                record = None
+            if record is None:
+                gone.append(bms_id)
+            else:
+                still_there.append(to_row(record))
+        return gone, still_there
+
+    def _settle_missing(self, model, missing: list[int], gone: list[int], still_there: list[dict]) -> Counts:
+        now = self.clock()
+        counts = Counts()
+        if still_there:
+            if model in (Contact, Ticket, Invoice):
+                still_there = self._with_organizations(still_there)
+            plan = plan_upsert(model, self.source_id, still_there)
+            counts.add(apply_upsert(plan, source_id=self.source_id, now=now, run_id=self.run.pk, mark_seen=True))
+            # Seen again, even if unchanged: settled for this run.
+            model.objects.filter(source_id=self.source_id, bms_id__in=list(plan.rows)).update(last_seen_run=self.run.pk)
+        # Everything asked about is settled for this run: deleted, or seen again.
+        present = set(missing) - set(gone)
+        model.objects.filter(source_id=self.source_id, bms_id__in=present).update(last_seen_run=self.run.pk)
+        counts.deleted = model.objects.filter(source_id=self.source_id, bms_id__in=gone).update(deleted_at=now)
+        if model is Invoice and gone:
+            InvoiceLine.objects.filter(
+                source_id=self.source_id, invoice__bms_id__in=gone, deleted_at__isnull=True
+            ).update(deleted_at=now)
+        return counts
 
     def _get_invoice(self, bms_id: int):
         page = self.client.list_invoices(1, 1, invoice_id=bms_id)

@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable
 
 from django.conf import settings
+from django.db import connection
 
 from connectbooster.redis import get_redis
 
@@ -48,6 +49,12 @@ class SyncLock:
         return True
 
     def _beat(self) -> None:
+        try:
+            self._beat_until_stopped()
+        finally:
+            connection.close()  # this thread's own database connection
+
+    def _beat_until_stopped(self) -> None:
         client = get_redis()
         while not self._stop.wait(self.heartbeat_seconds):
             try:

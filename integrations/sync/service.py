@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from urllib.parse import urlsplit
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -26,6 +27,7 @@ from integrations.models import (
     SyncTrigger,
 )
 from integrations.providers.kaseya_bms import exceptions as bms_errors
+from integrations.secrets import SecretUnreadable
 from integrations.signals import sync_succeeded
 from integrations.sync.budget import RedisHourlyBudget
 from integrations.sync.engine import LostOwnership, SyncEngine
@@ -164,13 +166,20 @@ def _execute_claimed(run: SyncRun, token: str) -> SyncOutcome:
         budget = RedisHourlyBudget(run.source_id, settings.BMS_HOURLY_REQUEST_LIMIT)
         return integration.provider.build_client(integration, pacer=budget)
 
-    client = new_client()
-    engine = SyncEngine(run, client, worker_token=token, client_factory=new_client)
+    try:
+        engine = SyncEngine(run, new_client(), worker_token=token, client_factory=new_client)
+    except (SecretUnreadable, ValueError) as exc:
+        _finish_failed(run, token, f"The BMS settings cannot be used: {exc} Open Settings and save them again.")
+        return SyncOutcome("failed")
     try:
         engine.execute()
     except LostOwnership:
         logger.info("Sync run %s: lost ownership, stopping", run.pk)
         return SyncOutcome("lost")
+    except SoftTimeLimitExceeded:
+        # Long runs continue in a fresh task from their checkpoint instead of failing.
+        _pause(run, token, 1, "The sync continues in a new task from its last checkpoint.")
+        return SyncOutcome("continuing", resume_in=1)
     except bms_errors.BmsRateLimited as exc:
         wait = min(max(exc.retry_after, 1.0), MAX_COUNTDOWN_SECONDS)
         _pause(
@@ -193,7 +202,7 @@ def _execute_claimed(run: SyncRun, token: str) -> SyncOutcome:
         )
         raise
     finally:
-        client.close()
+        engine.close_clients()
     if _finish_succeeded(run, token):
         run.refresh_from_db()
         sync_succeeded.send(sender=SyncRun, run=run)
@@ -217,7 +226,7 @@ def _pause(run: SyncRun, token: str, wait: float, message: str, failures: int | 
     checkpoint = dict(run.checkpoint)
     if failures is not None:
         checkpoint["transient_failures"] = failures
-    SyncRun.objects.filter(pk=run.pk, worker_token=token).update(
+    SyncRun.objects.filter(pk=run.pk, worker_token=token, status=SyncStatus.RUNNING).update(
         status=SyncStatus.WAITING,
         checkpoint=checkpoint,
         progress={**run.progress, "waiting_until": until.isoformat(), "message": message},
@@ -286,7 +295,11 @@ def sync_watch() -> dict[str, int]:
             due = timezone.datetime.fromisoformat(waiting_until) + settings.SYNC_STALE_HEARTBEAT < now
         else:  # queued and never picked up
             due = run.created_at < now - timedelta(minutes=10)
+        requeued_at = run.progress.get("requeued_at")
+        if requeued_at and timezone.datetime.fromisoformat(requeued_at) > now - settings.SYNC_STALE_HEARTBEAT:
+            continue  # re-enqueued recently: give that message time to be picked up
         if due:
+            SyncRun.objects.filter(pk=run.pk).update(progress={**run.progress, "requeued_at": now.isoformat()})
             _enqueue(run.pk)
             resumed += 1
     alerts = 0

@@ -44,10 +44,19 @@ def test_password_is_never_rendered_back_and_empty_keeps_it(admin_client, valid_
     page = admin_client.get(SETTINGS_URL).content.decode()
     assert valid_form["password"] not in page
     assert "A password is stored" in page
-    admin_client.post(SETTINGS_URL, {**valid_form, "password": "", "username": "other@demo.local"})
+    admin_client.post(SETTINGS_URL, {**valid_form, "password": "", "company_name": valid_form["company_name"]})
     integration = Integration.objects.get()
-    assert integration.config["username"] == "other@demo.local"
     assert integration.get_secret("password") == valid_form["password"]
+
+
+@pytest.mark.parametrize("field", ["server_url", "company_name", "username"])
+def test_the_stored_password_never_goes_to_another_server_tenant_or_user(admin_client, valid_form, field, settings):
+    admin_client.post(SETTINGS_URL, valid_form)
+    changed = {"server_url": "http://127.0.0.1:1", "company_name": "Other Co", "username": "other@demo.local"}[field]
+    settings.BMS_ALLOWED_INSECURE_HOSTS = [*settings.BMS_ALLOWED_INSECURE_HOSTS, "127.0.0.1:1"]
+    response = admin_client.post(SETTINGS_URL, {**valid_form, field: changed, "password": ""})
+    assert "Enter the password again" in " ".join(response.context["form"].errors["password"])
+    assert Integration.objects.get().config[field] == valid_form[field]
 
 
 @pytest.mark.parametrize(
@@ -104,3 +113,9 @@ def test_integrations_page_shows_the_card_with_its_state(admin_client, bms_integ
 
 def test_unknown_provider_is_404(admin_client):
     assert admin_client.get(reverse("integrations:settings", args=["nope"])).status_code == 404
+
+
+@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/", "/\\evil.example"])
+def test_next_never_leaves_the_site(admin_client, bms_integration, target):
+    response = admin_client.post(reverse("integrations:sync", args=["kaseya-bms"]), {"next": target})
+    assert response["Location"] == reverse("integrations:list")

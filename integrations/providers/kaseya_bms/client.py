@@ -184,8 +184,7 @@ class BmsClient:
 
     def __repr__(self) -> str:
         # Never show the password or tokens.
-        return (f"BmsClient(server_url={self.server_url!r}, company={self.company!r}, "
-                f"username={self.username!r})")
+        return f"BmsClient(server_url={self.server_url!r}, company={self.company!r}, username={self.username!r})"
 
     def close(self) -> None:
         self._session.close()
@@ -200,15 +199,15 @@ class BmsClient:
 
     def authenticate(self) -> None:
         """Log in with company/username/password (done lazily by every other method)."""
-        form = {"GrantType": "password", "UserName": self.username, "Password": self._password,
-                "Tenant": self.company}
+        form = {"GrantType": "password", "UserName": self.username, "Password": self._password, "Tenant": self.company}
         self._token = self._token_request(AUTHENTICATE, form)
 
     def refresh(self) -> None:
         """Exchange the refresh token for a new access token."""
         if self._token is None or not self._token.refresh:
-            raise BmsAuthenticationError("No refresh token yet; authenticate first.",
-                                         reason=AuthFailureReason.TOKEN_REJECTED)
+            raise BmsAuthenticationError(
+                "No refresh token yet; authenticate first.", reason=AuthFailureReason.TOKEN_REJECTED
+            )
         form = {"AccessToken": self._token.access, "RefreshToken": self._token.refresh}
         self._token = self._token_request(REFRESH_TOKEN, form)
 
@@ -228,12 +227,18 @@ class BmsClient:
         is_active: bool | None = None,
         name: str | None = None,
     ) -> Page[Account]:
-        filters = {"ModifiedOnFrom": modified_from, "ModifiedOnTo": modified_to,
-                   "CreatedOnFrom": created_from, "IsActive": is_active, "AccountName": name}
+        filters = {
+            "ModifiedOnFrom": modified_from,
+            "ModifiedOnTo": modified_to,
+            "CreatedOnFrom": created_from,
+            "IsActive": is_active,
+            "AccountName": name,
+        }
         return self._get_page(ACCOUNTS, Account.from_api, page, page_size, filters)
 
-    def iter_account_pages(self, *, start_page: int = 1, page_size: int = MAX_PAGE_SIZE,
-                           **filters: Any) -> Iterator[Page[Account]]:
+    def iter_account_pages(
+        self, *, start_page: int = 1, page_size: int = MAX_PAGE_SIZE, **filters: Any
+    ) -> Iterator[Page[Account]]:
         return self._iter_pages(lambda p: self.list_accounts(p, page_size, **filters), start_page)
 
     def get_account(self, account_id: int) -> Account:
@@ -253,12 +258,18 @@ class BmsClient:
         email: str | None = None,
         is_active: bool | None = None,
     ) -> Page[Contact]:
-        filters = {"AccountId": account_id, "ModifiedOnFrom": modified_from, "ModifiedOnTo": modified_to,
-                   "Email": email, "IsActive": is_active}
+        filters = {
+            "AccountId": account_id,
+            "ModifiedOnFrom": modified_from,
+            "ModifiedOnTo": modified_to,
+            "Email": email,
+            "IsActive": is_active,
+        }
         return self._get_page(CONTACTS, Contact.from_api, page, page_size, filters)
 
-    def iter_contact_pages(self, *, start_page: int = 1, page_size: int = MAX_PAGE_SIZE,
-                           **filters: Any) -> Iterator[Page[Contact]]:
+    def iter_contact_pages(
+        self, *, start_page: int = 1, page_size: int = MAX_PAGE_SIZE, **filters: Any
+    ) -> Iterator[Page[Contact]]:
         return self._iter_pages(lambda p: self.list_contacts(p, page_size, **filters), start_page)
 
     def get_contact(self, contact_id: int) -> Contact:
@@ -277,12 +288,18 @@ class BmsClient:
         account_name: str | None = None,
         status: str | None = None,
     ) -> Page[Contract]:
-        filters = {"ContractType": contract_type, "ContractName": contract_name,
-                   "BillingCycle": billing_cycle, "AccountName": account_name, "Status": status}
+        filters = {
+            "ContractType": contract_type,
+            "ContractName": contract_name,
+            "BillingCycle": billing_cycle,
+            "AccountName": account_name,
+            "Status": status,
+        }
         return self._get_page(CONTRACTS, Contract.from_api, page, page_size, filters)
 
-    def iter_contract_pages(self, *, start_page: int = 1, page_size: int = MAX_PAGE_SIZE,
-                            **filters: Any) -> Iterator[Page[Contract]]:
+    def iter_contract_pages(
+        self, *, start_page: int = 1, page_size: int = MAX_PAGE_SIZE, **filters: Any
+    ) -> Iterator[Page[Contract]]:
         return self._iter_pages(lambda p: self.list_contracts(p, page_size, **filters), start_page)
 
     def contract_lookup(self, account_id: int, *, exclude_expired: bool = False) -> list[ContractRef]:
@@ -302,20 +319,28 @@ class BmsClient:
         invoice_id: int | None = None,
     ) -> Page[Invoice]:
         """One page of invoices. BMS gives no total here (ListResponse): page until a short page."""
-        filters = {"AccountId": account_id, "CreatedFrom": created_from, "CreatedTo": created_to,
-                   "StatusId": status_id, "InvoiceNumber": invoice_number, "Id": invoice_id}
+        filters = {
+            "AccountId": account_id,
+            "CreatedFrom": created_from,
+            "CreatedTo": created_to,
+            "StatusId": status_id,
+            "InvoiceNumber": invoice_number,
+            "Id": invoice_id,
+        }
         return self._get_page(INVOICES, Invoice.from_api, page, page_size, filters)
 
-    def iter_invoice_pages(self, *, start_page: int = 1, page_size: int = MAX_PAGE_SIZE,
-                           **filters: Any) -> Iterator[Page[Invoice]]:
+    def iter_invoice_pages(
+        self, *, start_page: int = 1, page_size: int = MAX_PAGE_SIZE, **filters: Any
+    ) -> Iterator[Page[Invoice]]:
         return self._iter_pages(lambda p: self.list_invoices(p, page_size, **filters), start_page)
 
     def get_invoice(self, invoice_id: int) -> Invoice:
         """One invoice with its line items."""
         return self._get_one(INVOICE, Invoice.from_api, invoice_id)
 
-    def list_invoice_line_items(self, invoice_ids: Sequence[int], page: int = 1,
-                                page_size: int = MAX_PAGE_SIZE) -> Page[InvoiceLineItem]:
+    def list_invoice_line_items(
+        self, invoice_ids: Sequence[int], page: int = 1, page_size: int = MAX_PAGE_SIZE
+    ) -> Page[InvoiceLineItem]:
         """Line items of many invoices at once (``POST /finance/invoices/details``; reads only)."""
         if not invoice_ids:
             return Page(items=(), page=page, page_size=page_size, total_records=0)
@@ -323,8 +348,9 @@ class BmsClient:
         env = self._call(INVOICE_DETAILS, json_body=body)
         return self._page(env, InvoiceLineItem.from_api, page, page_size, INVOICE_DETAILS)
 
-    def iter_invoice_line_item_pages(self, invoice_ids: Sequence[int], *, start_page: int = 1,
-                                     page_size: int = MAX_PAGE_SIZE) -> Iterator[Page[InvoiceLineItem]]:
+    def iter_invoice_line_item_pages(
+        self, invoice_ids: Sequence[int], *, start_page: int = 1, page_size: int = MAX_PAGE_SIZE
+    ) -> Iterator[Page[InvoiceLineItem]]:
         ids = list(invoice_ids)
         return self._iter_pages(lambda p: self.list_invoice_line_items(ids, p, page_size), start_page)
 
@@ -362,8 +388,9 @@ class BmsClient:
         env = self._call(TICKET_SEARCH, json_body=_page_body(page, page_size, filters))
         return self._page(env, Ticket.from_api, page, page_size, TICKET_SEARCH)
 
-    def iter_ticket_pages(self, *, start_page: int = 1, page_size: int = MAX_PAGE_SIZE,
-                          **filters: Any) -> Iterator[Page[Ticket]]:
+    def iter_ticket_pages(
+        self, *, start_page: int = 1, page_size: int = MAX_PAGE_SIZE, **filters: Any
+    ) -> Iterator[Page[Ticket]]:
         return self._iter_pages(lambda p: self.search_tickets(p, page_size, **filters), start_page)
 
     def get_ticket(self, ticket_id: int) -> Ticket:
@@ -404,35 +431,52 @@ class BmsClient:
             items.extend(page.items)
         return items
 
-    def download_attachment(self, module_id: int, object_id: int, attachment_id: int, *,
-                            max_bytes: int = DEFAULT_DOWNLOAD_LIMIT) -> bytes:
+    def download_attachment(
+        self, module_id: int, object_id: int, attachment_id: int, *, max_bytes: int = DEFAULT_DOWNLOAD_LIMIT
+    ) -> bytes:
         """File content, streamed; raises :class:`BmsResponseTooLarge` beyond ``max_bytes``."""
-        return self._call(ATTACHMENT_DOWNLOAD, (module_id, object_id, attachment_id), stream=True,
-                          read=lambda resp: _read_capped(resp, max_bytes))
+        return self._call(
+            ATTACHMENT_DOWNLOAD,
+            (module_id, object_id, attachment_id),
+            stream=True,
+            read=lambda resp: _read_capped(resp, max_bytes),
+        )
 
     def _attachment_page(self, module_id: int, object_id: int, page: int) -> Page[Attachment]:
-        return self._get_page(ATTACHMENTS, Attachment.from_api, page, MAX_PAGE_SIZE, {},
-                              ids=(module_id, object_id))
+        return self._get_page(ATTACHMENTS, Attachment.from_api, page, MAX_PAGE_SIZE, {}, ids=(module_id, object_id))
 
     # --- endpoint helpers ------------------------------------------------------------------------
 
-    def _get_page(self, ep: Endpoint, parse: Callable[[Mapping[str, Any]], T], page: int, page_size: int,
-                  filters: Mapping[str, Any], ids: tuple[object, ...] = ()) -> Page[T]:
+    def _get_page(
+        self,
+        ep: Endpoint,
+        parse: Callable[[Mapping[str, Any]], T],
+        page: int,
+        page_size: int,
+        filters: Mapping[str, Any],
+        ids: tuple[object, ...] = (),
+    ) -> Page[T]:
         _check_paging(page, page_size)
         params = {"PageSize": page_size, "PageNumber": page}
         params.update({f"Filter.{k}": _query_value(v) for k, v in filters.items() if v is not None})
         return self._page(self._call(ep, ids, params=params), parse, page, page_size, ep)
 
-    def _get_list(self, ep: Endpoint, parse: Callable[[Mapping[str, Any]], T], *ids: object,
-                  params: Mapping[str, Any] | None = None) -> list[T]:
+    def _get_list(
+        self,
+        ep: Endpoint,
+        parse: Callable[[Mapping[str, Any]], T],
+        *ids: object,
+        params: Mapping[str, Any] | None = None,
+    ) -> list[T]:
         env = self._call(ep, ids, params=params)
         return self._parse_list(env.result, parse, ep)
 
     def _get_one(self, ep: Endpoint, parse: Callable[[Mapping[str, Any]], T], *ids: object) -> T:
         return self._parse_one(self._call(ep, ids).result, parse, ep)
 
-    def _page(self, env: _Envelope, parse: Callable[[Mapping[str, Any]], T], page: int, page_size: int,
-              ep: Endpoint) -> Page[T]:
+    def _page(
+        self, env: _Envelope, parse: Callable[[Mapping[str, Any]], T], page: int, page_size: int, ep: Endpoint
+    ) -> Page[T]:
         items = self._parse_list(env.result, parse, ep)
         return Page(items=tuple(items), page=page, page_size=page_size, total_records=env.total_records)
 
@@ -503,8 +547,7 @@ class BmsClient:
             attempt += 1
             try:
                 headers = {"Authorization": f"Bearer {self._current_token()}"}
-                response = self._send(ep, url, params=params, json_body=json_body, headers=headers,
-                                      stream=stream)
+                response = self._send(ep, url, params=params, json_body=json_body, headers=headers, stream=stream)
                 try:
                     self._raise_for_status(response, ep)
                     return reader(response)
@@ -516,7 +559,9 @@ class BmsClient:
                 if replayed:
                     raise BmsAuthenticationError(
                         "BMS rejected a freshly issued access token.",
-                        reason=AuthFailureReason.TOKEN_REJECTED, status_code=401) from None
+                        reason=AuthFailureReason.TOKEN_REJECTED,
+                        status_code=401,
+                    ) from None
                 # 401 means the call was not processed, so replaying even a create is safe.
                 replayed = True
                 attempt -= 1
@@ -527,8 +572,14 @@ class BmsClient:
                 delay = self._retry_delay(exc, attempt, idempotent, success_false)
                 if delay is None:
                     raise
-                logger.info("BMS %s failed (%s); retry %d/%d in %.2f s", ep.key, type(exc).__name__,
-                            attempt, self.max_attempts - 1, delay)
+                logger.info(
+                    "BMS %s failed (%s); retry %d/%d in %.2f s",
+                    ep.key,
+                    type(exc).__name__,
+                    attempt,
+                    self.max_attempts - 1,
+                    delay,
+                )
                 self._sleep(delay)
 
     def _retry_delay(self, exc: BmsError, attempt: int, idempotent: bool, success_false: int) -> float | None:
@@ -549,9 +600,17 @@ class BmsClient:
         # Capped exponential backoff with full jitter.
         return self._random.uniform(0, min(self.backoff_cap, self.backoff_base * 2 ** (attempt - 1)))
 
-    def _send(self, ep: Endpoint, url: str, *, params: Mapping[str, Any] | None = None,
-              json_body: Any = None, form: Mapping[str, str] | None = None,
-              headers: Mapping[str, str] | None = None, stream: bool = False) -> requests.Response:
+    def _send(
+        self,
+        ep: Endpoint,
+        url: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json_body: Any = None,
+        form: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        stream: bool = False,
+    ) -> requests.Response:
         if self._pacer is not None:
             try:
                 self._pacer.acquire(ep.key)
@@ -562,21 +621,30 @@ class BmsClient:
         started = time.monotonic()
         try:
             response = self._session.request(
-                ep.method, url, params=params, json=json_body, data=form, headers=headers,
-                timeout=self.timeout, allow_redirects=False, stream=stream,
+                ep.method,
+                url,
+                params=params,
+                json=json_body,
+                data=form,
+                headers=headers,
+                timeout=self.timeout,
+                allow_redirects=False,
+                stream=stream,
             )
         except requests.exceptions.SSLError as exc:
             raise BmsTlsError(f"Secure connection to {host} failed: {_short_reason(exc)}") from exc
         except requests.exceptions.Timeout as exc:
             raise BmsTimeout(f"BMS at {host} did not answer in time ({_short_reason(exc)}).") from exc
-        except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
-                requests.exceptions.InvalidSchema) as exc:
+        except (
+            requests.exceptions.InvalidURL,
+            requests.exceptions.MissingSchema,
+            requests.exceptions.InvalidSchema,
+        ) as exc:
             raise BmsNotABmsServer(f"The server URL is invalid: {_short_reason(exc)}") from exc
         except requests.exceptions.RequestException as exc:
             # Connection refused/reset/dropped, incomplete chunked body...
             raise BmsUnavailable(f"Could not reach BMS at {host}: {_short_reason(exc)}") from exc
-        logger.debug("BMS %s -> %s in %.0f ms", ep.key, response.status_code,
-                     (time.monotonic() - started) * 1000)
+        logger.debug("BMS %s -> %s in %.0f ms", ep.key, response.status_code, (time.monotonic() - started) * 1000)
         return response
 
     def _raise_for_status(self, response: requests.Response, ep: Endpoint) -> None:
@@ -588,12 +656,14 @@ class BmsClient:
             raise BmsNotABmsServer(
                 f"The server answered {ep.template} with a redirect (HTTP {status}) to {target}; "
                 "the server URL must be the BMS API host, e.g. https://api.bms.kaseya.com.",
-                status_code=status)
+                status_code=status,
+            )
         if status == 401:
             raise _TokenRejected()
         if status == 429:
-            raise BmsRateLimited(f"BMS rate limit reached on {ep.key}.",
-                                 retry_after=_retry_after(response, self._clock), status_code=429)
+            raise BmsRateLimited(
+                f"BMS rate limit reached on {ep.key}.", retry_after=_retry_after(response, self._clock), status_code=429
+            )
         if status == 408:
             raise BmsTimeout(f"BMS timed out handling {ep.key} (HTTP 408).", status_code=408)
         if status >= 500:
@@ -606,7 +676,8 @@ class BmsClient:
         if payload is None:
             raise BmsNotABmsServer(
                 "The server did not answer with JSON; check that the server URL is the BMS API host.",
-                status_code=response.status_code)
+                status_code=response.status_code,
+            )
         return _unwrap(payload, response.status_code)
 
     # --- tokens ----------------------------------------------------------------------------------
@@ -626,7 +697,8 @@ class BmsClient:
         """Refresh if possible; fall back to a fresh login when the refresh is refused."""
         token = self._token
         refresh_usable = (
-            token is not None and token.refresh
+            token is not None
+            and token.refresh
             and (token.refresh_expires_at is None or self._clock() < token.refresh_expires_at)
         )
         if refresh_usable:
@@ -663,7 +735,9 @@ class BmsClient:
             if status == 404:
                 raise BmsNotABmsServer(
                     f"{ep.template} does not exist on this server (HTTP 404); "
-                    "check that the server URL is the BMS API host.", status_code=404)
+                    "check that the server URL is the BMS API host.",
+                    status_code=404,
+                )
             if status in (400, 401, 403):
                 raise _auth_error(_ErrorInfo.from_payload(_try_json(response)), status)
             self._raise_for_status(response, ep)
@@ -712,8 +786,9 @@ class _ErrorInfo:
         sub_errors = tuple(str(s) for s in subs) if isinstance(subs, list) else ()
         message = error.text("Message") or f.text("Message", "title")
         details = error.text("Details")
-        field = (error.text("Field", "PropertyName", "MemberName")
-                 or _field_from_text((*sub_errors, message or "", details or "")))
+        field = error.text("Field", "PropertyName", "MemberName") or _field_from_text(
+            (*sub_errors, message or "", details or "")
+        )
         return cls(message, error.integer("Code"), sub_errors, field, details)
 
     def text(self, fallback: str) -> str:
@@ -723,14 +798,17 @@ class _ErrorInfo:
 
 
 # ASP.NET-style validation messages name the field in a few fixed phrasings.
-_FIELD_PATTERNS = [re.compile(p) for p in (
-    r"\bThe (\w+) field is required",
-    r"\bThe field (\w+) must\b",
-    r"\bis not valid for (\w+)",
-    r"^\s*Invalid (\w+):",
-    r"^\s*'?([A-Za-z][\w.]*)'?\s*:",
-    r"^\s*'([A-Za-z][\w.]*)'",
-)]
+_FIELD_PATTERNS = [
+    re.compile(p)
+    for p in (
+        r"\bThe (\w+) field is required",
+        r"\bThe field (\w+) must\b",
+        r"\bis not valid for (\w+)",
+        r"^\s*Invalid (\w+):",
+        r"^\s*'?([A-Za-z][\w.]*)'?\s*:",
+        r"^\s*'([A-Za-z][\w.]*)'",
+    )
+]
 
 
 def _field_from_text(texts: Sequence[str]) -> str | None:
@@ -747,10 +825,12 @@ def _error_from_info(info: _ErrorInfo, status: int) -> BmsError:
     message = info.text(f"BMS refused the request (HTTP {status}).")
     lowered = message.lower()
     if "api access" in lowered:
-        return BmsAuthenticationError(message, reason=AuthFailureReason.NO_API_ACCESS,
-                                      status_code=status, code=info.code)
-    if status == 403 or any(w in lowered for w in ("access right", "permission", "not authorized",
-                                                   "access denied", "not allowed")):
+        return BmsAuthenticationError(
+            message, reason=AuthFailureReason.NO_API_ACCESS, status_code=status, code=info.code
+        )
+    if status == 403 or any(
+        w in lowered for w in ("access right", "permission", "not authorized", "access denied", "not allowed")
+    ):
         return BmsPermissionDenied(message, status_code=status, code=info.code)
     # On a 400 "does not exist" is about a referenced id in the input: a rejected request.
     if status in (404, 410) or (status == 200 and ("not found" in lowered or "does not exist" in lowered)):
@@ -779,8 +859,7 @@ def _auth_error(info: _ErrorInfo, status: int) -> BmsAuthenticationError:
         reason = AuthFailureReason.WRONG_CREDENTIALS
     else:
         reason = AuthFailureReason.UNKNOWN
-    return BmsAuthenticationError(f"BMS login failed: {message}", reason=reason, status_code=status,
-                                  code=info.code)
+    return BmsAuthenticationError(f"BMS login failed: {message}", reason=reason, status_code=status, code=info.code)
 
 
 def _unwrap(payload: Any, status: int) -> _Envelope:
@@ -795,8 +874,9 @@ def _unwrap(payload: Any, status: int) -> _Envelope:
     if f.get("Success") is False:
         info = _ErrorInfo.from_payload(payload)
         if _is_server_fault(info):
-            raise BmsUnavailable(f"BMS failed to process the request: {info.text('server error')}",
-                                 status_code=status, code=info.code)
+            raise BmsUnavailable(
+                f"BMS failed to process the request: {info.text('server error')}", status_code=status, code=info.code
+            )
         raise _error_from_info(info, status)
     return _Envelope(f.get("Result"), f.integer("TotalRecords"))
 
@@ -888,8 +968,11 @@ def _query_value(value: Any) -> Any:
 
 def _page_body(page: int, page_size: int, filters: Mapping[str, Any]) -> dict[str, Any]:
     _check_paging(page, page_size)
-    return {"PageSize": page_size, "PageNumber": page,
-            "Filter": {k: _query_value(v) for k, v in filters.items() if v is not None}}
+    return {
+        "PageSize": page_size,
+        "PageNumber": page,
+        "Filter": {k: _query_value(v) for k, v in filters.items() if v is not None},
+    }
 
 
 def _check_paging(page: int, page_size: int) -> None:

@@ -76,8 +76,9 @@ class BmsRateLimited(BmsError):
 
     transient = True
 
-    def __init__(self, message: str = "BMS rate limit reached", *, retry_after: float = 0.0,
-                 status_code: int | None = None) -> None:
+    def __init__(
+        self, message: str = "BMS rate limit reached", *, retry_after: float = 0.0, status_code: int | None = None
+    ) -> None:
         super().__init__(message, status_code=status_code)
         #: Seconds to wait before trying again; 0.0 when the server did not say.
         self.retry_after = retry_after

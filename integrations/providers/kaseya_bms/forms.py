@@ -36,9 +36,10 @@ class KaseyaBmsSettingsForm(forms.Form):
         help_text="Your BMS API server, e.g. api.bms.kaseya.com (US) or api.bmsemea.kaseya.com (EMEA).",
     )
 
-    def __init__(self, *args, has_stored_password: bool = False, **kwargs):
+    def __init__(self, *args, has_stored_password: bool = False, stored_config: dict | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self.has_stored_password = has_stored_password
+        self.stored_config = stored_config or {}
         if has_stored_password:
             self.fields["password"].help_text = "A password is stored. Leave this empty to keep it."
         else:
@@ -55,6 +56,15 @@ class KaseyaBmsSettingsForm(forms.Form):
         if not password and not self.has_stored_password:
             raise forms.ValidationError("Enter the API user's password.")
         return password
+
+    def clean(self):
+        cleaned = super().clean()
+        # The stored password only ever goes to the server, tenant and user it was entered for.
+        identity = ("server_url", "company_name", "username")
+        moved = any(name in cleaned and self.stored_config.get(name) not in (None, cleaned[name]) for name in identity)
+        if self.has_stored_password and moved and not cleaned.get("password"):
+            self.add_error("password", "Enter the password again: the server, company or username changed.")
+        return cleaned
 
     def clean_server_url(self) -> str:
         try:

@@ -63,8 +63,7 @@ class LocalHourlyPacer:
                 return
             if wait > self.max_wait:
                 raise BmsRateLimited(
-                    f"Hourly BMS request budget for {endpoint_key} is spent; "
-                    f"next slot in {wait:.0f} s",
+                    f"Hourly BMS request budget for {endpoint_key} is spent; next slot in {wait:.0f} s",
                     retry_after=wait,
                 )
             self._sleep(wait)

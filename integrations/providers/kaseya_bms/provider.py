@@ -71,9 +71,7 @@ class KaseyaBmsProvider(IntegrationProvider):
         except bms_errors.BmsError as exc:
             detail, remedy = _sign_in_failure(exc)
             checks = [ConnectionCheck("signin", "Sign-in and API access", False, detail, remedy)]
-            checks += [
-                ConnectionCheck(area, label, None, "Not checked: sign-in failed.") for area, label, *_ in _AREAS
-            ]
+            checks += [ConnectionCheck(area, label, None, "Not checked: sign-in failed.") for area, label, *_ in _AREAS]
             return ConnectionTestResult(checks)
         checks = [ConnectionCheck("signin", "Sign-in and API access", True, "Signed in to BMS.")]
         try:

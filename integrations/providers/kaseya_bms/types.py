@@ -281,8 +281,9 @@ class LocationRef:
     @classmethod
     def from_api(cls, data: Mapping[str, Any]) -> LocationRef:
         f = Fields(data)
-        return cls(id=_id(f), name=f.text("Name", "LocationName"), account_id=f.integer("AccountId"),
-                   is_main=f.flag("IsMain"))
+        return cls(
+            id=_id(f), name=f.text("Name", "LocationName"), account_id=f.integer("AccountId"), is_main=f.flag("IsMain")
+        )
 
 
 @dataclass(frozen=True)
@@ -379,9 +380,7 @@ class Contact:
             phone=_default_value(f.objects("Phones"), "Phone") or f.text("Phone"),
             is_poc=f.flag("IsPoc", "Poc"),
             # The spec spells it CanRecieveInvoices; other DTOs use (Can)ReceiveInvoices/RecieveInvoices.
-            receives_invoices=f.flag(
-                "CanRecieveInvoices", "CanReceiveInvoices", "RecieveInvoices", "ReceiveInvoices"
-            ),
+            receives_invoices=f.flag("CanRecieveInvoices", "CanReceiveInvoices", "RecieveInvoices", "ReceiveInvoices"),
             is_active=f.flag("IsActive", default=True),
             created_on=f.when("CreatedOn"),
             modified_on=f.when("ModifiedOn"),
@@ -444,9 +443,14 @@ class ContractRef:
     @classmethod
     def from_api(cls, data: Mapping[str, Any]) -> ContractRef:
         f = Fields(data)
-        return cls(id=_id(f), name=f.text("Name"), is_default=f.flag("IsDefault"),
-                   is_active=f.flag("IsActive", default=True), sla_id=f.integer("SLAId"),
-                   end_date=f.when("EndDate"))
+        return cls(
+            id=_id(f),
+            name=f.text("Name"),
+            is_default=f.flag("IsDefault"),
+            is_active=f.flag("IsActive", default=True),
+            sla_id=f.integer("SLAId"),
+            end_date=f.when("EndDate"),
+        )
 
 
 @dataclass(frozen=True)
