@@ -20,6 +20,12 @@ class Invoice(SyncedRecord):
     tax = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0"))
     paid_amount = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0"))
     balance_due = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0"), db_index=True)
+    # Stored by the database, so "open invoices first" lists read an index instead of sorting.
+    has_balance = models.GeneratedField(
+        expression=models.ExpressionWrapper(models.Q(balance_due__gt=0), output_field=models.BooleanField()),
+        output_field=models.BooleanField(),
+        db_persist=True,
+    )
     po_number = models.CharField(max_length=100, blank=True)
     notes = models.TextField(blank=True)
     bill_to = models.JSONField(default=dict, blank=True)
@@ -29,7 +35,12 @@ class Invoice(SyncedRecord):
     class Meta:
         ordering = ["-invoice_date", "-id"]
         constraints = [models.UniqueConstraint(fields=["source", "bms_id"], name="invoice_source_bms_id")]
-        indexes = [models.Index(fields=["organization", "-invoice_date"], name="invoice_org_date")]
+        indexes = [
+            models.Index(fields=["organization", "-invoice_date"], name="invoice_org_date"),
+            models.Index(
+                fields=["organization", "-has_balance", "-invoice_date", "-id"], name="invoice_org_open_first"
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.number
@@ -69,9 +80,7 @@ class InvoiceImageSource(models.Model):
     position = models.PositiveSmallIntegerField()
     enabled = models.BooleanField(default=True)
     updated_at = models.DateTimeField(auto_now=True)
-    updated_by = models.ForeignKey(
-        "accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    updated_by = models.ForeignKey("accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 
     class Meta:
         ordering = ["position", "key"]
@@ -103,9 +112,7 @@ class PortalInvitation(models.Model):
     contact = models.ForeignKey(
         "organizations.Contact", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    invited_by = models.ForeignKey(
-        "accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    invited_by = models.ForeignKey("accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     sent_at = models.DateTimeField(default=timezone.now)
     accepted_at = models.DateTimeField(null=True, blank=True)
 
@@ -138,9 +145,7 @@ class PortalAccessRequest(models.Model):
     )
     status = models.CharField(max_length=20, choices=AccessRequestStatus.choices, default=AccessRequestStatus.PENDING)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
-    handled_by = models.ForeignKey(
-        "accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    handled_by = models.ForeignKey("accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     handled_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

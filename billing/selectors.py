@@ -1,7 +1,7 @@
 from dataclasses import dataclass
 from datetime import date
 
-from django.db.models import Case, IntegerField, QuerySet, Value, When
+from django.db.models import QuerySet
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
@@ -71,9 +71,7 @@ def client_invoice_list(*, organization_id: int | None, search: str = "", state:
     if organization_id is None:
         return Invoice.objects.none()
     invoices = invoice_list(search=search, state=state, organization_id=organization_id)
-    return invoices.select_related(None).annotate(
-        is_open_rank=Case(When(balance_due__gt=0, then=Value(0)), default=Value(1), output_field=IntegerField())
-    ).order_by("is_open_rank", "-invoice_date", "-id")
+    return invoices.select_related(None).order_by("-has_balance", "-invoice_date", "-id")
 
 
 def client_invoice_get(*, organization_id: int | None, pk: int) -> Invoice:
