@@ -10,6 +10,7 @@ class InvoiceFilterForm(forms.Form):
     organization = forms.ModelChoiceField(
         label="Organization",
         required=False,
+        empty_label="All organizations",
         queryset=Organization.objects.filter(deleted_at__isnull=True).order_by("name"),
     )
     date_from = forms.DateField(label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}))
