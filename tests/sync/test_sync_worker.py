@@ -39,6 +39,21 @@ def test_worker_runs_a_full_sync_equal_to_the_sandbox(celery_worker, bms_integra
     assert_matches_sandbox(bms_sandbox.control, bms_integration.data_source)
 
 
+def test_worker_incremental_sync_after_changes_equals_the_sandbox(celery_worker, bms_integration, bms_sandbox):
+    control = bms_sandbox.control
+    assert wait_for_run(sync_request(integration=bms_integration, trigger=SyncTrigger.SYNC_NOW)).status == "succeeded"
+    control.mutate("account.create", accountName="Northwind Veterinary")
+    control.mutate("contact.update", id=control.records("contacts")[3]["id"], lastName="Renamed")
+    control.mutate("invoice.pay", id=next(i for i in control.records("invoices") if i["paymentDue"] > 0)["id"])
+    control.mutate("ticket.activity", id=control.records("tickets")[7]["id"])
+    control.mutate("delete", entity="contracts", id=control.records("contracts")[0]["id"])
+    run = wait_for_run(sync_request(integration=bms_integration, trigger=SyncTrigger.SYNC_NOW))
+    assert run.status == SyncStatus.SUCCEEDED and not run.full_reconcile
+    reconcile = wait_for_run(sync_request(integration=bms_integration, trigger=SyncTrigger.RECONCILE))
+    assert reconcile.status == SyncStatus.SUCCEEDED and reconcile.counts["contracts"]["deleted"] == 1
+    assert_matches_sandbox(control, bms_integration.data_source)
+
+
 @pytest.fixture(scope="module")
 def larger_sandbox():
     """A tenant large enough for a sync of ~100 requests (2,000 invoices)."""
