@@ -37,6 +37,8 @@ CLOSED_INVOICE_BATCH = 50
 CLOSED_INVOICE_WINDOW = timedelta(days=7)
 # Records a full listing missed are checked by id this many at a time, one commit each.
 RECONCILE_CHUNK = 100
+# Every this many rows a step creates, the planner's statistics are refreshed (PostgreSQL).
+ANALYZE_AFTER_ROWS = 20_000
 
 
 class LostOwnership(Exception):
@@ -77,6 +79,7 @@ class SyncEngine:
         self._requests_before = dict(run.requests)
         self._started = time.monotonic()
         self._records_this_process = 0
+        self._rows_created = 0
 
     # --- plan ------------------------------------------------------------------------------------
 
@@ -126,9 +129,29 @@ class SyncEngine:
                 continue
             handler = self._handler(step)
             start_page = self.run.checkpoint.get("page", 0) + 1 if self.run.checkpoint.get("step") == step.name else 1
+            self._rows_created = 0
             handler(step, start_page)
             done.add(step.name)
             self._commit(step, page=0, counts=None, step_done=sorted(done))
+            if self._rows_created >= ANALYZE_AFTER_ROWS // 20:
+                self._analyze(step)
+
+    def _analyze(self, step: Step) -> None:
+        """Refresh PostgreSQL's statistics after a bulk load: until autovacuum gets to it, the
+        planner takes a fresh table for empty and scans it whole for every page's lookup."""
+        self._rows_created = 0
+        if connection.vendor != "postgresql":
+            return
+        tables = {
+            "organizations": [Organization],
+            "contacts": [Contact],
+            "contracts": [Contract],
+            "tickets": [Ticket],
+            "invoices": [Invoice, InvoiceLine],
+        }.get(step.entity, [])
+        with connection.cursor() as cursor:
+            for model in tables:
+                cursor.execute(f"ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
 
     def _handler(self, step: Step) -> Callable[[Step, int], None]:
         if step.name.startswith("open_invoices:"):
@@ -375,8 +398,12 @@ class SyncEngine:
                 )
             if after is not None:
                 counts["invoice lines"] = after(now)
+            self._rows_created += sum(c.created for c in counts.values())
             records = sum(len(plan.rows) for plan in plans)
             self._commit(step, page=page_number, counts=counts, records=records, total_records=total_records)
+        if self._rows_created >= ANALYZE_AFTER_ROWS:
+            # Mid-load too: each page's lookup would otherwise scan the growing table.
+            self._analyze(step)
 
     def _commit(
         self,
