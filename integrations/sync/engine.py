@@ -52,6 +52,12 @@ class FetchedLines:
 
 
 @dataclass(frozen=True)
+class PreparedInvoices:
+    plan: UpsertPlan
+    lines: FetchedLines
+
+
+@dataclass(frozen=True)
 class Step:
     name: str  # also the checkpoint key
     entity: str  # the counts bucket shown in the sync history
@@ -80,6 +86,7 @@ class SyncEngine:
         self._started = time.monotonic()
         self._records_this_process = 0
         self._rows_created = 0
+        self._last_written_invoices: set[int] = set()
 
     # --- plan ------------------------------------------------------------------------------------
 
@@ -222,14 +229,14 @@ class SyncEngine:
             created_from = min(self._since, recent)
         pages = self.client.iter_invoice_pages(start_page=start_page, created_from=created_from)
         for page, lines in self._prefetched(pages, self._with_lines):
-            self._write_invoice_page(step, page.page, page.items, mark_seen=self._mark_seen, prefetched_lines=lines)
+            self._write_invoice_page(step, page.page, page.items, mark_seen=self._mark_seen, prepared=lines)
 
     def _sync_open_invoices(self, step: Step, start_page: int) -> None:
         status_id = int(step.name.split(":", 1)[1])
         pages = self.client.iter_invoice_pages(start_page=start_page, status_id=status_id)
         for page, lines in self._prefetched(pages, self._with_lines):
             # Marked seen, so the closed_invoices step knows which open invoices left the listings.
-            self._write_invoice_page(step, page.page, page.items, mark_seen=True, prefetched_lines=lines)
+            self._write_invoice_page(step, page.page, page.items, mark_seen=True, prepared=lines)
 
     def _sync_closed_invoices(self, step: Step, start_page: int) -> None:
         """Open invoices no open-status listing returned: paid, voided or deleted since.
@@ -296,9 +303,10 @@ class SyncEngine:
         return rows
 
     def _with_lines(self, page) -> tuple:
-        """In the prefetch thread: the page and the lines of its new or changed invoices."""
+        """In the prefetch thread: the page, its plan and the lines of its new or changed invoices."""
         rows = self._with_organizations([mapping.invoice_row(i) for i in page.items])
-        return page, self._fetch_lines(self.client, plan_upsert(Invoice, self.source_id, rows).changed_ids)
+        plan = plan_upsert(Invoice, self.source_id, rows)
+        return page, PreparedInvoices(plan, self._fetch_lines(self.client, plan.changed_ids))
 
     @staticmethod
     def _fetch_lines(client: BmsClient, invoice_ids: list[int]) -> FetchedLines:
@@ -315,10 +323,17 @@ class SyncEngine:
         invoices: Iterable,
         *,
         mark_seen: bool,
-        prefetched_lines: FetchedLines | None = None,
+        prepared: PreparedInvoices | None = None,
     ) -> None:
-        rows = self._with_organizations([mapping.invoice_row(i) for i in invoices])
-        plan = plan_upsert(Invoice, self.source_id, rows)
+        # The prefetch thread planned this page while the previous one was being written:
+        # its plan holds unless the two pages share an invoice (a listing that shifted).
+        if prepared is not None and not (set(prepared.plan.rows) & self._last_written_invoices):
+            plan = prepared.plan
+        else:
+            rows = self._with_organizations([mapping.invoice_row(i) for i in invoices])
+            plan = plan_upsert(Invoice, self.source_id, rows)
+        self._last_written_invoices = set(plan.rows)
+        prefetched_lines = prepared.lines if prepared is not None else None
         # Lines only for new or changed invoices: BMS bumps an invoice when its lines change.
         lines = prefetched_lines or FetchedLines(frozenset(), [])
         missing = [bms_id for bms_id in plan.changed_ids if bms_id not in lines.invoice_ids]
