@@ -11,6 +11,7 @@ from integrations.providers.base import ConnectionCheck, ConnectionTestResult, I
 from integrations.providers.kaseya_bms import exceptions as bms_errors
 from integrations.providers.kaseya_bms.client import BmsClient
 from integrations.providers.kaseya_bms.forms import KaseyaBmsSettingsForm
+from integrations.providers.kaseya_bms.server_url import InvalidServerUrl, normalize_server_url
 from integrations.providers.kaseya_bms.types import BmsModule
 from integrations.registry import register
 
@@ -53,10 +54,15 @@ class KaseyaBmsProvider(IntegrationProvider):
         return KaseyaBmsSettingsForm
 
     def build_client(self, integration: Integration, **options) -> BmsClient:
+        """Raises InvalidServerUrl when the host now resolves to a private address (DNS
+        changed since the settings were saved)."""
         config = integration.config
         options.setdefault("timeout", (settings.BMS_CONNECT_TIMEOUT, settings.BMS_READ_TIMEOUT))
+        server_url = normalize_server_url(
+            config["server_url"], allowed_insecure_hosts=settings.BMS_ALLOWED_INSECURE_HOSTS
+        )
         return BmsClient(
-            config["server_url"],
+            server_url,
             config["company_name"],
             config["username"],
             integration.get_secret("password"),
@@ -65,7 +71,12 @@ class KaseyaBmsProvider(IntegrationProvider):
 
     def test_connection(self, integration: Integration) -> ConnectionTestResult:
         # One attempt per request: an admin waiting on the page wants the reason, not retries.
-        client = self.build_client(integration, max_attempts=1)
+        try:
+            client = self.build_client(integration, max_attempts=1)
+        except InvalidServerUrl as exc:
+            checks = [ConnectionCheck("signin", "Sign-in and API access", False, str(exc), "Check the Server URL.")]
+            checks += [ConnectionCheck(area, label, None, "Not checked: sign-in failed.") for area, label, *_ in _AREAS]
+            return ConnectionTestResult(checks)
         try:
             client.authenticate()
         except bms_errors.BmsError as exc:
