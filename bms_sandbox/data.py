@@ -211,6 +211,8 @@ class Tenant:
         self.specs: dict[str, EntitySpec] = {}
         self._build_specs()
         self._query_cache: OrderedDict[tuple[Any, ...], Sequence[int]] = OrderedDict()
+        # value -> ids of the generated records, per (entity, field): generated data never changes.
+        self._eq_indexes: dict[tuple[str, str], dict[Any, array]] = {}
         self.reset()
 
     # ------------------------------------------------------------------ basics
@@ -1064,7 +1066,13 @@ class Tenant:
                 rest.append(f)
         # candidate base ids (without scanning where arithmetic allows)
         base: Iterable[int]
-        if accounts is not None:
+        indexed = next((f for f in rest if f[1] == "eq" and f[0] in spec.fast and f[0] not in spec.monotone), None)
+        if accounts is None and indexed is not None:
+            # An equality filter on a generated field (statusId...): an index built once,
+            # as a database would keep one, instead of a scan per value.
+            ids = self._eq_index(spec, indexed[0]).get(indexed[2], ())
+            base = (i for i in ids if lo <= i <= hi)
+        elif accounts is not None:
             ranges = []
             for a in sorted(accounts):
                 if not isinstance(a, int) or not 1 <= a <= self.A:
@@ -1102,6 +1110,16 @@ class Tenant:
             merged = array("l", sorted([*out, *extra]))
             return merged
         return out
+
+    def _eq_index(self, spec: EntitySpec, field: str) -> dict[Any, array]:
+        index = self._eq_indexes.get((spec.name, field))
+        if index is None:
+            fn = spec.fast[field]
+            index = {}
+            for i in range(1, spec.n + 1):
+                index.setdefault(fn(i), array("l")).append(i)
+            self._eq_indexes[(spec.name, field)] = index
+        return index
 
     # ------------------------------------------------------------------ mutations
     def materialise(self, ent: str, i: int) -> dict[str, Any]:

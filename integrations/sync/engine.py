@@ -226,15 +226,17 @@ class SyncEngine:
             recent = self.run.high_water_mark - timedelta(days=settings.SYNC_INVOICE_RECENT_DAYS)
             created_from = min(self._since, recent)
         pages = self.client.iter_invoice_pages(start_page=start_page, created_from=created_from)
-        for page, lines in self._prefetched(pages, self._with_lines):
-            self._write_invoice_page(step, page.page, page.items, mark_seen=self._mark_seen, prepared=lines)
+        for page, prepared in self._prefetched(pages, self._invoice_preparer()):
+            self._write_invoice_page(
+                step, page.page, page.items, mark_seen=self._mark_seen, prepared=prepared, in_prefetch=True
+            )
 
     def _sync_open_invoices(self, step: Step, start_page: int) -> None:
         status_id = int(step.name.split(":", 1)[1])
         pages = self.client.iter_invoice_pages(start_page=start_page, status_id=status_id)
-        for page, lines in self._prefetched(pages, self._with_lines):
+        for page, prepared in self._prefetched(pages, self._invoice_preparer()):
             # Marked seen, so the closed_invoices step knows which open invoices left the listings.
-            self._write_invoice_page(step, page.page, page.items, mark_seen=True, prepared=lines)
+            self._write_invoice_page(step, page.page, page.items, mark_seen=True, prepared=prepared, in_prefetch=True)
 
     def _sync_closed_invoices(self, step: Step, start_page: int) -> None:
         """Open invoices no open-status listing returned: paid, voided or deleted since.
@@ -318,6 +320,14 @@ class SyncEngine:
                 Exists(organization)
             ).update(organization_id=Subquery(organization.values("pk")[:1]))
 
+    def _invoice_preparer(self) -> Callable:
+        """What the prefetch thread does beyond downloading a page of invoices. In a full
+        run most invoices are new, so it also plans the page and fetches the lines; in an
+        incremental run most are unchanged, so the writer plans it and fetches the few lines."""
+        if self._since is None:
+            return self._with_lines
+        return lambda page: (page, None)
+
     def _with_lines(self, page) -> tuple:
         """In the prefetch thread: the page, its plan and the lines of its new or changed invoices."""
         plan = plan_upsert(Invoice, self.source_id, [mapping.invoice_row(i) for i in page.items])
@@ -339,6 +349,7 @@ class SyncEngine:
         *,
         mark_seen: bool,
         prepared: PreparedInvoices | None = None,
+        in_prefetch: bool = False,
     ) -> None:
         # The prefetch thread planned this page while the previous one was being written:
         # its plan holds unless the two pages share an invoice (a listing that shifted).
@@ -353,7 +364,7 @@ class SyncEngine:
         missing = [bms_id for bms_id in plan.changed_ids if bms_id not in lines.invoice_ids]
         if missing:
             # The prefetch thread owns self.client while it runs; use a second client.
-            client = self.client if prefetched_lines is None else self._side_client()
+            client = self._side_client() if in_prefetch else self.client
             extra = self._fetch_lines(client, missing)
             lines = FetchedLines(lines.invoice_ids | extra.invoice_ids, lines.rows + extra.rows)
         line_rows = [row for row in lines.rows if row["bms_invoice_id"] in set(plan.changed_ids)]
