@@ -171,7 +171,3 @@ SOURCES: dict[str, ImageSource] = {
     source.key: source for source in (KaseyaBmsImageSource(), AccountingImageSource(), PortalRenderingSource())
 }
 PORTAL_KEY = PortalRenderingSource.key
-
-
-def get_source(key: str) -> ImageSource:
-    return SOURCES[key]

@@ -1,3 +1,9 @@
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -92,10 +98,6 @@ class CeleryWorker:
     """A real `celery worker` process on the test database and the run's queue."""
 
     def __init__(self, env: dict):
-        import subprocess
-        import sys
-        from pathlib import Path
-
         self._env = env
         self._command = [
             sys.executable,
@@ -113,17 +115,14 @@ class CeleryWorker:
             "--without-heartbeat",
         ]
         self._cwd = Path(__file__).resolve().parent.parent
-        self._subprocess = subprocess
         self.process = None
         self.log_path = self._cwd / "test-artifacts" / "celery-worker.log"
 
     def start(self) -> None:
-        import time
-
         self.log_path.parent.mkdir(exist_ok=True)
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
-        self.process = self._subprocess.Popen(
-            self._command, env=self._env, cwd=self._cwd, stdout=self._log, stderr=self._subprocess.STDOUT
+        self.process = subprocess.Popen(
+            self._command, env=self._env, cwd=self._cwd, stdout=self._log, stderr=subprocess.STDOUT
         )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -135,8 +134,6 @@ class CeleryWorker:
         raise RuntimeError(f"The Celery worker did not become ready; see {self.log_path}")
 
     def kill(self) -> None:
-        import signal
-
         if self.process and self.process.poll() is None:
             self.process.send_signal(signal.SIGKILL)
             self.process.wait(10)
@@ -146,7 +143,7 @@ class CeleryWorker:
             self.process.terminate()
             try:
                 self.process.wait(20)
-            except self._subprocess.TimeoutExpired:
+            except subprocess.TimeoutExpired:
                 self.kill()
         self._log.close()
 
@@ -157,8 +154,6 @@ class CeleryWorker:
 
 @pytest.fixture(scope="session")
 def worker_env(django_db_setup, django_db_blocker):
-    import os
-
     from django.conf import settings as django_settings
 
     with django_db_blocker.unblock():

@@ -10,7 +10,6 @@ everything and then marks what BMS no longer has as deleted (never removing it).
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -29,8 +28,6 @@ from integrations.sync import mapping
 from integrations.sync.prefetch import prefetched
 from integrations.sync.upsert import Counts, UpsertPlan, apply_upsert, plan_upsert
 from organizations.models import Contact, Contract, Organization, Ticket
-
-logger = logging.getLogger(__name__)
 
 # Invoices that left the open listings: fetched one by one (this many per checkpoint), or
 # listed by creation date when a cluster of them lies within this window.
@@ -367,7 +364,8 @@ class SyncEngine:
             client = self._side_client() if in_prefetch else self.client
             extra = self._fetch_lines(client, missing)
             lines = FetchedLines(lines.invoice_ids | extra.invoice_ids, lines.rows + extra.rows)
-        line_rows = [row for row in lines.rows if row["bms_invoice_id"] in set(plan.changed_ids)]
+        changed = set(plan.changed_ids)
+        line_rows = [row for row in lines.rows if row["bms_invoice_id"] in changed]
         self._write_page(
             step,
             page_number,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import random
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from celery.exceptions import SoftTimeLimitExceeded
@@ -100,12 +100,6 @@ def _enqueue(run_id: int, countdown: float | None = None) -> None:
     from integrations.tasks import sync_run_task
 
     sync_run_task.apply_async((run_id,), countdown=countdown)
-
-
-def active_run(source: DataSource | None) -> SyncRun | None:
-    if source is None:
-        return None
-    return SyncRun.objects.filter(source=source, status__in=ACTIVE_SYNC_STATUSES).first()
 
 
 def sync_cancel_active(*, source: DataSource) -> int:
@@ -292,11 +286,11 @@ def sync_watch() -> dict[str, int]:
         if run.status == SyncStatus.RUNNING:
             due = run.heartbeat_at is None or run.heartbeat_at < stale_heartbeat
         elif run.status == SyncStatus.WAITING and waiting_until:
-            due = timezone.datetime.fromisoformat(waiting_until) + settings.SYNC_STALE_HEARTBEAT < now
+            due = datetime.fromisoformat(waiting_until) + settings.SYNC_STALE_HEARTBEAT < now
         else:  # queued and never picked up
             due = run.created_at < now - timedelta(minutes=10)
         requeued_at = run.progress.get("requeued_at")
-        if requeued_at and timezone.datetime.fromisoformat(requeued_at) > now - settings.SYNC_STALE_HEARTBEAT:
+        if requeued_at and datetime.fromisoformat(requeued_at) > now - settings.SYNC_STALE_HEARTBEAT:
             continue  # re-enqueued recently: give that message time to be picked up
         if due:
             SyncRun.objects.filter(pk=run.pk).update(progress={**run.progress, "requeued_at": now.isoformat()})

@@ -11,8 +11,6 @@ from datetime import datetime
 
 from django.db import models
 
-BOOKKEEPING_FIELDS = ("source", "bms_id", "sync_hash", "synced_at", "deleted_at", "last_seen_run", "first_seen_run")
-
 
 def row_hash(row: dict) -> str:
     """A digest of a row's synced values (stable across runs and processes)."""
@@ -114,8 +112,3 @@ def apply_upsert(plan: UpsertPlan, *, source_id: int, now: datetime, run_id: int
     if mark_seen and plan.unchanged_ids:
         model.objects.filter(source_id=source_id, bms_id__in=plan.unchanged_ids).update(last_seen_run=run_id)
     return plan.counts
-
-
-def model_row_fields(model: type[models.Model]) -> list[str]:
-    """The synced (non-bookkeeping) concrete columns of a model, by attribute name."""
-    return [f.attname for f in model._meta.concrete_fields if not f.primary_key and f.name not in BOOKKEEPING_FIELDS]

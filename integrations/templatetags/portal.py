@@ -21,7 +21,3 @@ def seconds_human(value) -> str:
     hours, minutes = divmod(minutes, 60)
     return f"{hours} h {minutes} min"
 
-
-@register.filter
-def get_item(mapping, key):
-    return (mapping or {}).get(key)

@@ -9,7 +9,6 @@ from integrations.models import DataSource, SyncRun, SyncTrigger
 from integrations.providers.kaseya_bms import types as bms
 from integrations.sync import mapping
 from integrations.sync.service import sync_request, sync_run_execute
-from integrations.sync.upsert import model_row_fields
 from organizations.models import Contact, Contract, Organization, Ticket
 
 ENTITIES = [
@@ -20,6 +19,14 @@ ENTITIES = [
     ("invoices", Invoice, bms.Invoice.from_api, mapping.invoice_row),
     ("invoice_lines", InvoiceLine, bms.InvoiceLineItem.from_api, mapping.invoice_line_row),
 ]
+BOOKKEEPING_FIELDS = {"source", "bms_id", "sync_hash", "synced_at", "deleted_at", "last_seen_run", "first_seen_run"}
+
+
+def model_row_fields(model) -> list[str]:
+    """The synced (non-bookkeeping) concrete columns of a model, by attribute name."""
+    return [f.attname for f in model._meta.concrete_fields if not f.primary_key and f.name not in BOOKKEEPING_FIELDS]
+
+
 # Resolved locally (by BMS account id or name), compared separately.
 LOCAL_LINKS = {"organization_id", "invoice_id", "bms_invoice_id"}
 

@@ -74,16 +74,11 @@ class KaseyaBmsProvider(IntegrationProvider):
         try:
             client = self.build_client(integration, max_attempts=1)
         except InvalidServerUrl as exc:
-            checks = [ConnectionCheck("signin", "Sign-in and API access", False, str(exc), "Check the Server URL.")]
-            checks += [ConnectionCheck(area, label, None, "Not checked: sign-in failed.") for area, label, *_ in _AREAS]
-            return ConnectionTestResult(checks)
+            return _sign_in_failed(str(exc), "Check the Server URL.")
         try:
             client.authenticate()
         except bms_errors.BmsError as exc:
-            detail, remedy = _sign_in_failure(exc)
-            checks = [ConnectionCheck("signin", "Sign-in and API access", False, detail, remedy)]
-            checks += [ConnectionCheck(area, label, None, "Not checked: sign-in failed.") for area, label, *_ in _AREAS]
-            return ConnectionTestResult(checks)
+            return _sign_in_failed(*_sign_in_failure(exc))
         checks = [ConnectionCheck("signin", "Sign-in and API access", True, "Signed in to BMS.")]
         try:
             rights = {right.main_menu_id: right for right in client.user_info().access_rights}
@@ -112,6 +107,13 @@ class KaseyaBmsProvider(IntegrationProvider):
                     continue
             checks.append(ConnectionCheck(area, label, True, "Granted."))
         return ConnectionTestResult(checks)
+
+
+def _sign_in_failed(detail: str, remedy: str) -> ConnectionTestResult:
+    """Sign-in failed: say why, and leave every other area unchecked."""
+    checks = [ConnectionCheck("signin", "Sign-in and API access", False, detail, remedy)]
+    checks += [ConnectionCheck(area, label, None, "Not checked: sign-in failed.") for area, label, *_ in _AREAS]
+    return ConnectionTestResult(checks)
 
 
 def _probe_crm(client: BmsClient) -> None:
