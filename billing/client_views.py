@@ -4,9 +4,12 @@ Every lookup is scoped by ``request.user.organization``; another organization's 
 answers 404 whatever id is tried.
 """
 
-from django.views.generic import ListView
+from django.core.paginator import Paginator
+from django.template.loader import render_to_string
+from django.views.generic import TemplateView
 
 from accounts.permissions import ClientContactRequiredMixin
+from billing import list_cache
 from billing.forms import ClientInvoiceFilterForm
 from billing.invoice_views import InvoiceCommentBase, InvoiceDetailBase, InvoiceImagePanelBase, InvoicePdfBase
 from billing.models import Invoice
@@ -20,35 +23,46 @@ class ClientInvoiceMixin(ClientContactRequiredMixin):
         return client_invoice_get(organization_id=self.request.user.organization_id, pk=pk)
 
 
-class ClientInvoiceListView(ClientContactRequiredMixin, ListView):
+class ClientInvoiceListView(ClientContactRequiredMixin, TemplateView):
+    """The organization's invoices. The list is rendered once per organization, filters and
+    data version and then served from the cache (billing.list_cache)."""
+
     template_name = "client/invoices.html"
     paginate_by = 25
-    context_object_name = "invoices"
 
-    def get_queryset(self):
-        self.filter_form = ClientInvoiceFilterForm(self.request.GET or None)
-        data = self.filter_form.cleaned_data if self.filter_form.is_valid() else {}
-        return client_invoice_list(
-            organization_id=self.request.user.organization_id,
+    def get_context_data(self, **kwargs):
+        organization_id = self.request.user.organization_id
+        # The list is a function of these alone (and of the data and the day, in the key).
+        params = tuple(sorted(self.request.GET.lists()))
+        invoice_list = list_cache.rendered(
+            "client-invoices", organization_id, params, lambda: self.render_invoice_list(organization_id)
+        )
+        # A SafeString from render_to_string (pickled as one): were it ever a plain str, the
+        # page would show escaped HTML, never run it.
+        return super().get_context_data(invoice_list=invoice_list, **kwargs)
+
+    def render_invoice_list(self, organization_id: int | None) -> str:
+        filter_form = ClientInvoiceFilterForm(self.request.GET or None)
+        data = filter_form.cleaned_data if filter_form.is_valid() else {}
+        invoices = client_invoice_list(
+            organization_id=organization_id,
             search=(data.get("q") or "").strip(),
             state=data.get("state") or "",
         )
-
-    def paginate_queryset(self, queryset, page_size):
         # A page number out of range (a stale link, a hand-edited URL) shows the nearest page.
-        paginator = self.get_paginator(queryset, page_size)
-        page = paginator.get_page(self.request.GET.get("page"))
-        return paginator, page, page.object_list, page.has_other_pages()
-
-    def get_context_data(self, **kwargs):
+        page = Paginator(invoices, self.paginate_by).get_page(self.request.GET.get("page"))
         params = self.request.GET.copy()
         params.pop("page", None)
-        return super().get_context_data(
-            filter_form=self.filter_form,
-            query_string=params.urlencode(),
-            filtered=bool(params.get("q") or params.get("state")),
-            **kwargs,
-        )
+        context = {
+            "organization": self.request.user.organization,
+            "filter_form": filter_form,
+            "invoices": page.object_list,
+            "page_obj": page,
+            "is_paginated": page.has_other_pages(),
+            "query_string": params.urlencode(),
+            "filtered": bool(params.get("q") or params.get("state")),
+        }
+        return render_to_string("client/_invoice_list.html", context)
 
 
 class ClientInvoiceDetailView(ClientInvoiceMixin, InvoiceDetailBase):

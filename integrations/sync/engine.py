@@ -24,6 +24,7 @@ from billing.models import Invoice, InvoiceLine
 from integrations.models import SyncRun, SyncStatus
 from integrations.providers.kaseya_bms.client import MAX_PAGE_SIZE, BmsClient
 from integrations.providers.kaseya_bms.exceptions import BmsNotFound
+from integrations.signals import synced_records_changed
 from integrations.sync import mapping
 from integrations.sync.prefetch import prefetched
 from integrations.sync.upsert import Counts, UpsertPlan, apply_upsert, plan_upsert
@@ -311,11 +312,19 @@ class SyncEngine:
 
     def _link_orphans(self) -> None:
         """Link records stored before their organization was (an account created mid-run)."""
+        linked = 0
         for model in (Contact, Ticket, Invoice):
             organization = Organization.objects.filter(source_id=self.source_id, bms_id=OuterRef("bms_account_id"))
-            model.objects.filter(source_id=self.source_id, organization__isnull=True).filter(
-                Exists(organization)
-            ).update(organization_id=Subquery(organization.values("pk")[:1]))
+            linked += (
+                model.objects.filter(source_id=self.source_id, organization__isnull=True)
+                .filter(Exists(organization))
+                .update(organization_id=Subquery(organization.values("pk")[:1]))
+            )
+        if linked:
+            self._records_changed()
+
+    def _records_changed(self) -> None:
+        synced_records_changed.send(sender=SyncRun, source_id=self.source_id)
 
     def _invoice_preparer(self) -> Callable:
         """What the prefetch thread does beyond downloading a page of invoices. In a full
@@ -466,6 +475,8 @@ class SyncEngine:
             for key, value in delta.as_dict().items():
                 bucket[key] += value
         self._records_this_process += records
+        if any(c.created or c.updated or c.deleted for c in (counts or {}).values()):
+            transaction.on_commit(self._records_changed)
         # A finished step leaves the progress as its last page set it.
         progress = self.run.progress if step_done is not None else self._progress(step, page, records, total_records)
         requests = dict(self._requests_before)

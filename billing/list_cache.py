@@ -1,0 +1,51 @@
+"""Rendered client invoice lists, kept in the cache until the invoices change.
+
+Every contact of an organization sees the same list for the same filters, and invoices only
+change when a sync writes them, so a list is rendered once and served from Redis until
+then. One version number covers them all: anything that changes invoices or organizations
+bumps it, and a list kept under an older version is rendered again. Keys carry today's
+date, since "past due" is relative to today.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+
+from django.core.cache import cache
+from django.utils import timezone
+
+VERSION_KEY = "client-invoice-lists:version"
+# A bound on staleness should a change ever bypass `invalidate` (a manual SQL fix, say).
+TIMEOUT_SECONDS = 15 * 60
+
+
+def _new_version() -> int:
+    # Never reuses an older number should the key be evicted: lists cached under it are stale.
+    return time.time_ns()
+
+
+def invalidate() -> None:
+    try:
+        cache.incr(VERSION_KEY)
+    except ValueError:  # no version yet (or evicted)
+        cache.set(VERSION_KEY, _new_version(), timeout=None)
+
+
+def rendered(scope: str, organization_id: int | None, params: tuple, render: Callable[[], str]) -> str:
+    """The list's HTML: from the cache when rendered under the current version, else
+    `render()`ed and kept. One round trip to Redis on a hit."""
+    digest = hashlib.blake2b(repr(params).encode(), digest_size=12).hexdigest()
+    key = f"{scope}:{organization_id}:{timezone.localdate().isoformat()}:{digest}"
+    found = cache.get_many([VERSION_KEY, key])
+    version = found.get(VERSION_KEY)
+    if version is None:
+        cache.add(VERSION_KEY, _new_version(), timeout=None)
+        version = cache.get(VERSION_KEY)
+    cached = found.get(key)
+    if cached is not None and cached[0] == version:
+        return cached[1]
+    html = render()
+    cache.set(key, (version, html), timeout=TIMEOUT_SECONDS)
+    return html
