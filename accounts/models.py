@@ -29,6 +29,10 @@ class UserManager(BaseUserManager):
         return self.create_user(email, password, **fields)
 
 
+# The name of the annotation the auth backend loads each request's user with.
+ORGANIZATION_DELETED_AT = "organization_deleted_at"
+
+
 class User(AbstractBaseUser, PermissionsMixin):
     """A person who signs in: MSP staff (by role) or a client contact."""
 
@@ -67,6 +71,15 @@ class User(AbstractBaseUser, PermissionsMixin):
     @property
     def is_client_contact(self) -> bool:
         return self.role == Role.CLIENT_CONTACT
+
+    @property
+    def organization_is_deleted(self) -> bool:
+        """The contact's organization was deleted in BMS (its portal is closed)."""
+        if self.organization_id is None:
+            return False
+        if ORGANIZATION_DELETED_AT in self.__dict__:  # loaded with the user (accounts.backends)
+            return self.__dict__[ORGANIZATION_DELETED_AT] is not None
+        return self.organization.deleted_at is not None
 
 
 class AuditEvent(models.Model):

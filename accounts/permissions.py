@@ -34,4 +34,4 @@ class ClientContactRequiredMixin(RoleRequiredMixin):
         # A deleted organization closes its portal at once; the sync deactivates the users.
         if not user.is_client_contact:
             return False
-        return user.organization_id is None or user.organization.deleted_at is None
+        return not user.organization_is_deleted

@@ -162,7 +162,7 @@ class InvitationAcceptView(View):
         if not form.is_valid():
             return render(request, self.template_name, {"form": form, "invitee": user}, status=400)
         invitation_accept(user=user, password=form.cleaned_data["new_password1"])
-        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        login(request, user, backend="accounts.backends.PortalBackend")
         messages.success(request, "Welcome! Your password is set; this is your organization's billing portal.")
         return redirect("client:invoices" if user.role == Role.CLIENT_CONTACT else "home")
 

@@ -113,6 +113,7 @@ TEMPLATES = [
 ]
 
 AUTH_USER_MODEL = "accounts.User"
+AUTHENTICATION_BACKENDS = ["accounts.backends.PortalBackend"]
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "accounts:login"
@@ -160,7 +161,7 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
         "BACKEND": (
-            "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            "connectbooster.static_storage.StaticStorage"
             if IS_PRODUCTION
             else "django.contrib.staticfiles.storage.StaticFilesStorage"
         )
@@ -181,7 +182,7 @@ _broker_db = int((urlsplit(REDIS_URL).path or "/0").strip("/") or 0)
 CACHE_REDIS_URL = env.str("CACHE_REDIS_URL", default=_redis_db(REDIS_URL, _broker_db + 1))
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "connectbooster.redis.PortalRedisCache",
         "LOCATION": CACHE_REDIS_URL,
         "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="portal"),
     }
