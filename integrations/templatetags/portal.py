@@ -1,8 +1,10 @@
 from datetime import timedelta
+from decimal import ROUND_HALF_UP, Decimal
 
 from django import template
 
 register = template.Library()
+CENTS = Decimal("0.01")
 
 
 @register.filter
@@ -21,3 +23,21 @@ def seconds_human(value) -> str:
     hours, minutes = divmod(minutes, 60)
     return f"{hours} h {minutes} min"
 
+
+@register.filter
+def money(value) -> str:
+    """An amount with two decimals and thousands separators: 1234.5 -> '1,234.50'; None -> ''.
+
+    The one way amounts are shown (floatformat|intcomma is far slower on long lists)."""
+    if value in (None, ""):
+        return ""
+    amount = Decimal(str(value)).quantize(CENTS, rounding=ROUND_HALF_UP)
+    return f"{amount if amount else amount.copy_abs():,}"  # never "-0.00"
+
+
+@register.filter(expects_localtime=True)
+def day(value) -> str:
+    """A date or datetime as YYYY-MM-DD (datetimes in the portal's time zone); None -> ''."""
+    if value in (None, ""):
+        return ""
+    return value.strftime("%Y-%m-%d")
