@@ -386,3 +386,23 @@ def test_request_counts_match_the_server(bms_sandbox, client):
     assert client.request_counts == sandbox_counts(bms_sandbox)
     assert client.request_counts["GET /v2/finance/contracts/summary"] == 3
     assert client.request_counts["GET /v2/finance/invoices/{id}"] == 1
+
+
+def test_a_sibling_starts_with_the_token_and_counts_its_own_requests(client, bms_sandbox):
+    client.list_accounts(page_size=1)
+    bms_sandbox.control.clear_requests()
+    twin = client.sibling()
+    assert twin.list_accounts(page_size=1).items
+    counts = sandbox_counts(bms_sandbox)
+    assert "POST /v2/security/authenticate" not in counts  # no second sign-in
+    assert twin.request_counts == {"GET /v2/crm/accounts/summary": 1}
+    assert client.request_counts.get("GET /v2/crm/accounts/summary") == 1  # the first call only
+    assert (twin.server_url, twin.company, twin.username, twin.timeout) == (
+        client.server_url, client.company, client.username, client.timeout)
+    assert twin._session is not client._session
+
+
+def test_a_sibling_of_a_client_not_signed_in_signs_in_itself(connect, bms_sandbox):
+    twin = connect().sibling()
+    assert twin.list_accounts(page_size=1).items
+    assert sandbox_counts(bms_sandbox)["POST /v2/security/authenticate"] == 1

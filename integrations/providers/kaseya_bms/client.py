@@ -123,7 +123,7 @@ class _Envelope:
     total_records: int | None
 
 
-@dataclass
+@dataclass(frozen=True)  # shared by sibling clients: replaced, never changed
 class _Token:
     access: str = dataclass_field(repr=False)
     refresh: str | None = dataclass_field(repr=False)
@@ -185,6 +185,26 @@ class BmsClient:
     def __repr__(self) -> str:
         # Never show the password or tokens.
         return f"BmsClient(server_url={self.server_url!r}, company={self.company!r}, username={self.username!r})"
+
+    def sibling(self) -> BmsClient:
+        """A client for another thread (a client is not shared between threads): the same
+        server, credentials, options and pacer, its own HTTP session, and this client's
+        token, so it starts without signing in again."""
+        twin = BmsClient(
+            self.server_url,
+            self.company,
+            self.username,
+            self._password,
+            timeout=self.timeout,
+            pacer=self._pacer,
+            max_attempts=self.max_attempts,
+            backoff_base=self.backoff_base,
+            backoff_cap=self.backoff_cap,
+            sleep=self._sleep,
+            clock=self._clock,
+        )
+        twin._token = self._token
+        return twin
 
     def close(self) -> None:
         self._session.close()
