@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -64,3 +64,50 @@ def prefetched(
     finally:
         stop.set()
         thread.join(timeout=60)
+
+
+def fetched_in_parallel(fetchers: Sequence[Callable[[int], T]], first: int, last: int) -> Iterator[T]:
+    """Pages ``first``..``last`` in order, ``len(fetchers)`` requests in flight at a time.
+
+    Fetcher i (a client of its own: a client is used by one thread only) fetches every
+    len(fetchers)-th page in a thread, at most one page ahead of the consumer. The consumer
+    may stop early (a short page ended the listing); the threads stop after the request
+    they are in. An exception in a thread is raised here, at its page."""
+    workers = max(1, min(len(fetchers), last - first + 1))
+    handoffs = [queue.Queue(maxsize=1) for _ in range(workers)]
+    stop = threading.Event()
+
+    def put(handoff: queue.Queue, item) -> bool:
+        while not stop.is_set():
+            try:
+                handoff.put(item, timeout=0.2)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce(worker: int) -> None:
+        fetch, handoff = fetchers[worker], handoffs[worker]
+        try:
+            for number in range(first + worker, last + 1, workers):
+                if stop.is_set() or not put(handoff, (fetch(number), None)):
+                    return
+        except BaseException as exc:  # handed to the consumer, which raises it at this page
+            put(handoff, (None, exc))
+
+    threads = [
+        threading.Thread(target=produce, args=(worker,), name=f"sync-fetch-{worker}", daemon=True)
+        for worker in range(workers)
+    ]
+    for thread in threads:
+        thread.start()
+    try:
+        for number in range(first, last + 1):
+            item, error = handoffs[(number - first) % workers].get()
+            if error is not None:
+                raise error
+            yield item
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=60)
