@@ -157,6 +157,21 @@ class SyncRun(models.Model):
         return sum(self.requests.values())
 
 
+class SyncSeenPage(models.Model):
+    """The BMS ids one page of a run's open-invoice listings returned.
+
+    An incremental run re-lists open invoices to learn which ones left those listings (paid
+    or voided since). Noting each page's ids here, with the page's checkpoint, costs one
+    small insert per page where marking each unchanged invoice would cost a write per
+    invoice. Rows live as long as their run is unfinished."""
+
+    run = models.ForeignKey(SyncRun, on_delete=models.CASCADE, related_name="seen_pages")
+    bms_ids = models.JSONField()
+
+    def __str__(self) -> str:
+        return f"{len(self.bms_ids)} ids seen by sync {self.run_id}"
+
+
 class SyncAlertKind(models.TextChoices):
     SYNC_FAILED = "sync_failed", "Sync Failed"
     SYNC_NOT_RUNNING = "sync_not_running", "Sync Not Running"

@@ -11,23 +11,24 @@ everything and then marks what BMS no longer has as deleted (never removing it).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import Exists, OuterRef, Subquery
 from django.utils import timezone
 
 from billing.models import Invoice, InvoiceLine
-from integrations.models import SyncRun, SyncStatus
+from integrations.models import SyncRun, SyncSeenPage, SyncStatus
 from integrations.providers.kaseya_bms.client import MAX_PAGE_SIZE, BmsClient
 from integrations.providers.kaseya_bms.exceptions import BmsNotFound
 from integrations.signals import synced_records_changed
 from integrations.sync import mapping
-from integrations.sync.prefetch import prefetched
-from integrations.sync.upsert import Counts, UpsertPlan, apply_upsert, plan_upsert
+from integrations.sync.prefetch import fetched_in_parallel, prefetched
+from integrations.sync.upsert import Counts, StoredState, UpsertPlan, apply_upsert, plan_upsert, stored_state
 from organizations.models import Contact, Contract, Organization, Ticket
 
 # Invoices that left the open listings: fetched one by one (this many per checkpoint), or
@@ -64,19 +65,21 @@ class Step:
 
 
 class SyncEngine:
+    # Records per listing request: BMS's largest page.
+    page_size = MAX_PAGE_SIZE
+
     def __init__(
         self,
         run: SyncRun,
         client: BmsClient,
         *,
         worker_token: str,
-        client_factory: Callable[[], BmsClient] | None = None,
         clock: Callable[[], datetime] = timezone.now,
     ):
         self.run = run
         self.client = client
-        self._client_factory = client_factory
         self._clients = [client]
+        self._siblings: dict[str, BmsClient] = {}
         self.token = worker_token
         self.clock = clock
         self.source_id = run.source_id
@@ -130,27 +133,19 @@ class SyncEngine:
 
     def execute(self) -> None:
         done = set(self.run.checkpoint.get("done", []))
-        for step in self.steps():
-            if step.name in done:
-                continue
-            handler = self._handler(step)
-            start_page = self.run.checkpoint.get("page", 0) + 1 if self.run.checkpoint.get("step") == step.name else 1
-            self._rows_created = 0
-            handler(step, start_page)
-            done.add(step.name)
-            self._commit(step, page=0, counts=None, step_done=sorted(done))
-            if self._rows_created >= ANALYZE_AFTER_ROWS // 20:
-                self._analyze(step)
-        self._link_orphans()
-
-    @staticmethod
-    def _relax_commit() -> None:
-        """A page's commit need not wait for the disk (PostgreSQL): after a database crash
-        the last pages and their checkpoint are lost together, and the resumed run reads
-        them again. Nothing else is at stake, and each page saves a flush."""
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute("SET LOCAL synchronous_commit TO OFF")
+        with _relaxed_commits():
+            for step in self.steps():
+                if step.name in done:
+                    continue
+                handler = self._handler(step)
+                at_page = self.run.checkpoint.get("page", 0) if self.run.checkpoint.get("step") == step.name else 0
+                self._rows_created = 0
+                handler(step, at_page + 1)
+                done.add(step.name)
+                self._commit(step, page=0, counts=None, step_done=sorted(done))
+                if self._rows_created >= ANALYZE_AFTER_ROWS // 20:
+                    self._analyze(step)
+            self._link_orphans()
 
     def _analyze(self, step: Step) -> None:
         """Refresh PostgreSQL's statistics after a bulk load: until autovacuum gets to it, the
@@ -197,23 +192,32 @@ class SyncEngine:
         return prefetched(pages, prepare, on_thread_exit=lambda: connection.close())
 
     def _sync_accounts(self, step: Step, start_page: int) -> None:
-        pages = self.client.iter_account_pages(start_page=start_page, modified_from=self._since)
+        pages = self.client.iter_account_pages(
+            start_page=start_page, page_size=self.page_size, modified_from=self._since
+        )
         for page in self._prefetched(pages):
             plan = plan_upsert(Organization, self.source_id, (mapping.organization_row(a) for a in page.items))
             self._write_page(step, page.page, page.total_records, [plan])
 
     def _sync_contacts(self, step: Step, start_page: int) -> None:
-        for page in self._prefetched(self.client.iter_contact_pages(start_page=start_page, modified_from=self._since)):
+        for page in self._prefetched(
+            self.client.iter_contact_pages(start_page=start_page, page_size=self.page_size, modified_from=self._since)
+        ):
             plan = plan_upsert(Contact, self.source_id, [mapping.contact_row(c) for c in page.items])
             self._write_page(step, page.page, page.total_records, [plan])
 
     def _sync_contracts(self, step: Step, start_page: int) -> None:
-        for page in self._prefetched(self.client.iter_contract_pages(start_page=start_page)):
-            plan = plan_upsert(Contract, self.source_id, [mapping.contract_row(c) for c in page.items])
+        # Re-listed whole every run: what is stored is read once, not once per page.
+        known = stored_state(Contract, self.source_id)
+        for page in self._prefetched(self.client.iter_contract_pages(start_page=start_page, page_size=self.page_size)):
+            plan = plan_upsert(Contract, self.source_id, [mapping.contract_row(c) for c in page.items], known=known)
             self._write_page(step, page.page, page.total_records, [plan])
+            _remember_written(known, plan)
 
     def _sync_tickets(self, step: Step, start_page: int) -> None:
-        pages = self.client.iter_ticket_pages(start_page=start_page, last_activity_from=self._since)
+        pages = self.client.iter_ticket_pages(
+            start_page=start_page, page_size=self.page_size, last_activity_from=self._since
+        )
         for page in self._prefetched(pages):
             plan = plan_upsert(Ticket, self.source_id, [mapping.ticket_row(t) for t in page.items])
             self._write_page(step, page.page, page.total_records, [plan])
@@ -223,7 +227,9 @@ class SyncEngine:
         if self._since is not None:
             recent = self.run.high_water_mark - timedelta(days=settings.SYNC_INVOICE_RECENT_DAYS)
             created_from = min(self._since, recent)
-        pages = self.client.iter_invoice_pages(start_page=start_page, created_from=created_from)
+        pages = self.client.iter_invoice_pages(
+            start_page=start_page, page_size=self.page_size, created_from=created_from
+        )
         for page, prepared in self._prefetched(pages, self._invoice_preparer()):
             self._write_invoice_page(
                 step, page.page, page.items, mark_seen=self._mark_seen, prepared=prepared, in_prefetch=True
@@ -231,10 +237,38 @@ class SyncEngine:
 
     def _sync_open_invoices(self, step: Step, start_page: int) -> None:
         status_id = int(step.name.split(":", 1)[1])
-        pages = self.client.iter_invoice_pages(start_page=start_page, status_id=status_id)
+        known = stored_state(Invoice, self.source_id, status_bms_id=status_id)
+        stored = sum(1 for _sync_hash, deleted_at in known.values() if deleted_at is None)
+        pages = self._open_invoice_pages(status_id, start_page, expected_pages=-(-stored // self.page_size))
         for page, prepared in self._prefetched(pages, self._invoice_preparer()):
-            # Marked seen, so the closed_invoices step knows which open invoices left the listings.
-            self._write_invoice_page(step, page.page, page.items, mark_seen=True, prepared=prepared, in_prefetch=True)
+            # Noted as seen, so the closed_invoices step knows which open invoices left the listings.
+            self._write_invoice_page(
+                step,
+                page.page,
+                page.items,
+                mark_seen=False,
+                note_seen=True,
+                known=known,
+                prepared=prepared,
+                in_prefetch=True,
+            )
+
+    def _open_invoice_pages(self, status_id: int, start_page: int, expected_pages: int) -> Iterator:
+        """One status's listing. The pages its stored invoices fill are fetched two at a time
+        (unchanged, that is all of them); beyond them (BMS gives no total to page by) one at
+        a time until a short page. Runs in the prefetch thread, which owns self.client."""
+
+        def fetcher(client: BmsClient) -> Callable[[int], object]:
+            return lambda number: client.list_invoices(number, self.page_size, status_id=status_id)
+
+        if expected_pages >= start_page:
+            fetchers = [fetcher(self.client), fetcher(self._sibling("listing"))]
+            for page in fetched_in_parallel(fetchers, start_page, expected_pages):
+                yield page
+                if len(page.items) < self.page_size:
+                    return  # the listing ended early (invoices left it): the rest is not asked for
+            start_page = expected_pages + 1
+        yield from self.client.iter_invoice_pages(start_page=start_page, page_size=self.page_size, status_id=status_id)
 
     def _sync_closed_invoices(self, step: Step, start_page: int) -> None:
         """Open invoices no open-status listing returned: paid, voided or deleted since.
@@ -242,22 +276,33 @@ class SyncEngine:
         BMS can only filter invoices by id (one per request) or by creation date, so each
         cluster of such invoices is fetched whichever way costs fewer requests. Resuming
         needs no page number: what was fetched is marked seen and drops out of the set."""
-        stale = list(
-            Invoice.objects.filter(source_id=self.source_id, deleted_at__isnull=True, balance_due__gt=0)
-            .exclude(last_seen_run=self.run.pk)
+        seen = {
+            bms_id
+            for bms_ids in SyncSeenPage.objects.filter(run_id=self.run.pk).values_list("bms_ids", flat=True)
+            for bms_id in bms_ids
+        }
+        stale = [
+            (bms_id, created)
+            for bms_id, created in Invoice.objects.filter(
+                source_id=self.source_id, deleted_at__isnull=True, balance_due__gt=0
+            )
+            .exclude(last_seen_run=self.run.pk)  # written by this run: as fresh as it gets
             .order_by("bms_created_on", "bms_id")
             .values_list("bms_id", "bms_created_on")
-        )
+            if bms_id not in seen
+        ]
         for number, (ids, window) in enumerate(self._closed_invoice_units(stale), start=1):
             if window is None:
                 found = [
                     invoice for bms_id in ids for invoice in self.client.list_invoices(1, 1, invoice_id=bms_id).items
                 ]
-                self._write_invoice_page(step, number, found, mark_seen=True)
+                self._write_invoice_page(step, number, found, mark_seen=False, note_seen=True)
                 continue
-            pages = self.client.iter_invoice_pages(created_from=window[0], created_to=window[1])
+            pages = self.client.iter_invoice_pages(
+                page_size=self.page_size, created_from=window[0], created_to=window[1]
+            )
             for page in pages:
-                self._write_invoice_page(step, number, page.items, mark_seen=True)
+                self._write_invoice_page(step, number, page.items, mark_seen=False, note_seen=True)
 
     def _closed_invoice_units(
         self, stale: list[tuple[int, datetime | None]]
@@ -273,7 +318,7 @@ class SyncEngine:
                 listed = Invoice.objects.filter(
                     source_id=self.source_id, bms_created_on__gte=window[0], bms_created_on__lte=window[1]
                 ).count()
-                if -(-listed // MAX_PAGE_SIZE) < len(ids):
+                if -(-listed // self.page_size) < len(ids):
                     return [(ids, window)]
             return [(ids[i : i + CLOSED_INVOICE_BATCH], None) for i in range(0, len(ids), CLOSED_INVOICE_BATCH)]
 
@@ -354,6 +399,8 @@ class SyncEngine:
         invoices: Iterable,
         *,
         mark_seen: bool,
+        note_seen: bool = False,
+        known: StoredState | None = None,
         prepared: PreparedInvoices | None = None,
         in_prefetch: bool = False,
     ) -> None:
@@ -362,7 +409,7 @@ class SyncEngine:
         if prepared is not None and not (set(prepared.plan.rows) & self._last_written_invoices):
             plan = prepared.plan
         else:
-            plan = plan_upsert(Invoice, self.source_id, [mapping.invoice_row(i) for i in invoices])
+            plan = plan_upsert(Invoice, self.source_id, [mapping.invoice_row(i) for i in invoices], known=known)
         self._last_written_invoices = set(plan.rows)
         prefetched_lines = prepared.lines if prepared is not None else None
         # Lines only for new or changed invoices: BMS bumps an invoice when its lines change.
@@ -370,7 +417,7 @@ class SyncEngine:
         missing = [bms_id for bms_id in plan.changed_ids if bms_id not in lines.invoice_ids]
         if missing:
             # The prefetch thread owns self.client while it runs; use a second client.
-            client = self._side_client() if in_prefetch else self.client
+            client = self._sibling("lines") if in_prefetch else self.client
             extra = self._fetch_lines(client, missing)
             lines = FetchedLines(lines.invoice_ids | extra.invoice_ids, lines.rows + extra.rows)
         changed = set(plan.changed_ids)
@@ -382,18 +429,23 @@ class SyncEngine:
             [plan],
             after=lambda now: self._write_lines(plan, line_rows, now),
             mark_seen=mark_seen,
+            note_seen=note_seen,
         )
+        if known is not None:
+            _remember_written(known, plan)
 
     def close_clients(self) -> None:
         for client in self._clients:
             client.close()
 
-    def _side_client(self) -> BmsClient:
-        if self._client_factory is None:
-            raise RuntimeError("The engine needs a client factory to fetch outside the prefetch thread.")
-        if len(self._clients) == 1:
-            self._clients.append(self._client_factory())
-        return self._clients[1]
+    def _sibling(self, purpose: str) -> BmsClient:
+        """A client for another thread (one per purpose, kept for the run): a client is used
+        by one thread at a time."""
+        client = self._siblings.get(purpose)
+        if client is None:
+            client = self._siblings[purpose] = self.client.sibling()
+            self._clients.append(client)
+        return client
 
     def _write_lines(self, invoices: UpsertPlan, line_rows: list[dict], now: datetime) -> Counts:
         if not invoices.changed_ids:
@@ -433,12 +485,15 @@ class SyncEngine:
         *,
         after: Callable[[datetime], Counts] | None = None,
         mark_seen: bool | None = None,
+        note_seen: bool = False,
     ) -> None:
-        """Commit one page's rows and the checkpoint in one transaction."""
+        """Commit one page's rows and the checkpoint in one transaction.
+
+        ``mark_seen`` stamps every row with this run (a full reconcile's deletion check);
+        ``note_seen`` notes the page's ids in one row instead (the open-invoice listings)."""
         now = self.clock()
         seen = self._mark_seen if mark_seen is None else mark_seen
         with transaction.atomic():
-            self._relax_commit()
             counts = {step.entity: Counts()}
             for plan in plans:
                 self._link_organizations(plan)
@@ -447,6 +502,8 @@ class SyncEngine:
                 )
             if after is not None:
                 counts["invoice lines"] = after(now)
+            if note_seen:
+                SyncSeenPage.objects.create(run_id=self.run.pk, bms_ids=[bms_id for p in plans for bms_id in p.rows])
             self._rows_created += sum(c.created for c in counts.values())
             records = sum(len(plan.rows) for plan in plans)
             self._commit(step, page=page_number, counts=counts, records=records, total_records=total_records)
@@ -590,3 +647,30 @@ class SyncEngine:
     def _get_invoice(self, bms_id: int):
         page = self.client.list_invoices(1, 1, invoice_id=bms_id)
         return page.items[0] if page.items else None
+
+
+def _remember_written(known: StoredState, plan: UpsertPlan) -> None:
+    """Keep a step's stored state current: a listing that shifts may return a row again."""
+    for bms_id in plan.changed_ids:
+        known[bms_id] = (plan.rows[bms_id]["sync_hash"], None)
+
+
+@contextmanager
+def _relaxed_commits() -> Iterator[None]:
+    """The run's commits need not wait for the disk (PostgreSQL): after a database crash the
+    last pages and their checkpoint are lost together, and the resumed run reads them again.
+    Nothing else is at stake, and each page saves a flush. Reset after the run, since the
+    connection serves other work next."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SET synchronous_commit TO OFF")
+    try:
+        yield
+    finally:
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("RESET synchronous_commit")
+        except DatabaseError:  # the connection is gone, and the setting with it
+            pass

@@ -23,6 +23,7 @@ from integrations.models import (
     SyncAlert,
     SyncAlertKind,
     SyncRun,
+    SyncSeenPage,
     SyncStatus,
     SyncTrigger,
 )
@@ -144,6 +145,8 @@ def _claim(run_id: int, token: str) -> SyncRun | None:
             run.high_water_mark = now
             if not run.full_reconcile and run.source.last_success_hwm:
                 run.since = run.source.last_success_hwm - settings.SYNC_OVERLAP
+        # Left by finished runs of this source (one run is active at a time): no longer needed.
+        SyncSeenPage.objects.filter(run__source_id=run.source_id).exclude(run_id=run.pk).delete()
         run.status = SyncStatus.RUNNING
         run.worker_token = token
         run.heartbeat_at = now
@@ -156,12 +159,9 @@ def _claim(run_id: int, token: str) -> SyncRun | None:
 def _execute_claimed(run: SyncRun, token: str) -> SyncOutcome:
     integration = run.integration
 
-    def new_client():
-        budget = RedisHourlyBudget(run.source_id, settings.BMS_HOURLY_REQUEST_LIMIT)
-        return integration.provider.build_client(integration, pacer=budget)
-
     try:
-        engine = SyncEngine(run, new_client(), worker_token=token, client_factory=new_client)
+        budget = RedisHourlyBudget(run.source_id, settings.BMS_HOURLY_REQUEST_LIMIT)
+        engine = SyncEngine(run, integration.provider.build_client(integration, pacer=budget), worker_token=token)
     except (SecretUnreadable, ValueError) as exc:
         _finish_failed(run, token, f"The BMS settings cannot be used: {exc} Open Settings and save them again.")
         return SyncOutcome("failed")

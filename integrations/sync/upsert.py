@@ -52,13 +52,35 @@ class UpsertPlan:
         return Counts(created=len(self.created_ids), updated=len(self.updated_ids), unchanged=len(self.unchanged_ids))
 
 
-def plan_upsert(
-    model: type[models.Model], source_id: int, rows: Iterable[dict], *, all_new: bool = False
-) -> UpsertPlan:
-    """Compare rows with what is stored (one query) and sort them into new/changed/unchanged.
+# bms_id -> (sync_hash, deleted_at) of what is stored.
+StoredState = dict[int, tuple[str, datetime | None]]
 
-    ``all_new`` skips the query where the caller knows none can be stored yet (the lines
-    of invoices this page creates)."""
+
+def stored_state(model: type[models.Model], source_id: int, **filters) -> StoredState:
+    """What is stored of many rows at once: a step that re-lists them reads it in one query
+    instead of one per page."""
+    return {
+        bms_id: (sync_hash, deleted_at)
+        for bms_id, sync_hash, deleted_at in model.objects.filter(source_id=source_id, **filters)
+        .order_by()
+        .values_list("bms_id", "sync_hash", "deleted_at")
+        .iterator(chunk_size=5000)
+    }
+
+
+def plan_upsert(
+    model: type[models.Model],
+    source_id: int,
+    rows: Iterable[dict],
+    *,
+    all_new: bool = False,
+    known: StoredState | None = None,
+) -> UpsertPlan:
+    """Compare rows with what is stored and sort them into new/changed/unchanged.
+
+    ``known`` is stored state read beforehand (`stored_state`); rows not in it are read
+    here, in one query. ``all_new`` skips the query where the caller knows none can be
+    stored yet (the lines of invoices this page creates)."""
     by_id: dict[int, dict] = {}
     for row in rows:
         by_id[row["bms_id"]] = {**row, "sync_hash": row_hash(row)}
@@ -66,16 +88,11 @@ def plan_upsert(
     if all_new:
         plan.created_ids = list(by_id)
         return plan
-    if not by_id:
-        return plan
-    stored = {
-        bms_id: (sync_hash, deleted_at)
-        for bms_id, sync_hash, deleted_at in model.objects.filter(source_id=source_id, bms_id__in=list(by_id))
-        .order_by()  # no default ordering: it would join the parent table for nothing
-        .values_list("bms_id", "sync_hash", "deleted_at")
-    }
+    known = known if known is not None else {}
+    unknown = [bms_id for bms_id in by_id if bms_id not in known]
+    fetched = _stored(model, source_id, unknown) if unknown else {}
     for bms_id, row in by_id.items():
-        previous = stored.get(bms_id)
+        previous = known.get(bms_id) or fetched.get(bms_id)
         if previous is None:
             plan.created_ids.append(bms_id)
         elif previous[0] != row["sync_hash"] or previous[1] is not None:
@@ -83,6 +100,15 @@ def plan_upsert(
         else:
             plan.unchanged_ids.append(bms_id)
     return plan
+
+
+def _stored(model: type[models.Model], source_id: int, bms_ids: list[int]) -> StoredState:
+    return {
+        bms_id: (sync_hash, deleted_at)
+        for bms_id, sync_hash, deleted_at in model.objects.filter(source_id=source_id, bms_id__in=bms_ids)
+        .order_by()  # no default ordering: it would join the parent table for nothing
+        .values_list("bms_id", "sync_hash", "deleted_at")
+    }
 
 
 def apply_upsert(plan: UpsertPlan, *, source_id: int, now: datetime, run_id: int | None, mark_seen: bool) -> Counts:

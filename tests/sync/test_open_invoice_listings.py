@@ -1,0 +1,148 @@
+"""Incremental runs re-list open invoices by status, two pages at a time, and note what they
+saw instead of writing to every unchanged invoice. On a tenant whose open listings span
+several pages."""
+
+from urllib.parse import urlsplit
+
+import pytest
+from celery.exceptions import SoftTimeLimitExceeded
+
+from billing.models import Invoice
+from bms_sandbox.testing import SandboxServer
+from integrations.models import SyncSeenPage, SyncStatus
+from integrations.registry import get_provider
+from integrations.services import integration_save_settings
+from integrations.sync import engine as sync_engine
+from tests.sync.helpers import assert_matches_sandbox, run_sync
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+LISTING = "GET /v2/finance/invoices/summary"
+PAGE = 10  # small pages, so the open listings of this small tenant span several
+
+
+@pytest.fixture(autouse=True)
+def _small_listing_pages(monkeypatch):
+    monkeypatch.setattr(sync_engine.SyncEngine, "page_size", PAGE)
+
+
+@pytest.fixture(scope="module")
+def large_sandbox():
+    spec = {"accounts": 10, "invoices_per_account": 70, "lines_per_invoice": 1, "contacts_per_account": 1,
+            "contracts_per_account": 1, "tickets_per_account": 1}
+    with SandboxServer(**spec) as server:
+        yield server
+
+
+@pytest.fixture
+def synced(large_sandbox, settings, admin_user):
+    """An integration on the large sandbox after its first (full) sync."""
+    large_sandbox.control.reset()
+    settings.BMS_ALLOWED_INSECURE_HOSTS = [urlsplit(large_sandbox.url).netloc]
+    integration = integration_save_settings(
+        provider=get_provider("kaseya-bms"), actor=admin_user,
+        cleaned_data={"company_name": large_sandbox.tenant, "username": large_sandbox.username,
+                      "password": large_sandbox.password, "server_url": large_sandbox.url},
+    )
+    assert run_sync(integration).status == SyncStatus.SUCCEEDED
+    return integration
+
+
+DRAFT = 1  # bms_sandbox.constants.INV_DRAFT: cannot be paid
+
+
+def _open_statuses() -> set[int]:
+    open_invoices = Invoice.objects.filter(balance_due__gt=0, deleted_at__isnull=True)
+    return set(open_invoices.values_list("status_bms_id", flat=True))
+
+
+def _longest_payable_listing(control) -> int:
+    return max(_open_statuses() - {DRAFT}, key=lambda s: _listing_pages(control, s))
+
+
+def _listing_pages(control, status_id: int) -> int:
+    """Pages one walk of a status listing needs: until a short (or empty) page."""
+    return sum(1 for r in control.records("invoices") if r["statusId"] == status_id) // PAGE + 1
+
+
+def _recent_pages(control, run) -> int:
+    from datetime import timedelta
+
+    from django.conf import settings
+
+    created_from = min(run.since, run.high_water_mark - timedelta(days=settings.SYNC_INVOICE_RECENT_DAYS))
+    from integrations.providers.kaseya_bms.types import parse_datetime
+
+    return sum(1 for r in control.records("invoices") if parse_datetime(r["createdOn"]) >= created_from) // PAGE + 1
+
+
+def test_a_run_with_no_change_makes_exactly_the_listing_requests_and_writes_no_invoice(synced, large_sandbox):
+    control = large_sandbox.control
+    statuses = _open_statuses()
+    assert max(_listing_pages(control, s) for s in statuses) >= 3  # the two-at-a-time path is taken
+    before = dict(Invoice.objects.values_list("bms_id", "last_seen_run"))
+    run = run_sync(synced)
+    assert run.status == SyncStatus.SUCCEEDED, run.error
+    expected = _recent_pages(control, run) + sum(_listing_pages(control, s) for s in statuses)
+    assert run.requests[LISTING] == expected
+    assert run.requests["POST /v2/security/authenticate"] == 1  # the second listing client reuses the token
+    assert run.counts["invoices"]["created"] == run.counts["invoices"]["updated"] == 0
+    assert dict(Invoice.objects.values_list("bms_id", "last_seen_run")) == before  # no invoice row written
+    assert_matches_sandbox(control, synced.data_source)
+
+
+def test_invoices_paid_since_shrink_the_listing_and_are_fetched_back(synced, large_sandbox):
+    control = large_sandbox.control
+    status = _longest_payable_listing(control)
+    listed = sorted(r["id"] for r in control.records("invoices") if r["statusId"] == status and r["paymentDue"] > 0)
+    paid = listed[: PAGE + 5]  # the listing loses more than a page
+    for invoice_id in paid:
+        control.mutate("invoice.pay", id=invoice_id)
+    run = run_sync(synced)
+    assert run.status == SyncStatus.SUCCEEDED, run.error
+    assert Invoice.objects.filter(bms_id__in=paid, balance_due=0).count() == len(paid)
+    assert_matches_sandbox(control, synced.data_source)
+    assert run.counts["invoices"]["updated"] >= len(paid)
+
+
+def test_a_listing_longer_than_what_is_stored_is_walked_to_its_end(synced, large_sandbox):
+    status = _longest_payable_listing(large_sandbox.control)
+    # The portal lost track of some (as if they were new to it): fewer pages are expected.
+    stored = Invoice.objects.filter(status_bms_id=status).order_by("bms_id")
+    lost = list(stored.values_list("pk", flat=True)[: PAGE + 5])
+    Invoice.objects.filter(pk__in=lost).delete()
+    run = run_sync(synced)
+    assert run.status == SyncStatus.SUCCEEDED, run.error
+    assert run.counts["invoices"]["created"] >= len(lost)
+    assert_matches_sandbox(large_sandbox.control, synced.data_source)
+
+
+def test_a_run_stopped_mid_listing_resumes_with_what_it_saw(synced, large_sandbox, monkeypatch):
+    """Stopped after a few pages of an open listing (the task's soft time limit), the run
+    continues from its checkpoint: the pages seen before the stop are not fetched again,
+    and no open invoice is taken for paid."""
+    control = large_sandbox.control
+    status = _longest_payable_listing(control)
+    gone = sorted(r["id"] for r in control.records("invoices") if r["statusId"] == status and r["paymentDue"] > 0)[-3:]
+    for invoice_id in gone:
+        control.mutate("invoice.pay", id=invoice_id)
+    written = []
+    original = sync_engine.SyncEngine._write_invoice_page
+
+    def stop_once_after_two_pages(self, step, page_number, *args, **kwargs):
+        if step.name == f"open_invoices:{status}" and len(written) == 2:
+            written.append("stopped")
+            raise SoftTimeLimitExceeded()
+        written.append(page_number)
+        return original(self, step, page_number, *args, **kwargs)
+
+    monkeypatch.setattr(sync_engine.SyncEngine, "_write_invoice_page", stop_once_after_two_pages)
+    control.clear_requests()
+    run = run_sync(synced)
+    assert run.status == SyncStatus.SUCCEEDED, run.error
+    assert "stopped" in written
+    assert_matches_sandbox(control, synced.data_source)
+    # Re-read at most the page in hand when it stopped (and the one fetched alongside it).
+    minimum = _recent_pages(control, run) + sum(_listing_pages(control, s) for s in _open_statuses() | {status})
+    assert run.requests[LISTING] <= minimum + 2 + len(gone)
+    assert not SyncSeenPage.objects.exclude(run=run).exists()
