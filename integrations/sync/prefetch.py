@@ -31,23 +31,14 @@ def prefetched(
     handoff: queue.Queue = queue.Queue(maxsize=1)
     stop = threading.Event()
 
-    def put(item) -> bool:
-        while not stop.is_set():
-            try:
-                handoff.put(item, timeout=0.2)
-                return True
-            except queue.Full:
-                continue
-        return False
-
     def produce() -> None:
         try:
             for page in pages:
-                if stop.is_set() or not put((prepare(page), None)):
+                if stop.is_set() or not _put(handoff, (prepare(page), None), stop):
                     return
-            put((_DONE, None))
+            _put(handoff, (_DONE, None), stop)
         except BaseException as exc:  # handed to the consumer, which raises it
-            put((None, exc))
+            _put(handoff, (None, exc), stop)
         finally:
             on_thread_exit()
 
@@ -74,26 +65,17 @@ def fetched_in_parallel(fetchers: Sequence[Callable[[int], T]], first: int, last
     may stop early (a short page ended the listing); the threads stop after the request
     they are in. An exception in a thread is raised here, at its page."""
     workers = max(1, min(len(fetchers), last - first + 1))
-    handoffs = [queue.Queue(maxsize=1) for _ in range(workers)]
+    handoffs: list[queue.Queue] = [queue.Queue(maxsize=1) for _ in range(workers)]
     stop = threading.Event()
-
-    def put(handoff: queue.Queue, item) -> bool:
-        while not stop.is_set():
-            try:
-                handoff.put(item, timeout=0.2)
-                return True
-            except queue.Full:
-                continue
-        return False
 
     def produce(worker: int) -> None:
         fetch, handoff = fetchers[worker], handoffs[worker]
         try:
             for number in range(first + worker, last + 1, workers):
-                if stop.is_set() or not put(handoff, (fetch(number), None)):
+                if stop.is_set() or not _put(handoff, (fetch(number), None), stop):
                     return
         except BaseException as exc:  # handed to the consumer, which raises it at this page
-            put(handoff, (None, exc))
+            _put(handoff, (None, exc), stop)
 
     threads = [
         threading.Thread(target=produce, args=(worker,), name=f"sync-fetch-{worker}", daemon=True)
@@ -111,3 +93,14 @@ def fetched_in_parallel(fetchers: Sequence[Callable[[int], T]], first: int, last
         stop.set()
         for thread in threads:
             thread.join(timeout=60)
+
+
+def _put(handoff: queue.Queue, item, stop: threading.Event) -> bool:
+    """Hand an item over, unless the consumer has stopped meanwhile."""
+    while not stop.is_set():
+        try:
+            handoff.put(item, timeout=0.2)
+            return True
+        except queue.Full:
+            continue
+    return False
