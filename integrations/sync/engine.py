@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
@@ -23,8 +24,9 @@ from django.utils import timezone
 
 from billing.models import Invoice, InvoiceLine
 from integrations.models import SyncRun, SyncSeenPage, SyncStatus
-from integrations.providers.kaseya_bms.client import MAX_PAGE_SIZE, BmsClient
+from integrations.providers.kaseya_bms.client import MAX_PAGE_SIZE, BmsClient, is_last_page
 from integrations.providers.kaseya_bms.exceptions import BmsNotFound
+from integrations.providers.kaseya_bms.types import Page
 from integrations.signals import synced_records_changed
 from integrations.sync import mapping
 from integrations.sync.prefetch import fetched_in_parallel, prefetched
@@ -209,7 +211,12 @@ class SyncEngine:
     def _sync_contracts(self, step: Step, start_page: int) -> None:
         # Re-listed whole every run: what is stored is read once, not once per page.
         known = stored_state(Contract, self.source_id)
-        for page in self._prefetched(self.client.iter_contract_pages(start_page=start_page, page_size=self.page_size)):
+        pages = self._listing(
+            lambda client, number: client.list_contracts(number, self.page_size),
+            start_page,
+            expected_records=sum(1 for _sync_hash, deleted_at in known.values() if deleted_at is None),
+        )
+        for page in self._prefetched(pages):
             plan = plan_upsert(Contract, self.source_id, [mapping.contract_row(c) for c in page.items], known=known)
             self._write_page(step, page.page, page.total_records, [plan])
             _remember_written(known, plan)
@@ -227,8 +234,13 @@ class SyncEngine:
         if self._since is not None:
             recent = self.run.high_water_mark - timedelta(days=settings.SYNC_INVOICE_RECENT_DAYS)
             created_from = min(self._since, recent)
-        pages = self.client.iter_invoice_pages(
-            start_page=start_page, page_size=self.page_size, created_from=created_from
+        expected = None
+        if created_from is not None:  # the recent window: about what is stored of it
+            expected = Invoice.objects.filter(source_id=self.source_id, bms_created_on__gte=created_from).count()
+        pages = self._listing(
+            lambda client, number: client.list_invoices(number, self.page_size, created_from=created_from),
+            start_page,
+            expected_records=expected,
         )
         for page, prepared in self._prefetched(pages, self._invoice_preparer()):
             self._write_invoice_page(
@@ -238,8 +250,11 @@ class SyncEngine:
     def _sync_open_invoices(self, step: Step, start_page: int) -> None:
         status_id = int(step.name.split(":", 1)[1])
         known = stored_state(Invoice, self.source_id, status_bms_id=status_id)
-        stored = sum(1 for _sync_hash, deleted_at in known.values() if deleted_at is None)
-        pages = self._open_invoice_pages(status_id, start_page, expected_pages=-(-stored // self.page_size))
+        pages = self._listing(
+            lambda client, number: client.list_invoices(number, self.page_size, status_id=status_id),
+            start_page,
+            expected_records=sum(1 for _sync_hash, deleted_at in known.values() if deleted_at is None),
+        )
         for page, prepared in self._prefetched(pages, self._invoice_preparer()):
             # Noted as seen, so the closed_invoices step knows which open invoices left the listings.
             self._write_invoice_page(
@@ -253,29 +268,30 @@ class SyncEngine:
                 in_prefetch=True,
             )
 
-    def _open_invoice_pages(self, status_id: int, start_page: int, expected_pages: int) -> Iterator:
-        """One status's listing. The pages its stored invoices fill are fetched two at a time
-        (unchanged, that is all of them); beyond them (BMS gives no total to page by) one at
-        a time until a short page. Runs in the prefetch thread, which owns self.client."""
-
-        def fetcher(client: BmsClient) -> Callable[[int], object]:
-            return lambda number: client.list_invoices(number, self.page_size, status_id=status_id)
-
-        if expected_pages >= start_page:
-            fetchers = [fetcher(self.client), fetcher(self._sibling("listing"))]
-            for page in fetched_in_parallel(fetchers, start_page, expected_pages):
+    def _listing(
+        self, list_page: Callable[[BmsClient, int], Page], start_page: int, *, expected_records: int | None
+    ) -> Iterator[Page]:
+        """The pages of a listing from ``start_page``, for the prefetch thread (which owns
+        self.client). Where the portal knows about how many records it holds, the pages
+        those fill are fetched two at a time; past them, or without an estimate, one at a
+        time until the listing ends. A listing that ends early asks for nothing more."""
+        number = start_page
+        expected_pages = -(-expected_records // self.page_size) if expected_records else 0
+        if expected_pages > number:
+            fetchers = [partial(list_page, self.client), partial(list_page, self._sibling("listing"))]
+            for page in fetched_in_parallel(fetchers, number, expected_pages):
                 yield page
-                if len(page.items) < self.page_size:
-                    return  # the listing ended early (invoices left it): the rest is not asked for
-            start_page = expected_pages + 1
-        yield from self.client.iter_invoice_pages(start_page=start_page, page_size=self.page_size, status_id=status_id)
+                if is_last_page(page, self.page_size):
+                    return
+            number = expected_pages + 1
+        yield from BmsClient.iter_pages(partial(list_page, self.client), number)
 
     def _sync_closed_invoices(self, step: Step, start_page: int) -> None:
         """Open invoices no open-status listing returned: paid, voided or deleted since.
 
         BMS can only filter invoices by id (one per request) or by creation date, so each
         cluster of such invoices is fetched whichever way costs fewer requests. Resuming
-        needs no page number: what was fetched is marked seen and drops out of the set."""
+        needs no page number: what was fetched is noted as seen and drops out of the set."""
         seen = {
             bms_id
             for bms_ids in SyncSeenPage.objects.filter(run_id=self.run.pk).values_list("bms_ids", flat=True)

@@ -143,6 +143,21 @@ class _NoRetry(Exception):
         self.error = error
 
 
+def is_last_page(page: Page, served: int = 0) -> bool:
+    """Whether a listing ends with this page: it is empty, it reaches the total (when BMS
+    gives one), or else it is short.
+
+    With a total, a short page does not end the walk: a server that silently serves smaller
+    pages than asked still numbers pages by its own size (``served``, the largest page seen),
+    so the walk goes on until the total."""
+    if not page.items:
+        return True
+    if page.total_records is not None:
+        served = max(served, len(page.items))
+        return (page.page - 1) * served + len(page.items) >= page.total_records
+    return len(page.items) < page.page_size
+
+
 class BmsClient:
     def __init__(
         self,
@@ -259,7 +274,7 @@ class BmsClient:
     def iter_account_pages(
         self, *, start_page: int = 1, page_size: int = MAX_PAGE_SIZE, **filters: Any
     ) -> Iterator[Page[Account]]:
-        return self._iter_pages(lambda p: self.list_accounts(p, page_size, **filters), start_page)
+        return self.iter_pages(lambda p: self.list_accounts(p, page_size, **filters), start_page)
 
     def get_account(self, account_id: int) -> Account:
         return self._get_one(ACCOUNT, Account.from_api, account_id)
@@ -290,7 +305,7 @@ class BmsClient:
     def iter_contact_pages(
         self, *, start_page: int = 1, page_size: int = MAX_PAGE_SIZE, **filters: Any
     ) -> Iterator[Page[Contact]]:
-        return self._iter_pages(lambda p: self.list_contacts(p, page_size, **filters), start_page)
+        return self.iter_pages(lambda p: self.list_contacts(p, page_size, **filters), start_page)
 
     def get_contact(self, contact_id: int) -> Contact:
         return self._get_one(CONTACT, Contact.from_api, contact_id)
@@ -320,7 +335,7 @@ class BmsClient:
     def iter_contract_pages(
         self, *, start_page: int = 1, page_size: int = MAX_PAGE_SIZE, **filters: Any
     ) -> Iterator[Page[Contract]]:
-        return self._iter_pages(lambda p: self.list_contracts(p, page_size, **filters), start_page)
+        return self.iter_pages(lambda p: self.list_contracts(p, page_size, **filters), start_page)
 
     def contract_lookup(self, account_id: int, *, exclude_expired: bool = False) -> list[ContractRef]:
         params = {"AccountId": account_id, "ExcludeExpiredContracts": _query_value(exclude_expired)}
@@ -352,7 +367,7 @@ class BmsClient:
     def iter_invoice_pages(
         self, *, start_page: int = 1, page_size: int = MAX_PAGE_SIZE, **filters: Any
     ) -> Iterator[Page[Invoice]]:
-        return self._iter_pages(lambda p: self.list_invoices(p, page_size, **filters), start_page)
+        return self.iter_pages(lambda p: self.list_invoices(p, page_size, **filters), start_page)
 
     def get_invoice(self, invoice_id: int) -> Invoice:
         """One invoice with its line items."""
@@ -372,7 +387,7 @@ class BmsClient:
         self, invoice_ids: Sequence[int], *, start_page: int = 1, page_size: int = MAX_PAGE_SIZE
     ) -> Iterator[Page[InvoiceLineItem]]:
         ids = list(invoice_ids)
-        return self._iter_pages(lambda p: self.list_invoice_line_items(ids, p, page_size), start_page)
+        return self.iter_pages(lambda p: self.list_invoice_line_items(ids, p, page_size), start_page)
 
     # --- service desk ----------------------------------------------------------------------------
 
@@ -411,7 +426,7 @@ class BmsClient:
     def iter_ticket_pages(
         self, *, start_page: int = 1, page_size: int = MAX_PAGE_SIZE, **filters: Any
     ) -> Iterator[Page[Ticket]]:
-        return self._iter_pages(lambda p: self.search_tickets(p, page_size, **filters), start_page)
+        return self.iter_pages(lambda p: self.search_tickets(p, page_size, **filters), start_page)
 
     def get_ticket(self, ticket_id: int) -> Ticket:
         return self._get_one(TICKET, Ticket.from_api, ticket_id)
@@ -447,7 +462,7 @@ class BmsClient:
 
     def list_attachments(self, module_id: int, object_id: int) -> list[Attachment]:
         items: list[Attachment] = []
-        for page in self._iter_pages(lambda p: self._attachment_page(module_id, object_id, p), 1):
+        for page in self.iter_pages(lambda p: self._attachment_page(module_id, object_id, p), 1):
             items.extend(page.items)
         return items
 
@@ -523,24 +538,15 @@ class BmsClient:
             raise BmsNotABmsServer(f"Unexpected record shape from {ep.template}.") from exc
 
     @staticmethod
-    def _iter_pages(fetch: Callable[[int], Page[T]], start_page: int) -> Iterator[Page[T]]:
-        """Yield pages until an empty page, the total (when BMS gives it), or else a short page.
-
-        With a total, a short page does not end the walk: a server that silently serves smaller
-        pages than asked still numbers pages by its own size, so we keep going until the total.
-        """
+    def iter_pages(fetch: Callable[[int], Page[T]], start_page: int = 1) -> Iterator[Page[T]]:
+        """Yield ``fetch(n)`` for n = start_page, ... until the listing ends (`is_last_page`)."""
         page_number = start_page
         served = 0  # the page size the server actually uses, as far as we have seen
         while True:
             page = fetch(page_number)
             yield page
-            if not page.items:
-                return
             served = max(served, len(page.items))
-            if page.total_records is not None:
-                if (page_number - 1) * served + len(page.items) >= page.total_records:
-                    return
-            elif len(page.items) < page.page_size:
+            if is_last_page(page, served):
                 return
             page_number += 1
 
