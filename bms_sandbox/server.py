@@ -6,6 +6,7 @@ import contextlib
 import json
 import socket
 import sys
+import threading
 import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -79,6 +80,8 @@ def make_server(opts: Options, host: str = "127.0.0.1", port: int = 8001, verbos
 
 def serve(opts: Options, host: str, port: int, verbose: bool = False) -> None:
     httpd = make_server(opts, host, port, verbose)
+    # Requests are served meanwhile; one that needs an index first builds it itself.
+    threading.Thread(target=httpd.app.tenant.build_indexes, name="build-indexes", daemon=True).start()
     h, p = httpd.server_address[:2]
     # One machine-readable line on stdout: SandboxServer reads the bound port from it.
     print(json.dumps({"event": "listening", "url": f"http://{h}:{p}"}), flush=True)

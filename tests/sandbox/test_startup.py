@@ -52,3 +52,17 @@ def test_large_tenant_starts_and_serves_quickly() -> None:
         for _ in range(200):
             s.get(server.url + "/v2/system/priorities/lookup", timeout=10)
         assert time.monotonic() - t2 < 2  # >= 100 req/s even on a slow CI box (~1000 locally)
+
+
+def test_indexes_built_up_front_answer_as_a_scan_would() -> None:
+    from bms_sandbox.data import Options, Tenant
+
+    tenant = Tenant(Options(accounts=20, invoices_per_account=30))
+    spec = tenant.specs["invoices"]
+    assert spec.indexed == {"statusId"}
+    tenant.build_indexes()
+    assert ("invoices", "statusId") in tenant._eq_indexes
+    for status in {spec.fast["statusId"](i) for i in range(1, spec.n + 1)}:
+        by_index = list(tenant.query("invoices", (("statusId", "eq", status),)))
+        by_scan = [i for i in range(1, spec.n + 1) if tenant.get("invoices", i)["statusId"] == status]
+        assert by_index == by_scan and by_index
