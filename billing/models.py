@@ -40,6 +40,8 @@ class Invoice(SyncedRecord):
             models.Index(
                 fields=["organization", "-has_balance", "-invoice_date", "-id"], name="invoice_org_open_first"
             ),
+            # The sync's creation-date windows (recent invoices, invoices that left the open listings).
+            models.Index(fields=["source", "bms_created_on"], name="invoice_source_created"),
         ]
 
     def __str__(self) -> str:
