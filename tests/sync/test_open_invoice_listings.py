@@ -146,3 +146,21 @@ def test_a_run_stopped_mid_listing_resumes_with_what_it_saw(synced, large_sandbo
     minimum = _recent_pages(control, run) + sum(_listing_pages(control, s) for s in _open_statuses() | {status})
     assert run.requests[LISTING] <= minimum + 2 + len(gone)
     assert not SyncSeenPage.objects.exclude(run=run).exists()
+
+
+def test_faults_and_expiring_tokens_while_two_clients_list_do_not_change_the_result(synced, large_sandbox):
+    control = large_sandbox.control
+    status = _longest_payable_listing(control)
+    for invoice_id in sorted(r["id"] for r in control.records("invoices") if r["statusId"] == status)[:5]:
+        if next(r for r in control.records("invoices") if r["id"] == invoice_id)["paymentDue"] > 0:
+            control.mutate("invoice.pay", id=invoice_id)
+    control.set_faults(error_rate=0.08, success_false_rate=0.05, token_max_requests=15, fault_seed=3)
+    try:
+        run = run_sync(synced)
+        served = control.request_counts()["by_endpoint"]
+    finally:
+        control.set_faults()
+    assert run.status == SyncStatus.SUCCEEDED, run.error
+    assert_matches_sandbox(control, synced.data_source)
+    # Tokens ran out every 15 requests, for both listing clients, and were renewed.
+    assert served.get("POST /v2/security/refreshtoken", 0) + served.get("POST /v2/security/authenticate", 0) >= 3
