@@ -163,7 +163,7 @@ class SyncSeenPage(models.Model):
     An incremental run re-lists open invoices to learn which ones left those listings (paid
     or voided since). Noting each page's ids here, with the page's checkpoint, costs one
     small insert per page where marking each unchanged invoice would cost a write per
-    invoice. Rows live as long as their run is unfinished."""
+    invoice. The next run of the source removes them when it starts."""
 
     run = models.ForeignKey(SyncRun, on_delete=models.CASCADE, related_name="seen_pages")
     bms_ids = models.JSONField()

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import partial
+from functools import cached_property, partial
 
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
@@ -81,7 +81,6 @@ class SyncEngine:
         self.run = run
         self.client = client
         self._clients = [client]
-        self._siblings: dict[str, BmsClient] = {}
         self.token = worker_token
         self.clock = clock
         self.source_id = run.source_id
@@ -189,102 +188,123 @@ class SyncEngine:
 
     # --- steps -----------------------------------------------------------------------------------
 
-    def _prefetched(self, pages, prepare=lambda page: page):
-        # The thread's own database connection is closed when it ends.
-        return prefetched(pages, prepare, on_thread_exit=lambda: connection.close())
-
     def _sync_accounts(self, step: Step, start_page: int) -> None:
-        pages = self.client.iter_account_pages(
-            start_page=start_page, page_size=self.page_size, modified_from=self._since
+        since = self._since
+        listing = self._listing(
+            lambda client, n: client.list_accounts(n, self.page_size, modified_from=since), start_page
         )
-        for page in self._prefetched(pages):
-            plan = plan_upsert(Organization, self.source_id, (mapping.organization_row(a) for a in page.items))
-            self._write_page(step, page.page, page.total_records, [plan])
+        with closing(listing) as pages:
+            for page in pages:
+                plan = plan_upsert(Organization, self.source_id, (mapping.organization_row(a) for a in page.items))
+                self._write_page(step, page.page, page.total_records, [plan])
 
     def _sync_contacts(self, step: Step, start_page: int) -> None:
-        for page in self._prefetched(
-            self.client.iter_contact_pages(start_page=start_page, page_size=self.page_size, modified_from=self._since)
-        ):
-            plan = plan_upsert(Contact, self.source_id, [mapping.contact_row(c) for c in page.items])
-            self._write_page(step, page.page, page.total_records, [plan])
+        since = self._since
+        listing = self._listing(
+            lambda client, n: client.list_contacts(n, self.page_size, modified_from=since), start_page
+        )
+        with closing(listing) as pages:
+            for page in pages:
+                plan = plan_upsert(Contact, self.source_id, [mapping.contact_row(c) for c in page.items])
+                self._write_page(step, page.page, page.total_records, [plan])
 
     def _sync_contracts(self, step: Step, start_page: int) -> None:
         # Re-listed whole every run: what is stored is read once, not once per page.
         known = stored_state(Contract, self.source_id)
-        pages = self._listing(
-            lambda client, number: client.list_contracts(number, self.page_size),
+        listing = self._listing(
+            lambda client, n: client.list_contracts(n, self.page_size),
             start_page,
             expected_records=sum(1 for _sync_hash, deleted_at in known.values() if deleted_at is None),
         )
-        for page in self._prefetched(pages):
-            plan = plan_upsert(Contract, self.source_id, [mapping.contract_row(c) for c in page.items], known=known)
-            self._write_page(step, page.page, page.total_records, [plan])
-            _remember_written(known, plan)
+        with closing(listing) as pages:
+            for page in pages:
+                rows = [mapping.contract_row(c) for c in page.items]
+                plan = plan_upsert(Contract, self.source_id, rows, known=known)
+                self._write_page(step, page.page, page.total_records, [plan])
+                _remember_written(known, plan)
 
     def _sync_tickets(self, step: Step, start_page: int) -> None:
-        pages = self.client.iter_ticket_pages(
-            start_page=start_page, page_size=self.page_size, last_activity_from=self._since
+        since = self._since
+        listing = self._listing(
+            lambda client, n: client.search_tickets(n, self.page_size, last_activity_from=since), start_page
         )
-        for page in self._prefetched(pages):
-            plan = plan_upsert(Ticket, self.source_id, [mapping.ticket_row(t) for t in page.items])
-            self._write_page(step, page.page, page.total_records, [plan])
+        with closing(listing) as pages:
+            for page in pages:
+                plan = plan_upsert(Ticket, self.source_id, [mapping.ticket_row(t) for t in page.items])
+                self._write_page(step, page.page, page.total_records, [plan])
 
     def _sync_invoices(self, step: Step, start_page: int) -> None:
         created_from = None
+        expected = None
         if self._since is not None:
             recent = self.run.high_water_mark - timedelta(days=settings.SYNC_INVOICE_RECENT_DAYS)
             created_from = min(self._since, recent)
-        expected = None
-        if created_from is not None:  # the recent window: about what is stored of it
+            # The recent window: about what is stored of it.
             expected = Invoice.objects.filter(source_id=self.source_id, bms_created_on__gte=created_from).count()
-        pages = self._listing(
-            lambda client, number: client.list_invoices(number, self.page_size, created_from=created_from),
+        listing = self._listing(
+            lambda client, n: client.list_invoices(n, self.page_size, created_from=created_from),
             start_page,
             expected_records=expected,
+            prepare=self._invoice_preparer(),
         )
-        for page, prepared in self._prefetched(pages, self._invoice_preparer()):
-            self._write_invoice_page(
-                step, page.page, page.items, mark_seen=self._mark_seen, prepared=prepared, in_prefetch=True
-            )
+        with closing(listing) as pages:
+            for page, prepared in pages:
+                self._write_invoice_page(step, page.page, page.items, mark_seen=self._mark_seen, prepared=prepared)
 
     def _sync_open_invoices(self, step: Step, start_page: int) -> None:
         status_id = int(step.name.split(":", 1)[1])
         known = stored_state(Invoice, self.source_id, status_bms_id=status_id)
-        pages = self._listing(
-            lambda client, number: client.list_invoices(number, self.page_size, status_id=status_id),
+        listing = self._listing(
+            lambda client, n: client.list_invoices(n, self.page_size, status_id=status_id),
             start_page,
             expected_records=sum(1 for _sync_hash, deleted_at in known.values() if deleted_at is None),
+            prepare=self._invoice_preparer(),
         )
-        for page, prepared in self._prefetched(pages, self._invoice_preparer()):
-            # Noted as seen, so the closed_invoices step knows which open invoices left the listings.
-            self._write_invoice_page(
-                step,
-                page.page,
-                page.items,
-                mark_seen=False,
-                note_seen=True,
-                known=known,
-                prepared=prepared,
-                in_prefetch=True,
-            )
+        with closing(listing) as pages:
+            for page, prepared in pages:
+                # Noted as seen, so the closed_invoices step knows which open invoices left the listings.
+                self._write_invoice_page(
+                    step, page.page, page.items, mark_seen=False, note_seen=True, known=known, prepared=prepared
+                )
 
     def _listing(
-        self, list_page: Callable[[BmsClient, int], Page], start_page: int, *, expected_records: int | None
-    ) -> Iterator[Page]:
-        """The pages of a listing from ``start_page``, for the prefetch thread (which owns
-        self.client). Where the portal knows about how many records it holds, the pages
-        those fill are fetched two at a time; past them, or without an estimate, one at a
-        time until the listing ends. A listing that ends early asks for nothing more."""
-        number = start_page
+        self,
+        list_page: Callable[[BmsClient, int], Page],
+        start_page: int,
+        *,
+        expected_records: int | None = None,
+        prepare: Callable[[Page], object] = lambda page: page,
+    ) -> Iterator:
+        """``prepare(page)`` for each page of a listing, from ``start_page`` to its end.
+
+        Where the portal knows about how many records the listing holds, the pages those
+        fill are fetched two at a time, each by a client of its own, at most two pages
+        ahead of the writer (a listing that ends sooner wastes at most those two requests).
+        Past them, or without an estimate, the next page is fetched while this one is
+        written. Either way a resumed run starts at the page after its checkpoint."""
+        number, served = start_page, 0
         expected_pages = -(-expected_records // self.page_size) if expected_records else 0
         if expected_pages > number:
-            fetchers = [partial(list_page, self.client), partial(list_page, self._sibling("listing"))]
-            for page in fetched_in_parallel(fetchers, number, expected_pages):
-                yield page
-                if is_last_page(page, self.page_size):
-                    return
+            fetchers = [partial(list_page, self._new_sibling()) for _ in range(2)]
+            with closing(fetched_in_parallel(fetchers, number, expected_pages)) as pages:
+                for page in pages:
+                    served = max(served, len(page.items))
+                    yield prepare(page)
+                    if is_last_page(page, served):
+                        return
             number = expected_pages + 1
-        yield from BmsClient.iter_pages(partial(list_page, self.client), number)
+        # The thread's own database connection (a preparer may query) is closed when it ends.
+        sequential = BmsClient.iter_pages(partial(list_page, self.client), number)
+        with closing(prefetched(sequential, prepare, on_thread_exit=lambda: connection.close())) as pages:
+            yield from pages
+
+    def _invoice_preparer(self) -> Callable:
+        """What is done beyond downloading a page of invoices, ahead of the writer. In a full
+        run most invoices are new, so the page is planned and its lines fetched too; in an
+        incremental run most are unchanged, so the writer plans it and fetches the few lines."""
+        if self._since is None:
+            return self._with_lines
+        return lambda page: (page, None)
 
     def _sync_closed_invoices(self, step: Step, start_page: int) -> None:
         """Open invoices no open-status listing returned: paid, voided or deleted since.
@@ -382,18 +402,10 @@ class SyncEngine:
                 .update(organization_id=Subquery(organization.values("pk")[:1]))
             )
         if linked:
-            self._records_changed()
+            transaction.on_commit(self._records_changed, robust=True)
 
     def _records_changed(self) -> None:
         synced_records_changed.send(sender=SyncRun, source_id=self.source_id)
-
-    def _invoice_preparer(self) -> Callable:
-        """What the prefetch thread does beyond downloading a page of invoices. In a full
-        run most invoices are new, so it also plans the page and fetches the lines; in an
-        incremental run most are unchanged, so the writer plans it and fetches the few lines."""
-        if self._since is None:
-            return self._with_lines
-        return lambda page: (page, None)
 
     def _with_lines(self, page) -> tuple:
         """In the prefetch thread: the page, its plan and the lines of its new or changed invoices."""
@@ -418,7 +430,6 @@ class SyncEngine:
         note_seen: bool = False,
         known: StoredState | None = None,
         prepared: PreparedInvoices | None = None,
-        in_prefetch: bool = False,
     ) -> None:
         # The prefetch thread planned this page while the previous one was being written:
         # its plan holds unless the two pages share an invoice (a listing that shifted).
@@ -432,9 +443,7 @@ class SyncEngine:
         lines = prefetched_lines or FetchedLines(frozenset(), [])
         missing = [bms_id for bms_id in plan.changed_ids if bms_id not in lines.invoice_ids]
         if missing:
-            # The prefetch thread owns self.client while it runs; use a second client.
-            client = self._sibling("lines") if in_prefetch else self.client
-            extra = self._fetch_lines(client, missing)
+            extra = self._fetch_lines(self._writer_client, missing)
             lines = FetchedLines(lines.invoice_ids | extra.invoice_ids, lines.rows + extra.rows)
         changed = set(plan.changed_ids)
         line_rows = [row for row in lines.rows if row["bms_invoice_id"] in changed]
@@ -454,14 +463,18 @@ class SyncEngine:
         for client in self._clients:
             client.close()
 
-    def _sibling(self, purpose: str) -> BmsClient:
-        """A client for another thread (one per purpose, kept for the run): a client is used
-        by one thread at a time."""
-        client = self._siblings.get(purpose)
-        if client is None:
-            client = self._siblings[purpose] = self.client.sibling()
-            self._clients.append(client)
+    def _new_sibling(self) -> BmsClient:
+        """Another client, for another thread (a client is used by one thread at a time);
+        its requests count with the run's and it is closed with the others."""
+        client = self.client.sibling()
+        self._clients.append(client)
         return client
+
+    @cached_property
+    def _writer_client(self) -> BmsClient:
+        """The writer's own client (for the lines of changed invoices): the main client may
+        be busy in the prefetch thread meanwhile."""
+        return self._new_sibling()
 
     def _write_lines(self, invoices: UpsertPlan, line_rows: list[dict], now: datetime) -> Counts:
         if not invoices.changed_ids:
@@ -549,7 +562,8 @@ class SyncEngine:
                 bucket[key] += value
         self._records_this_process += records
         if any(c.created or c.updated or c.deleted for c in (counts or {}).values()):
-            transaction.on_commit(self._records_changed)
+            # Robust: a cache that cannot be told (Redis down) must not fail a committed page.
+            transaction.on_commit(self._records_changed, robust=True)
         # A finished step leaves the progress as its last page set it.
         progress = self.run.progress if step_done is not None else self._progress(step, page, records, total_records)
         requests = dict(self._requests_before)

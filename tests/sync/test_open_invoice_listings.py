@@ -164,3 +164,24 @@ def test_faults_and_expiring_tokens_while_two_clients_list_do_not_change_the_res
     assert_matches_sandbox(control, synced.data_source)
     # Tokens ran out every 15 requests, for both listing clients, and were renewed.
     assert served.get("POST /v2/security/refreshtoken", 0) + served.get("POST /v2/security/authenticate", 0) >= 3
+
+
+def test_a_server_serving_smaller_pages_than_asked_is_walked_to_its_total(settings, admin_user):
+    """A server that silently serves smaller pages than asked numbers its pages by its own
+    size: a re-listing with a total (contracts) goes on until the total, not the first
+    'short' page. (Invoice listings carry no total: they rely on BMS serving the page size
+    asked, which the sync keeps at BMS's largest; this tenant has none.)"""
+    with SandboxServer(accounts=8, contracts_per_account=4, invoices_per_account=0, max_page_size=5) as sandbox:
+        settings.BMS_ALLOWED_INSECURE_HOSTS = [urlsplit(sandbox.url).netloc]
+        integration = integration_save_settings(
+            provider=get_provider("kaseya-bms"), actor=admin_user,
+            cleaned_data={"company_name": sandbox.tenant, "username": sandbox.username,
+                          "password": sandbox.password, "server_url": sandbox.url},
+        )
+        assert run_sync(integration).status == SyncStatus.SUCCEEDED
+        last = max(r["id"] for r in sandbox.control.records("contracts"))
+        sandbox.control.mutate("contract.update", id=last, contractName="Renamed at the end of the listing")
+        run = run_sync(integration)
+        assert run.status == SyncStatus.SUCCEEDED, run.error
+        assert run.counts["contracts"]["updated"] == 1
+        assert_matches_sandbox(sandbox.control, integration.data_source)

@@ -19,13 +19,20 @@ def _fetcher(log: list, delay=lambda n: 0.0):
 
 def test_pages_come_in_order_whatever_order_they_arrive_in():
     log: list = []
-    # Odd pages slow, even pages fast: the consumer still sees 3..12 in order.
-    fetchers = [_fetcher(log, lambda n: 0.02 if n % 2 else 0.0), _fetcher(log)]
+    # Odd pages slow, even pages fast: the consumer still sees 3..12 in order, each fetched once.
+    fetchers = [_fetcher(log, lambda n: 0.02 if n % 2 else 0.0), _fetcher(log, lambda n: 0.02 if n % 2 else 0.0)]
     assert list(fetched_in_parallel(fetchers, 3, 12)) == list(range(3, 13))
-    by_thread = {}
-    for number, thread in log:
-        by_thread.setdefault(thread, []).append(number)
-    assert sorted(by_thread.values()) == [[3, 5, 7, 9, 11], [4, 6, 8, 10, 12]]
+    assert sorted(number for number, _thread in log) == list(range(3, 13))
+    assert {thread for _number, thread in log} == {"sync-fetch-0", "sync-fetch-1"}
+
+
+def test_never_more_than_two_pages_ahead_of_a_slow_consumer():
+    log: list = []
+    for taken, page in enumerate(fetched_in_parallel([_fetcher(log), _fetcher(log)], 1, 30), start=1):
+        assert page == taken
+        time.sleep(0.01)  # the writer
+        assert len(log) <= taken + 2, (taken, len(log))
+    assert len(log) == 30
 
 
 def test_requests_overlap():
@@ -40,7 +47,7 @@ def test_a_consumer_that_stops_early_stops_the_threads():
     assert next(pages) == 1 and next(pages) == 2
     pages.close()
     assert not [t for t in threading.enumerate() if t.name.startswith("sync-fetch-")]
-    assert len(log) <= 6  # at most a page or two ahead per thread, never the whole range
+    assert len(log) <= 4  # the two taken and at most two ahead, never the whole range
 
 
 def test_an_error_is_raised_at_its_page():
@@ -61,3 +68,21 @@ def test_one_page_uses_one_thread():
     log: list = []
     assert list(fetched_in_parallel([_fetcher(log), _fetcher(log)], 5, 5)) == [5]
     assert len(log) == 1
+
+
+def test_the_prefetch_thread_closes_its_source_when_the_consumer_stops():
+    from integrations.sync.prefetch import prefetched
+
+    closed = threading.Event()
+
+    def source():
+        try:
+            yield from range(100)
+        finally:
+            closed.set()
+
+    pages = prefetched(source(), lambda page: page)
+    assert next(pages) == 0
+    pages.close()
+    assert closed.wait(2)
+    assert not [t for t in threading.enumerate() if t.name == "sync-prefetch"]

@@ -203,8 +203,8 @@ class BmsClient:
 
     def sibling(self) -> BmsClient:
         """A client for another thread (a client is not shared between threads): the same
-        server, credentials, options and pacer, its own HTTP session, and this client's
-        token, so it starts without signing in again."""
+        server, credentials, timeouts, retry options and pacer, its own default HTTP session,
+        and this client's token, so it starts without signing in again."""
         twin = BmsClient(
             self.server_url,
             self.company,
