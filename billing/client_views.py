@@ -5,6 +5,7 @@ answers 404 whatever id is tried.
 """
 
 from django.core.paginator import Paginator
+from django.http import QueryDict
 from django.template.loader import render_to_string
 from django.views.generic import TemplateView
 
@@ -24,25 +25,47 @@ class ClientInvoiceMixin(ClientContactRequiredMixin):
 
 
 class ClientInvoiceListView(ClientContactRequiredMixin, TemplateView):
-    """The organization's invoices. The list is rendered once per organization, filters and
-    data version and then served from the cache (billing.list_cache)."""
+    """The organization's invoices. Browsing (no search) is rendered once per organization,
+    filter and page, then served from the cache (billing.list_cache); searches, deep pages
+    and unknown parameters are rendered each time, so no request can fill the cache with
+    lists nobody else will see."""
 
     template_name = "client/invoices.html"
     paginate_by = 25
+    cached_pages = 10  # of each filter: where people look
+    params = ("q", "state", "page")
 
     def get_context_data(self, **kwargs):
         organization_id = self.request.user.organization_id
-        # The list is a function of these alone (and of the data and the day, in the key).
-        params = tuple(sorted(self.request.GET.lists()))
-        invoice_list = list_cache.rendered(
-            "client-invoices", organization_id, params, lambda: self.render_invoice_list(organization_id)
-        )
+        key = self.cache_key(self.request.GET)
+        if key is None:
+            invoice_list = self.render_invoice_list(organization_id, self.request.GET)
+        else:
+            state, page = key
+            params = QueryDict(mutable=True)
+            params.update({"state": state} if state else {})
+            params.update({"page": str(page)} if page > 1 else {})
+            invoice_list = list_cache.rendered(
+                "client-invoices", organization_id, key, lambda: self.render_invoice_list(organization_id, params)
+            )
         # A SafeString from render_to_string (pickled as one): were it ever a plain str, the
         # page would show escaped HTML, never run it.
         return super().get_context_data(invoice_list=invoice_list, **kwargs)
 
-    def render_invoice_list(self, organization_id: int | None) -> str:
-        filter_form = ClientInvoiceFilterForm(self.request.GET or None)
+    def cache_key(self, query: QueryDict) -> tuple[str, int] | None:
+        """(state, page) of a plain browse, or None when the request is not worth caching."""
+        if set(query) - set(self.params) or query.get("q", "").strip():
+            return None
+        form = ClientInvoiceFilterForm({"state": query.get("state", "")})
+        if not form.is_valid():
+            return None
+        page = query.get("page", "1")
+        if not page.isdigit() or not 1 <= int(page) <= self.cached_pages:
+            return None
+        return form.cleaned_data["state"], int(page)
+
+    def render_invoice_list(self, organization_id: int | None, query: QueryDict) -> str:
+        filter_form = ClientInvoiceFilterForm(query or None)
         data = filter_form.cleaned_data if filter_form.is_valid() else {}
         invoices = client_invoice_list(
             organization_id=organization_id,
@@ -50,17 +73,17 @@ class ClientInvoiceListView(ClientContactRequiredMixin, TemplateView):
             state=data.get("state") or "",
         )
         # A page number out of range (a stale link, a hand-edited URL) shows the nearest page.
-        page = Paginator(invoices, self.paginate_by).get_page(self.request.GET.get("page"))
-        params = self.request.GET.copy()
-        params.pop("page", None)
+        page = Paginator(invoices, self.paginate_by).get_page(query.get("page"))
+        others = query.copy()
+        others.pop("page", None)
         context = {
             "organization": self.request.user.organization,
             "filter_form": filter_form,
             "invoices": page.object_list,
             "page_obj": page,
             "is_paginated": page.has_other_pages(),
-            "query_string": params.urlencode(),
-            "filtered": bool(params.get("q") or params.get("state")),
+            "query_string": others.urlencode(),
+            "filtered": bool(others.get("q") or others.get("state")),
         }
         return render_to_string("client/_invoice_list.html", context)
 

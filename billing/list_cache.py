@@ -3,8 +3,9 @@
 Every contact of an organization sees the same list for the same filters, and invoices only
 change when a sync writes them, so a list is rendered once and served from Redis until
 then. One version number covers them all: anything that changes invoices or organizations
-bumps it, and a list kept under an older version is rendered again. Keys carry today's
-date, since "past due" is relative to today.
+bumps it, and a list kept under an older version is rendered again. "Past due" moves with
+the clock, so keys carry today's date and a list is kept 15 minutes at most: a badge is
+never more than that late.
 """
 
 from __future__ import annotations

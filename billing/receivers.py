@@ -20,4 +20,5 @@ def _on_synced_records_changed(sender, source_id, **kwargs):
 @receiver(post_save, sender=Organization, dispatch_uid="billing.list_cache.organization_saved")
 @receiver(post_delete, sender=Organization, dispatch_uid="billing.list_cache.organization_deleted")
 def _on_record_saved(sender, **kwargs):
-    transaction.on_commit(list_cache.invalidate)
+    # Robust: a cache that cannot be told (Redis down) must not fail the save that committed.
+    transaction.on_commit(list_cache.invalidate, robust=True)
