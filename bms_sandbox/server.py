@@ -71,6 +71,12 @@ class SandboxHTTPServer(ThreadingHTTPServer):
         self.verbose = verbose
         super().__init__(addr, Handler)
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that gave up (its timeout) and closed the connection is not a server error.
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
 
 def make_server(opts: Options, host: str = "127.0.0.1", port: int = 8001, verbose: bool = False) -> SandboxHTTPServer:
     app = Sandbox(opts)
