@@ -193,20 +193,14 @@ class SyncEngine:
         listing = self._listing(
             lambda client, n: client.list_accounts(n, self.page_size, modified_from=since), start_page
         )
-        with closing(listing) as pages:
-            for page in pages:
-                plan = plan_upsert(Organization, self.source_id, (mapping.organization_row(a) for a in page.items))
-                self._write_page(step, page.page, page.total_records, [plan])
+        self._sync_listed(step, Organization, mapping.organization_row, listing)
 
     def _sync_contacts(self, step: Step, start_page: int) -> None:
         since = self._since
         listing = self._listing(
             lambda client, n: client.list_contacts(n, self.page_size, modified_from=since), start_page
         )
-        with closing(listing) as pages:
-            for page in pages:
-                plan = plan_upsert(Contact, self.source_id, [mapping.contact_row(c) for c in page.items])
-                self._write_page(step, page.page, page.total_records, [plan])
+        self._sync_listed(step, Contact, mapping.contact_row, listing)
 
     def _sync_contracts(self, step: Step, start_page: int) -> None:
         # Re-listed whole every run: what is stored is read once, not once per page.
@@ -216,22 +210,25 @@ class SyncEngine:
             start_page,
             expected_records=sum(1 for _sync_hash, deleted_at in known.values() if deleted_at is None),
         )
-        with closing(listing) as pages:
-            for page in pages:
-                rows = [mapping.contract_row(c) for c in page.items]
-                plan = plan_upsert(Contract, self.source_id, rows, known=known)
-                self._write_page(step, page.page, page.total_records, [plan])
-                _remember_written(known, plan)
+        self._sync_listed(step, Contract, mapping.contract_row, listing, known=known)
 
     def _sync_tickets(self, step: Step, start_page: int) -> None:
         since = self._since
         listing = self._listing(
             lambda client, n: client.search_tickets(n, self.page_size, last_activity_from=since), start_page
         )
+        self._sync_listed(step, Ticket, mapping.ticket_row, listing)
+
+    def _sync_listed(
+        self, step: Step, model: type, to_row: Callable, listing: Iterator, *, known: StoredState | None = None
+    ) -> None:
+        """Write each page of a listing (records without lines: all but invoices)."""
         with closing(listing) as pages:
             for page in pages:
-                plan = plan_upsert(Ticket, self.source_id, [mapping.ticket_row(t) for t in page.items])
+                plan = plan_upsert(model, self.source_id, [to_row(item) for item in page.items], known=known)
                 self._write_page(step, page.page, page.total_records, [plan])
+                if known is not None:
+                    _remember_written(known, plan)
 
     def _sync_invoices(self, step: Step, start_page: int) -> None:
         created_from = None

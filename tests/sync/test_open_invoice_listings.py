@@ -38,14 +38,19 @@ def large_sandbox():
 def synced(large_sandbox, settings, admin_user):
     """An integration on the large sandbox after its first (full) sync."""
     large_sandbox.control.reset()
-    settings.BMS_ALLOWED_INSECURE_HOSTS = [urlsplit(large_sandbox.url).netloc]
-    integration = integration_save_settings(
-        provider=get_provider("kaseya-bms"), actor=admin_user,
-        cleaned_data={"company_name": large_sandbox.tenant, "username": large_sandbox.username,
-                      "password": large_sandbox.password, "server_url": large_sandbox.url},
-    )
+    integration = _connect(large_sandbox, settings, admin_user)
     assert run_sync(integration).status == SyncStatus.SUCCEEDED
     return integration
+
+
+def _connect(sandbox, settings, admin_user):
+    """The Kaseya BMS integration, set up for this sandbox."""
+    settings.BMS_ALLOWED_INSECURE_HOSTS = [urlsplit(sandbox.url).netloc]
+    return integration_save_settings(
+        provider=get_provider("kaseya-bms"), actor=admin_user,
+        cleaned_data={"company_name": sandbox.tenant, "username": sandbox.username,
+                      "password": sandbox.password, "server_url": sandbox.url},
+    )
 
 
 DRAFT = 1  # bms_sandbox.constants.INV_DRAFT: cannot be paid
@@ -172,12 +177,7 @@ def test_a_server_serving_smaller_pages_than_asked_is_walked_to_its_total(settin
     'short' page. (Invoice listings carry no total: they rely on BMS serving the page size
     asked, which the sync keeps at BMS's largest; this tenant has none.)"""
     with SandboxServer(accounts=8, contracts_per_account=4, invoices_per_account=0, max_page_size=5) as sandbox:
-        settings.BMS_ALLOWED_INSECURE_HOSTS = [urlsplit(sandbox.url).netloc]
-        integration = integration_save_settings(
-            provider=get_provider("kaseya-bms"), actor=admin_user,
-            cleaned_data={"company_name": sandbox.tenant, "username": sandbox.username,
-                          "password": sandbox.password, "server_url": sandbox.url},
-        )
+        integration = _connect(sandbox, settings, admin_user)
         assert run_sync(integration).status == SyncStatus.SUCCEEDED
         last = max(r["id"] for r in sandbox.control.records("contracts"))
         sandbox.control.mutate("contract.update", id=last, contractName="Renamed at the end of the listing")
