@@ -596,7 +596,7 @@ class Tenant:
                 best, best_rank = c, rank
         return self._gen_contact(best) if best is not None else None
 
-    # The invoices served lately stay generated (about 6 KB each), as a database keeps its hot
+    # The invoices served lately stay generated (about 11 KB each), as a database keeps its hot
     # rows in memory: re-listing the open invoices of a large tenant does not build them again.
     @lru_cache(maxsize=12_000)  # noqa: B019 - bounded; cleared on every mutation
     def _gen_invoice(self, i: int) -> dict[str, Any]:
