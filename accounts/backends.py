@@ -1,3 +1,5 @@
+from functools import cache
+
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 from django.core.exceptions import ValidationError
@@ -21,6 +23,7 @@ class PortalBackend(ModelBackend):
         return user if user is not None and self.user_can_authenticate(user) else None
 
 
+@cache  # the same text for every request
 def _user_query() -> str:
     # Raw SQL: this runs on every request, and compiling the ORM query costs as much as
     # running it. Only names from the models' metadata go into it; the id is a parameter.

@@ -30,7 +30,15 @@ from integrations.providers.kaseya_bms.types import Page
 from integrations.signals import synced_records_changed
 from integrations.sync import mapping
 from integrations.sync.prefetch import fetched_in_parallel, prefetched
-from integrations.sync.upsert import Counts, StoredState, UpsertPlan, apply_upsert, plan_upsert, stored_state
+from integrations.sync.upsert import (
+    Counts,
+    StoredState,
+    UpsertPlan,
+    apply_upsert,
+    live_count,
+    plan_upsert,
+    stored_state,
+)
 from organizations.models import Contact, Contract, Organization, Ticket
 
 # Invoices that left the open listings: fetched one by one (this many per checkpoint), or
@@ -208,7 +216,7 @@ class SyncEngine:
         listing = self._listing(
             lambda client, n: client.list_contracts(n, self.page_size),
             start_page,
-            expected_records=sum(1 for _sync_hash, deleted_at in known.values() if deleted_at is None),
+            expected_records=live_count(known),
         )
         self._sync_listed(step, Contract, mapping.contract_row, listing, known=known)
 
@@ -254,7 +262,7 @@ class SyncEngine:
         listing = self._listing(
             lambda client, n: client.list_invoices(n, self.page_size, status_id=status_id),
             start_page,
-            expected_records=sum(1 for _sync_hash, deleted_at in known.values() if deleted_at is None),
+            expected_records=live_count(known),
             prepare=self._invoice_preparer(),
         )
         with closing(listing) as pages:

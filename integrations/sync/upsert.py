@@ -57,15 +57,19 @@ StoredState = dict[int, tuple[str, datetime | None]]
 
 
 def stored_state(model: type[models.Model], source_id: int, **filters) -> StoredState:
-    """What is stored of many rows at once: a step that re-lists them reads it in one query
-    instead of one per page."""
+    """What is stored of the rows the filters select, in one query (a step that re-lists
+    many rows reads it once instead of once per page)."""
     return {
         bms_id: (sync_hash, deleted_at)
         for bms_id, sync_hash, deleted_at in model.objects.filter(source_id=source_id, **filters)
-        .order_by()
+        .order_by()  # no default ordering: it would join the parent table for nothing
         .values_list("bms_id", "sync_hash", "deleted_at")
-        .iterator(chunk_size=5000)
     }
+
+
+def live_count(state: StoredState) -> int:
+    """How many of the stored rows are not marked deleted."""
+    return sum(1 for _sync_hash, deleted_at in state.values() if deleted_at is None)
 
 
 def plan_upsert(
@@ -90,7 +94,7 @@ def plan_upsert(
         return plan
     known = known if known is not None else {}
     unknown = [bms_id for bms_id in by_id if bms_id not in known]
-    fetched = _stored(model, source_id, unknown) if unknown else {}
+    fetched = stored_state(model, source_id, bms_id__in=unknown) if unknown else {}
     for bms_id, row in by_id.items():
         previous = known.get(bms_id) or fetched.get(bms_id)
         if previous is None:
@@ -100,15 +104,6 @@ def plan_upsert(
         else:
             plan.unchanged_ids.append(bms_id)
     return plan
-
-
-def _stored(model: type[models.Model], source_id: int, bms_ids: list[int]) -> StoredState:
-    return {
-        bms_id: (sync_hash, deleted_at)
-        for bms_id, sync_hash, deleted_at in model.objects.filter(source_id=source_id, bms_id__in=bms_ids)
-        .order_by()  # no default ordering: it would join the parent table for nothing
-        .values_list("bms_id", "sync_hash", "deleted_at")
-    }
 
 
 def apply_upsert(plan: UpsertPlan, *, source_id: int, now: datetime, run_id: int | None, mark_seen: bool) -> Counts:
