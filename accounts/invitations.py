@@ -129,7 +129,10 @@ def _prepare(contact: Contact, actor: User) -> tuple[InviteOutcome | None, User 
     user = User.objects.filter(email__iexact=email).first()
     if user is None:
         user = User.objects.create_user(
-            email, None, role=Role.CLIENT_CONTACT, organization_id=contact.organization_id,
+            email,
+            None,
+            role=Role.CLIENT_CONTACT,
+            organization_id=contact.organization_id,
             full_name=contact.full_name[:200],
         )
         return None, user
@@ -185,8 +188,13 @@ def contacts_invite(*, contacts: list[Contact], actor: User) -> list[InviteOutco
             organization_id=contact.organization_id,
             resent=resend,
         )
-        outcomes.append(InviteOutcome(contact, "resent" if resend else "invited",
-                                      f"{'Invitation sent again' if resend else 'Invitation sent'} to {user.email}."))
+        outcomes.append(
+            InviteOutcome(
+                contact,
+                "resent" if resend else "invited",
+                f"{'Invitation sent again' if resend else 'Invitation sent'} to {user.email}.",
+            )
+        )
     return outcomes
 
 
@@ -207,8 +215,12 @@ def invitation_accept(*, user: User, password: str) -> User:
     user.set_password(password)
     user.save(update_fields=["password"])
     PortalInvitation.objects.filter(user=user, accepted_at__isnull=True).update(accepted_at=timezone.now())
-    audit_record(actor=user, action="portal.invitation.accepted", target=user.email,
-                 summary=f"{user.email} accepted the client-portal invitation")
+    audit_record(
+        actor=user,
+        action="portal.invitation.accepted",
+        target=user.email,
+        summary=f"{user.email} accepted the client-portal invitation",
+    )
     return user
 
 

@@ -65,7 +65,9 @@ class ClientAccessView(StaffRequiredMixin, View):
             contacts = contacts.filter(organization=organization)
         if q:
             contacts = contacts.filter(
-                Q(first_name__icontains=q) | Q(last_name__icontains=q) | Q(email__icontains=q)
+                Q(first_name__icontains=q)
+                | Q(last_name__icontains=q)
+                | Q(email__icontains=q)
                 | Q(organization__name__icontains=q)
             )
         contacts = contacts.order_by("organization__name", "-is_poc", "last_name", "first_name", "id")
@@ -73,17 +75,24 @@ class ClientAccessView(StaffRequiredMixin, View):
         _portal_status(list(page.object_list))
         params = request.GET.copy()
         params.pop("page", None)
-        return render(request, self.template_name, {
-            "organization": organization,
-            "organizations": Organization.objects.filter(deleted_at__isnull=True).only("id", "name").order_by("name"),
-            "q": q,
-            "page_obj": page,
-            "is_paginated": page.has_other_pages(),
-            "contacts": page.object_list,
-            "query_string": params.urlencode(),
-            "access_requests": PortalAccessRequest.objects.select_related("organization", "contact")
-            .filter(status=AccessRequestStatus.PENDING)[:50],
-        })
+        return render(
+            request,
+            self.template_name,
+            {
+                "organization": organization,
+                "organizations": Organization.objects.filter(deleted_at__isnull=True)
+                .only("id", "name")
+                .order_by("name"),
+                "q": q,
+                "page_obj": page,
+                "is_paginated": page.has_other_pages(),
+                "contacts": page.object_list,
+                "query_string": params.urlencode(),
+                "access_requests": PortalAccessRequest.objects.select_related("organization", "contact").filter(
+                    status=AccessRequestStatus.PENDING
+                )[:50],
+            },
+        )
 
 
 def _back(request) -> str:
@@ -125,8 +134,9 @@ class AccessRequestInviteView(StaffRequiredMixin, View):
     def post(self, request, pk: int):
         access_request = get_object_or_404(PortalAccessRequest.objects.select_related("contact__organization"), pk=pk)
         if access_request.contact is None:
-            messages.error(request, f"{access_request.email} matches no synced contact: add the contact in BMS, "
-                                    "sync, then invite.")
+            messages.error(
+                request, f"{access_request.email} matches no synced contact: add the contact in BMS, sync, then invite."
+            )
             return redirect(_back(request))
         outcomes = contacts_invite(contacts=[access_request.contact], actor=request.user)
         _report(request, outcomes)

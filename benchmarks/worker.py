@@ -21,7 +21,7 @@ def _peak_rss_mb() -> float:
 
 def baseline(url: str, tenant: str, username: str, password: str) -> dict:
     """The same client, downloading every page the full sync needs and discarding it."""
-    from integrations.providers.kaseya_bms.client import BmsClient
+    from providers.kaseya_bms.client import BmsClient
 
     client = BmsClient(url, tenant, username, password)
     started = time.perf_counter()

@@ -10,21 +10,17 @@ resolver in ``billing.images`` walks them.
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
-from django.conf import settings
+from integrations import registry
+from integrations.base import Capability, Category, IntegrationError
 
 if TYPE_CHECKING:
     from billing.models import Invoice
 
 logger = logging.getLogger(__name__)
 
-# BMS is asked with short timeouts and a single attempt: a viewer is waiting.
-BMS_TIMEOUT = (2, 5)
-# The whole BMS fetch (sign-in, list, download) stops starting new requests after this.
-BMS_DEADLINE_SECONDS = 8.0
 # A PDF larger than this is refused (the portal rendering serves instead).
 MAX_PDF_BYTES = 20 * 1024 * 1024
 
@@ -71,84 +67,50 @@ def _require_pdf(content: bytes, source_name: str) -> bytes:
     return content
 
 
-class KaseyaBmsImageSource(ImageSource):
-    key = "kaseya-bms"
-    name = "Kaseya BMS"
-    description = "The invoice's PDF attached to the invoice in Kaseya BMS."
+class InstallationImageSource(ImageSource):
+    """The invoice PDF held by an integrated system of one category (the PSA, the accounting
+    package), through its installation's invoice-PDF capability."""
 
-    def status(self) -> SourceStatus:
-        from integrations.models import Integration
+    def __init__(self, key: str, category: Category, name: str, description: str) -> None:
+        self.key = key
+        self.category = category
+        self.name = name
+        self.description = description
 
-        integration = Integration.objects.filter(provider_key=self.key).only("id", "status").first()
-        if integration is None:
-            return SourceStatus(False, "Not configured", "Set up Kaseya BMS under Integrations.")
-        return SourceStatus(True, "Configured")
-
-    def fetch(self, invoice: Invoice) -> bytes | None:
-        from integrations.providers.kaseya_bms import exceptions as bms_errors
-        from integrations.registry import get_provider
-
-        data_source = invoice.source
-        if data_source.provider_key != self.key:
-            return None
-        integration = data_source.integration
-        if integration is None:
-            raise ImageSourceError("The Kaseya BMS integration this invoice came from was removed.", cooldown=False)
-        module_id = getattr(settings, "BMS_INVOICE_ATTACHMENT_MODULE_ID", 9)
-        started = time.monotonic()
-        try:
-            with get_provider(self.key).build_client(integration, timeout=BMS_TIMEOUT, max_attempts=1) as client:
-                attachments = client.list_attachments(module_id, invoice.bms_id)
-                pdfs = [a for a in attachments if _is_pdf_attachment(a)]
-                if not pdfs:
-                    return None
-                if time.monotonic() - started > BMS_DEADLINE_SECONDS:
-                    raise ImageSourceError("Kaseya BMS is answering too slowly; the download was not started.")
-                # The newest PDF is the current version of the invoice.
-                newest = max(pdfs, key=lambda a: (a.created_on is not None, a.created_on, a.id))
-                content = client.download_attachment(module_id, invoice.bms_id, newest.id, max_bytes=MAX_PDF_BYTES)
-        except bms_errors.BmsNotFound:
-            return None
-        except bms_errors.BmsError as exc:
-            raise ImageSourceError(f"Kaseya BMS: {exc}") from exc
-        return _require_pdf(content, self.name)
-
-
-def _is_pdf_attachment(attachment) -> bool:
-    file_type = (attachment.file_type or "").lower()
-    file_name = (attachment.file_name or "").lower()
-    return "pdf" in file_type or file_name.endswith(".pdf")
-
-
-class AccountingImageSource(ImageSource):
-    key = "accounting"
-    name = "Accounting package"
-    description = "The invoice's PDF from the integrated accounting package (QuickBooks, Xero, ...)."
-
-    def _package(self):
-        from integrations.accounting import accounting_package
-
-        return accounting_package()
+    def _installation(self, invoice: Invoice | None = None):
+        if invoice is not None and self.category == Category.PSA:
+            # The PSA that synced the invoice holds its PDF.
+            return registry.installation_for_source(invoice.source, Capability.INVOICE_PDFS)
+        return registry.installation_offering(Capability.INVOICE_PDFS, category=self.category)
 
     def display_name(self) -> str:
-        package = self._package()
-        return f"Accounting package ({package.name})" if package else self.name
+        """The configured system's name; else the one provider that could serve; else the category's."""
+        installation = self._installation()
+        if installation is not None:
+            return installation.name
+        offered_by = registry.providers_offering(Capability.INVOICE_PDFS, category=self.category)
+        return offered_by[0].name if len(offered_by) == 1 else self.name
 
     def status(self) -> SourceStatus:
-        package = self._package()
-        if package is None:
-            return SourceStatus(False, "Not integrated", "No accounting package is integrated yet: skipped.")
-        return SourceStatus(True, "Integrated", package.name)
+        installation = self._installation()
+        if installation is not None:
+            return SourceStatus(True, "Configured", installation.name)
+        offered_by = [p.name for p in registry.providers_offering(Capability.INVOICE_PDFS, category=self.category)]
+        if offered_by:
+            return SourceStatus(False, "Not configured", f"Set up {' or '.join(offered_by)} under Integrations.")
+        return SourceStatus(False, "Not integrated", f"No {self.name.lower()} is integrated yet: skipped.")
 
     def fetch(self, invoice: Invoice) -> bytes | None:
-        package = self._package()
-        if package is None:
+        installation = self._installation(invoice)
+        if installation is None:
+            if self.category == Category.PSA and invoice.source.is_removed:
+                raise ImageSourceError("The integration this invoice came from was removed.", cooldown=False)
             return None
         try:
-            content = package.invoice_pdf(invoice)
-        except Exception as exc:  # a provider's own errors: skip the source, never break the page
-            raise ImageSourceError(f"{package.name}: {exc}") from exc
-        return _require_pdf(content, package.name) if content else None
+            content = installation.invoice_pdf(invoice, max_bytes=MAX_PDF_BYTES)
+        except IntegrationError as exc:
+            raise ImageSourceError(f"{installation.name}: {exc}") from exc
+        return _require_pdf(content, installation.name) if content else None
 
 
 class PortalRenderingSource(ImageSource):
@@ -168,6 +130,18 @@ class PortalRenderingSource(ImageSource):
 
 # Default order: the PSA's own PDF, then the accounting package's, then the portal's.
 SOURCES: dict[str, ImageSource] = {
-    source.key: source for source in (KaseyaBmsImageSource(), AccountingImageSource(), PortalRenderingSource())
+    source.key: source
+    for source in (
+        InstallationImageSource(
+            "psa", Category.PSA, "PSA", "The invoice's PDF attached to the invoice in your PSA (Kaseya BMS)."
+        ),
+        InstallationImageSource(
+            "accounting",
+            Category.ACCOUNTING,
+            "Accounting package",
+            "The invoice's PDF from the integrated accounting package (Xero, QuickBooks, ...).",
+        ),
+        PortalRenderingSource(),
+    )
 }
 PORTAL_KEY = PortalRenderingSource.key

@@ -168,12 +168,24 @@ def resolve_invoice_image(invoice: Invoice, *, config: list[ConfiguredSource] | 
             continue
         pdf, from_cache, reason = _try_source(source, invoice)
         if pdf:
-            return ResolvedImage(pdf, source.key, source.display_name(), invoice_image_filename(invoice),
-                                 from_cache=from_cache, skipped=tuple(skipped))
+            return ResolvedImage(
+                pdf,
+                source.key,
+                source.display_name(),
+                invoice_image_filename(invoice),
+                from_cache=from_cache,
+                skipped=tuple(skipped),
+            )
         skipped.append(SkippedSource(source.key, source.display_name(), reason))
     # The last resort: the portal's own rendering (a disabled check box does not remove it).
     portal = SOURCES[PORTAL_KEY]
     if tried_portal:
         logger.error("The portal rendering failed for invoice %s; rendering again as the last resort", invoice.pk)
-    return ResolvedImage(portal.fetch(invoice), portal.key, portal.display_name(), invoice_image_filename(invoice),
-                         last_resort=True, skipped=tuple(skipped))
+    return ResolvedImage(
+        portal.fetch(invoice),
+        portal.key,
+        portal.display_name(),
+        invoice_image_filename(invoice),
+        last_resort=True,
+        skipped=tuple(skipped),
+    )

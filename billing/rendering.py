@@ -14,8 +14,18 @@ from billing.models import Invoice, InvoiceLine
 
 # The PDF core fonts speak Latin-1; common typographic characters are mapped, others become "?".
 _REPLACEMENTS = str.maketrans(
-    {"\u2013": "-", "\u2014": "-", "\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u2026": "...",
-     "\u20ac": "EUR", "\u2022": "*", "\u00a0": " "}
+    {
+        "\u2013": "-",
+        "\u2014": "-",
+        "\u2018": "'",
+        "\u2019": "'",
+        "\u201c": '"',
+        "\u201d": '"',
+        "\u2026": "...",
+        "\u20ac": "EUR",
+        "\u2022": "*",
+        "\u00a0": " ",
+    }
 )
 
 
@@ -52,8 +62,7 @@ class _InvoicePdf(FPDF):
         self.set_y(-13)
         self.set_font("Helvetica", size=8)
         self.set_text_color(120)
-        self.cell(0, 5, _text(f"{self.msp_name} - Invoice {self.number} - page {self.page_no()} of {{nb}}"),
-                  align="C")
+        self.cell(0, 5, _text(f"{self.msp_name} - Invoice {self.number} - page {self.page_no()} of {{nb}}"), align="C")
 
 
 def render_invoice_pdf(invoice: Invoice, lines: list[InvoiceLine] | None = None) -> bytes:
@@ -141,8 +150,13 @@ def render_invoice_pdf(invoice: Invoice, lines: list[InvoiceLine] | None = None)
 
     # Amounts.
     subtotal = invoice.total - invoice.tax
-    amounts = [("Subtotal", _money(subtotal)), ("Tax", _money(invoice.tax)), ("Total", _money(invoice.total)),
-               ("Paid", _money(invoice.paid_amount)), ("Balance due", _money(invoice.balance_due))]
+    amounts = [
+        ("Subtotal", _money(subtotal)),
+        ("Tax", _money(invoice.tax)),
+        ("Total", _money(invoice.total)),
+        ("Paid", _money(invoice.paid_amount)),
+        ("Balance due", _money(invoice.balance_due)),
+    ]
     for label, value in amounts:
         bold = label in {"Total", "Balance due"}
         pdf.set_x(pdf.l_margin + width * 0.55)
@@ -161,8 +175,9 @@ def render_invoice_pdf(invoice: Invoice, lines: list[InvoiceLine] | None = None)
     pdf.set_font("Helvetica", "I", 8)
     pdf.set_text_color(120)
     pdf.multi_cell(
-        0, 4, _text(f"Rendered by the {msp_name} billing portal from the invoice data synced on "
-                    f"{_date(invoice.synced_at)}."),
+        0,
+        4,
+        _text(f"Rendered by the {msp_name} billing portal from the invoice data synced on {_date(invoice.synced_at)}."),
     )
     return bytes(pdf.output())
 

@@ -72,8 +72,9 @@ def invoice_comment_create(*, invoice: Invoice, author: User, body: str) -> tupl
     with transaction.atomic():
         duplicate = (
             InvoiceComment.objects.select_for_update()
-            .filter(invoice=invoice, author=author, body=body,
-                    created_at__gte=timezone.now() - COMMENT_DUPLICATE_WINDOW)
+            .filter(
+                invoice=invoice, author=author, body=body, created_at__gte=timezone.now() - COMMENT_DUPLICATE_WINDOW
+            )
             .first()
         )
         if duplicate is not None:
@@ -111,8 +112,13 @@ def access_request_create(
             return None
         contact = (
             Contact.objects.select_related("organization")
-            .filter(email__iexact=email, deleted_at__isnull=True, is_active=True, organization__isnull=False,
-                    organization__deleted_at__isnull=True)
+            .filter(
+                email__iexact=email,
+                deleted_at__isnull=True,
+                is_active=True,
+                organization__isnull=False,
+                organization__deleted_at__isnull=True,
+            )
             .order_by("-is_poc", "-receives_invoices", "id")
             .first()
         )

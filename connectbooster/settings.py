@@ -80,6 +80,8 @@ INSTALLED_APPS = [
     "organizations",
     "billing",
     "notifications",
+    # Integration providers: each registers itself when its app is ready.
+    "providers.kaseya_bms",
 ]
 
 MIDDLEWARE = [

@@ -165,9 +165,16 @@ class IntegrationProvider:
     def settings_form_class(self) -> type[forms.Form]:
         raise NotImplementedError
 
-    def initial_settings(self, integration: Integration | None) -> dict:
-        """Form initial data; secrets are never included."""
-        return dict(integration.config) if integration else {}
+    def settings_form(self, integration: Integration | None, data=None) -> forms.Form:
+        """The settings form, bound to ``data`` when given. Secrets are never initial data: the
+        form only learns which ones are stored, so an empty field can keep them."""
+        stored_secrets = frozenset(name for name in self.secret_fields if integration and integration.has_secret(name))
+        return self.settings_form_class()(
+            data,
+            initial=dict(integration.config) if integration else {},
+            stored_secrets=stored_secrets,
+            stored_config=integration.config if integration else None,
+        )
 
     def installation(self, integration: Integration) -> IntegrationInstallation:
         return self.installation_class(self, integration)

@@ -40,6 +40,7 @@ class TicketDraft:
     title: str
     details: str
     account_id: int  # the PSA account (organization) the ticket concerns
+    location_id: int | None  # the account's location when the portal knows it; else the PSA's main one
     status_id: int
     priority_id: int
     type_id: int

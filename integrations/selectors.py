@@ -2,11 +2,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from billing.models import Invoice
+from integrations.base import IntegrationProvider
 from integrations.models import ACTIVE_SYNC_STATUSES, DataSource, Integration, SyncRun, SyncStatus
-from integrations.providers.base import IntegrationProvider
-from integrations.registry import all_providers, get_provider
-from organizations.models import Contact, Contract, Organization, Ticket
+from integrations.registry import all_providers, get_provider, installation_of
 
 
 @dataclass(frozen=True)
@@ -28,20 +26,14 @@ class IntegrationCard:
         return self.integration.status
 
 
-def synced_record_counts(source: DataSource) -> dict[str, int]:
-    models = [
-        ("Organizations", Organization),
-        ("Contacts", Contact),
-        ("Contracts", Contract),
-        ("Tickets", Ticket),
-        ("Invoices", Invoice),
-    ]
-    return {label: model.objects.filter(source=source, deleted_at__isnull=True).count() for label, model in models}
+def synced_record_counts(integration: Integration, source: DataSource) -> dict[str, int]:
+    installation = installation_of(integration)
+    return {entity.label: entity.live_count(source) for entity in installation.synced_entities()}
 
 
 def integration_card(provider: IntegrationProvider, integration: Integration | None) -> IntegrationCard:
     source = getattr(integration, "data_source", None) if integration else None
-    if source is None:
+    if source is None or not provider.can_sync:
         return IntegrationCard(provider, integration)
     runs = SyncRun.objects.filter(source=source)
     return IntegrationCard(
@@ -50,7 +42,7 @@ def integration_card(provider: IntegrationProvider, integration: Integration | N
         source=source,
         active_run=runs.filter(status__in=ACTIVE_SYNC_STATUSES).first(),
         last_run=runs.filter(status__in=[SyncStatus.SUCCEEDED, SyncStatus.FAILED]).order_by("-finished_at").first(),
-        record_counts=synced_record_counts(source),
+        record_counts=synced_record_counts(integration, source),
     )
 
 
@@ -64,3 +56,9 @@ def integration_card_for(provider_key: str) -> IntegrationCard:
     provider = get_provider(provider_key)
     integration = Integration.objects.select_related("data_source").filter(provider_key=provider.key).first()
     return integration_card(provider, integration)
+
+
+def reconcilable_provider_keys() -> list[str]:
+    """Providers whose configured installation syncs: Sync history offers them a full reconcile."""
+    configured = set(Integration.objects.values_list("provider_key", flat=True))
+    return [p.key for p in all_providers() if p.can_sync and p.key in configured]

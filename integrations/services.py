@@ -10,9 +10,10 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.services import audit_record
+from integrations.base import ConnectionTestResult, IntegrationProvider
 from integrations.models import DataSource, Integration, IntegrationStatus, SyncTrigger
-from integrations.providers.base import ConnectionTestResult, IntegrationProvider
-from integrations.sync.service import SyncAlreadyRunning, data_source_link, sync_cancel_active, sync_request
+from integrations.registry import installation_of
+from integrations.sync.service import SyncAlreadyRunning, sync_cancel_active, sync_request
 
 logger = logging.getLogger(__name__)
 
@@ -48,10 +49,29 @@ def integration_save_settings(*, provider: IntegrationProvider, actor: User, cle
     return integration
 
 
+def data_source_link(integration: Integration) -> DataSource:
+    """Link the integration to the data source of its tenant, creating it the first time.
+
+    Records synced before a delete belong to that source, so the same tenant added again
+    gets them back by their ids."""
+    installation = installation_of(integration)
+    source, _ = DataSource.objects.get_or_create(
+        provider_key=integration.provider_key,
+        tenant_key=installation.provisional_tenant_key(),
+        defaults={"display_name": installation.provisional_display_name()},
+    )
+    if source.integration_id != integration.pk:
+        DataSource.objects.filter(integration=integration).exclude(pk=source.pk).update(integration=None)
+        source.integration = integration
+        source.save(update_fields=["integration"])
+    return source
+
+
 def integration_test_connection(*, integration: Integration, actor: User | None) -> ConnectionTestResult:
     """Run the provider's checks (outside any transaction: they make HTTP requests)."""
-    provider = integration.provider
-    result = provider.test_connection(integration)
+    installation = installation_of(integration)
+    provider = installation.provider
+    result = installation.test_connection()
     integration.last_test_at = timezone.now()
     integration.last_test_passed = result.passed
     integration.last_test_checks = result.as_json()
@@ -73,8 +93,8 @@ def integration_test_connection(*, integration: Integration, actor: User | None)
         failed_areas=[check["label"] for check in result.as_json() if check["passed"] is False],
     )
     logger.info("Test Connection for %s: %s", provider.key, "passed" if result.passed else "failed")
-    source = DataSource.objects.get(integration=integration)
-    if result.passed and source.last_success_at is None:
+    source = DataSource.objects.filter(integration=integration).first()
+    if result.passed and provider.can_sync and source is not None and source.last_success_at is None:
         # The first successful Save + Test Connection starts the initial (full) sync.
         with contextlib.suppress(SyncAlreadyRunning):
             sync_request(integration=integration, trigger=SyncTrigger.INITIAL)

@@ -36,20 +36,12 @@ class IntegrationSettingsView(MasterAdminRequiredMixin, View):
     def get(self, request, provider_key):
         provider = get_provider_or_404(provider_key)
         integration = Integration.objects.filter(provider_key=provider.key).first()
-        form = provider.settings_form_class()(
-            initial=provider.initial_settings(integration),
-            has_stored_password=bool(integration and integration.has_secret("password")),
-        )
-        return self._render(request, provider, form, integration)
+        return self._render(request, provider, provider.settings_form(integration), integration)
 
     def post(self, request, provider_key):
         provider = get_provider_or_404(provider_key)
         integration = Integration.objects.filter(provider_key=provider.key).first()
-        form = provider.settings_form_class()(
-            request.POST,
-            has_stored_password=bool(integration and integration.has_secret("password")),
-            stored_config=integration.config if integration else None,
-        )
+        form = provider.settings_form(integration, request.POST)
         if not form.is_valid():
             return self._render(request, provider, form, integration)
         services.integration_save_settings(provider=provider, actor=request.user, cleaned_data=form.cleaned_data)
@@ -107,6 +99,9 @@ class SyncHistoryView(StaffRequiredMixin, ListView):
 
     def get_queryset(self):
         return SyncRun.objects.select_related("source", "integration")
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(reconcilable=selectors.reconcilable_provider_keys(), **kwargs)
 
 
 class SyncRunDetailView(StaffRequiredMixin, DetailView):

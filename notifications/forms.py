@@ -2,9 +2,10 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
+from integrations.capabilities import TicketLookups
 from notifications import selectors
 from notifications.models import NotificationSettings
-from notifications.selectors import LookupUnavailable, TicketLookups
+from notifications.selectors import LookupUnavailable
 from notifications.services import TICKET_FIELDS, ticket_config_validate
 from notifications.types import SPECS, NotificationKind
 
@@ -28,10 +29,18 @@ class NotificationSettingsForm(forms.Form):
         "Empty: every Master Admin.",
     )
 
-    def __init__(self, *args, integration=None, lookups: TicketLookups | None = None,
-                 config: NotificationSettings, preferences, sub_issue_options=(), **kwargs):
+    def __init__(
+        self,
+        *args,
+        installation=None,
+        lookups: TicketLookups | None = None,
+        config: NotificationSettings,
+        preferences,
+        sub_issue_options=(),
+        **kwargs,
+    ):
         super().__init__(*args, **kwargs)
-        self.integration = integration
+        self.installation = installation
         self.lookups = lookups
         self.config = config
         self.ticket_names: dict[str, str] = {}
@@ -39,41 +48,62 @@ class NotificationSettingsForm(forms.Form):
             self.fields[f"email_{kind}"] = forms.BooleanField(required=False, initial=pref.email_enabled)
             self.fields[f"ticket_{kind}"] = forms.BooleanField(required=False, initial=pref.ticket_enabled)
         self.fields["staff_recipients"].initial = config.staff_recipients
-        self.has_ticket_fields = integration is not None and lookups is not None
+        self.has_ticket_fields = installation is not None and lookups is not None
         if not self.has_ticket_fields:
             return
         int_field = dict(required=False, min_value=0)
-        self.fields["queue_id"] = forms.IntegerField(label="Destination", **int_field,
-                                                     widget=_select(lookups.queues, "No queue", config.queue_id))
+        self.fields["queue_id"] = forms.IntegerField(
+            label="Destination", **int_field, widget=_select(lookups.queues, "No queue", config.queue_id)
+        )
         self.fields["priority_id"] = forms.IntegerField(
-            label="Priority", **int_field, widget=_select(lookups.priorities, _default_label(lookups, "priorities"),
-                                                          config.priority_id))
+            label="Priority",
+            **int_field,
+            widget=_select(lookups.priorities, _default_label(lookups, "priorities"), config.priority_id),
+        )
         self.fields["issue_type_id"] = forms.IntegerField(
-            label="Issue Type", **int_field, widget=_select(lookups.issue_types, "No issue type", config.issue_type_id))
+            label="Issue Type", **int_field, widget=_select(lookups.issue_types, "No issue type", config.issue_type_id)
+        )
         self.fields["sub_issue_type_id"] = forms.IntegerField(
-            label="Sub-Issue Type", **int_field,
-            widget=_select(sub_issue_options, "No sub-issue type", config.sub_issue_type_id))
+            label="Sub-Issue Type",
+            **int_field,
+            widget=_select(sub_issue_options, "No sub-issue type", config.sub_issue_type_id),
+        )
         self.fields["status_id"] = forms.IntegerField(
-            label="Status", **int_field, widget=_select(lookups.statuses, _default_label(lookups, "statuses"),
-                                                        config.status_id))
+            label="Status",
+            **int_field,
+            widget=_select(lookups.statuses, _default_label(lookups, "statuses"), config.status_id),
+        )
         self.fields["ticket_type_id"] = forms.IntegerField(
-            label="Ticket Type", **int_field,
-            widget=_select(lookups.ticket_types, _default_label(lookups, "ticket_types"), config.ticket_type_id))
+            label="Ticket Type",
+            **int_field,
+            widget=_select(lookups.ticket_types, _default_label(lookups, "ticket_types"), config.ticket_type_id),
+        )
         self.fields["ticket_type_manual"] = forms.IntegerField(
-            label="Ticket Type id (manual)", required=False, min_value=1,
-            widget=forms.NumberInput(attrs={"class": "form-control", "placeholder": "id"}))
+            label="Ticket Type id (manual)",
+            required=False,
+            min_value=1,
+            widget=forms.NumberInput(attrs={"class": "form-control", "placeholder": "id"}),
+        )
         self.fields["source_id"] = forms.IntegerField(
-            label="Source", **int_field, widget=_select(lookups.sources, _default_label(lookups, "sources"),
-                                                        config.source_id))
+            label="Source",
+            **int_field,
+            widget=_select(lookups.sources, _default_label(lookups, "sources"), config.source_id),
+        )
         self.fields["source_manual"] = forms.IntegerField(
-            label="Source id (manual)", required=False, min_value=0,
-            widget=forms.NumberInput(attrs={"class": "form-control", "placeholder": "id"}))
+            label="Source id (manual)",
+            required=False,
+            min_value=0,
+            widget=forms.NumberInput(attrs={"class": "form-control", "placeholder": "id"}),
+        )
         accounts = selectors.internal_account_choices()
         self.fields["internal_account_id"] = forms.IntegerField(
-            label="MSP's own BMS account", required=False, min_value=1,
+            label="MSP's own BMS account",
+            required=False,
+            min_value=1,
             widget=forms.Select(choices=[("", "Not set")] + accounts, attrs={"class": "form-select"}),
             help_text="Internal notifications (Sync Failed, Sync Not Running; Portal Access Requested without an "
-            "organization) create their tickets on this account.")
+            "organization) create their tickets on this account.",
+        )
         for name in TICKET_FIELDS:
             self.fields[name].initial = getattr(config, name)
 
@@ -99,7 +129,7 @@ class NotificationSettingsForm(forms.Form):
         if data.get("source_manual") is not None:
             data["source_id"] = data["source_manual"]
         try:
-            errors, names = ticket_config_validate(integration=self.integration, fields=self.ticket_fields())
+            errors, names = ticket_config_validate(installation=self.installation, fields=self.ticket_fields())
         except LookupUnavailable as exc:
             raise ValidationError(f"{exc} Nothing was saved; try again when BMS answers.") from exc
         for field, message in errors.items():
@@ -125,10 +155,12 @@ def _default_label(lookups: TicketLookups, attr: str) -> str:
 
 
 class TestNotificationForm(forms.Form):
-    kind = forms.ChoiceField(label="Notification type", choices=NotificationKind.choices,
-                             widget=forms.Select(attrs={"class": "form-select"}))
-    organization = forms.ChoiceField(label="Organization", required=False,
-                                     widget=forms.Select(attrs={"class": "form-select"}))
+    kind = forms.ChoiceField(
+        label="Notification type", choices=NotificationKind.choices, widget=forms.Select(attrs={"class": "form-select"})
+    )
+    organization = forms.ChoiceField(
+        label="Organization", required=False, widget=forms.Select(attrs={"class": "form-select"})
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

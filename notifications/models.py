@@ -137,4 +137,3 @@ class Delivery(models.Model):
     @property
     def can_retry(self) -> bool:
         return self.status in (DeliveryStatus.FAILED, DeliveryStatus.RETRYING, DeliveryStatus.SKIPPED)
-

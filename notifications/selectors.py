@@ -1,33 +1,26 @@
-"""Reads: BMS lookups for the drop-downs (cached), billing-contact resolution, the log."""
+"""Reads: the PSA's lookups for the drop-downs (cached), billing-contact resolution, the log."""
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Prefetch, QuerySet
 
-from integrations.models import Integration
-from integrations.providers.kaseya_bms import exceptions as bms_errors
+from integrations.base import Capability, Category, IntegrationError, IntegrationInstallation
+from integrations.capabilities import Option, TicketLookups
+from integrations.registry import installation_offering
 from notifications.models import Delivery, Notification, NotificationPreference, NotificationSettings
 from notifications.types import SPECS, Audience, spec_for
 
 logger = logging.getLogger(__name__)
 
-BMS_PROVIDER_KEY = "kaseya-bms"
 
-
-def bms_integration() -> Integration | None:
-    """The BMS integration when it is connected (a passed test or a successful sync), else None."""
-    integration = Integration.objects.filter(provider_key=BMS_PROVIDER_KEY).select_related("data_source").first()
-    if integration is None:
-        return None
-    source = getattr(integration, "data_source", None)
-    if integration.last_test_passed or (source is not None and source.last_success_at is not None):
-        return integration
-    return None
+def ticket_installation() -> IntegrationInstallation | None:
+    """The PSA that opens service tickets, once it is connected (a passed test or a successful sync)."""
+    return installation_offering(Capability.SERVICE_TICKETS, connected=True)
 
 
 def notification_settings_get() -> NotificationSettings:
@@ -45,106 +38,37 @@ def preferences_map() -> dict[str, NotificationPreference]:
 
 
 class LookupUnavailable(Exception):
-    """BMS could not be asked for its lists; the message says why."""
+    """The PSA could not be asked for its lists; the message says why."""
 
 
-@dataclass
-class Option:
-    id: int
-    name: str
-    is_default: bool = False
-
-
-@dataclass
-class TicketLookups:
-    queues: list[Option] = field(default_factory=list)
-    priorities: list[Option] = field(default_factory=list)
-    statuses: list[Option] = field(default_factory=list)
-    issue_types: list[Option] = field(default_factory=list)
-    ticket_types: list[Option] = field(default_factory=list)
-    sources: list[Option] = field(default_factory=list)
-    # False: BMS has no lookup for it; the options are the values seen on synced tickets.
-    ticket_types_from_bms: bool = True
-    sources_from_bms: bool = True
-
-    def names(self, attr: str) -> dict[int, str]:
-        return {o.id: o.name for o in getattr(self, attr)}
-
-    def default_id(self, attr: str) -> int | None:
-        options = getattr(self, attr)
-        for option in options:
-            if option.is_default:
-                return option.id
-        return options[0].id if options else None
-
-
-def _options(items, *, active_only: bool = True) -> list[Option]:
-    return [Option(i.id, i.name, i.is_default) for i in items if i.is_active or not active_only]
-
-
-def _seen_on_tickets(column: str) -> list[Option]:
-    from organizations.models import Ticket
-
-    ids = Ticket.objects.exclude(**{f"{column}__isnull": True}).values_list(column, flat=True).distinct()
-    return [Option(i, f"Seen on synced tickets (id {i})") for i in sorted(set(ids))]
-
-
-def _generic_lookup(client, table: str, seen_column: str) -> tuple[list[Option], bool]:
-    try:
-        return _options(client.list_lookup(table)), True
-    except (bms_errors.BmsNotFound, bms_errors.BmsRequestRejected):
-        return _seen_on_tickets(seen_column), False
-
-
-def _lookup_cache_key(integration: Integration, name: str) -> str:
+def _lookup_cache_key(installation: IntegrationInstallation, name: str) -> str:
+    integration = installation.integration
     return f"notifications:lookups:{integration.pk}:{integration.updated_at.timestamp():.0f}:{name}"
 
 
-def ticket_lookups(integration: Integration, *, fresh: bool = False) -> TicketLookups:
-    """The drop-down lists, from BMS (cached briefly). Raises LookupUnavailable."""
-    key = _lookup_cache_key(integration, "all")
+def ticket_lookups(installation: IntegrationInstallation, *, fresh: bool = False) -> TicketLookups:
+    """The drop-down lists, from the PSA (cached briefly). Raises LookupUnavailable."""
+    key = _lookup_cache_key(installation, "all")
     cached = None if fresh else cache.get(key)
     if cached is not None:
         return cached
-    client = integration.provider.build_client(integration, max_attempts=2)
     try:
-        statuses = [i for i in client.list_statuses() if i.is_active]
-        # The "closed" status type makes no sense for a new ticket; BMS lists statuses in order.
-        statuses = [i for i in statuses if (i.raw.get("typeId") or i.raw.get("TypeId")) != 2] or statuses
-        ticket_types, types_live = _generic_lookup(client, "TicketType", "type_bms_id")
-        sources, sources_live = _generic_lookup(client, "TicketSource", "source_bms_id")
-        lookups = TicketLookups(
-            queues=_options(client.list_queues()),
-            priorities=_options(client.list_priorities()),
-            statuses=[Option(i.id, i.name, n == 0) for n, i in enumerate(statuses)],
-            issue_types=_options(client.list_issue_types()),
-            ticket_types=ticket_types,
-            sources=sources,
-            ticket_types_from_bms=types_live,
-            sources_from_bms=sources_live,
-        )
-    except bms_errors.BmsError as exc:
-        raise LookupUnavailable(f"Could not load the lists from BMS: {exc}") from exc
-    finally:
-        client.close()
+        lookups = installation.ticket_lookups()
+    except IntegrationError as exc:
+        raise LookupUnavailable(f"Could not load the lists from {installation.name}: {exc}") from exc
     cache.set(key, lookups, settings.NOTIFICATIONS_LOOKUP_CACHE_SECONDS)
     return lookups
 
 
-def sub_issue_types(integration: Integration, issue_type_id: int, *, fresh: bool = False) -> list[Option]:
-    key = _lookup_cache_key(integration, f"sub:{int(issue_type_id)}")
+def sub_issue_types(installation: IntegrationInstallation, issue_type_id: int, *, fresh: bool = False) -> list[Option]:
+    key = _lookup_cache_key(installation, f"sub:{int(issue_type_id)}")
     cached = None if fresh else cache.get(key)
     if cached is not None:
         return cached
-    client = integration.provider.build_client(integration, max_attempts=2)
     try:
-        options = _options(client.list_sub_issue_types(int(issue_type_id)))
-    except bms_errors.BmsNotFound:
-        options = []
-    except bms_errors.BmsError as exc:
-        raise LookupUnavailable(f"Could not load the sub-issue types from BMS: {exc}") from exc
-    finally:
-        client.close()
+        options = installation.sub_issue_types(int(issue_type_id))
+    except IntegrationError as exc:
+        raise LookupUnavailable(f"Could not load the sub-issue types from {installation.name}: {exc}") from exc
     cache.set(key, options, settings.NOTIFICATIONS_LOOKUP_CACHE_SECONDS)
     return options
 
@@ -180,7 +104,6 @@ def _unique(emails) -> list[str]:
 def billing_contacts_for(organization) -> Recipients:
     """BMS contacts that receive invoices; else the point of contact; else the accounting
     package's billing contact; else none, with the reason."""
-    from integrations.accounting import accounting_package
     from organizations.models import Contact
 
     contacts = Contact.objects.filter(organization=organization, deleted_at__isnull=True, is_active=True)
@@ -191,19 +114,14 @@ def billing_contacts_for(organization) -> Recipients:
     if pocs:
         return Recipients(pocs, "BMS point of contact")
     no_bms = (
-        f"{organization} has no contact with an e-mail address marked to receive invoices "
-        "or as point of contact in BMS"
+        f"{organization} has no contact with an e-mail address marked to receive invoices or as point of contact in BMS"
     )
-    try:
-        package = accounting_package()
-    except Exception as exc:  # a broken provider must not stop the notification
-        logger.warning("Accounting package lookup failed: %s", type(exc).__name__)
-        return Recipients([], "", f"{no_bms}, and the accounting package could not be asked ({type(exc).__name__}).")
+    package = installation_offering(Capability.BILLING_CONTACTS, category=Category.ACCOUNTING)
     if package is None:
         return Recipients([], "", f"{no_bms}, and no accounting package is integrated.")
     try:
         emails = _unique(package.billing_contact_emails(organization))
-    except Exception as exc:
+    except Exception as exc:  # a broken provider must not stop the notification
         logger.warning("%s billing contact lookup failed: %s", package.name, type(exc).__name__)
         return Recipients([], "", f"{no_bms}, and {package.name} could not be asked: {exc}")
     if emails:
@@ -258,13 +176,17 @@ def notification_log(*, kind: str = "", status: str = "", organization_id: str =
     if status == "failed":
         qs = qs.filter(pk__in=deliveries.filter(status="failed").values("notification_id"))
     elif status == "retrying":
-        qs = qs.filter(pk__in=deliveries.filter(status__in=["pending", "sending", "retrying"])
-                       .values("notification_id"))
+        qs = qs.filter(
+            pk__in=deliveries.filter(status__in=["pending", "sending", "retrying"]).values("notification_id")
+        )
     elif status == "sent":
         qs = qs.filter(pk__in=deliveries.filter(status="sent").values("notification_id"))
     elif status == "not_sent":
         # Something should have gone out and didn't (no billing contact, BMS not connected...);
         # a channel turned off for the type is not that.
-        qs = qs.filter(pk__in=deliveries.filter(status="skipped").exclude(reason__contains="is turned off for")
-                       .values("notification_id"))
+        qs = qs.filter(
+            pk__in=deliveries.filter(status="skipped")
+            .exclude(reason__contains="is turned off for")
+            .values("notification_id")
+        )
     return qs.distinct().order_by("-created_at", "-id")

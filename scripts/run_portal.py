@@ -45,7 +45,7 @@ def main() -> None:
     try:
         _wait_for("http://127.0.0.1:8001/_sandbox/health")
         _wait_for("http://127.0.0.1:8000/accounts/login/")
-        subprocess.run([*manage, "demo_connect"], env=env, cwd=ROOT, check=False)
+        subprocess.run([*manage, "kaseya_bms_demo"], env=env, cwd=ROOT, check=False)
         print(
             "\n  Billing portal:  http://127.0.0.1:8000/\n"
             "  Master Admin:    admin@demo.local / demo-admin\n"

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 
 from connectbooster.redis import get_redis
-from integrations.providers.kaseya_bms.exceptions import BmsRateLimited
+from providers.kaseya_bms.exceptions import BmsRateLimited
 
 _TAKE = """
 local used = redis.call('incr', KEYS[1])

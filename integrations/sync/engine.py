@@ -24,9 +24,6 @@ from django.utils import timezone
 
 from billing.models import Invoice, InvoiceLine
 from integrations.models import SyncRun, SyncSeenPage, SyncStatus
-from integrations.providers.kaseya_bms.client import MAX_PAGE_SIZE, BmsClient, is_last_page
-from integrations.providers.kaseya_bms.exceptions import BmsNotFound
-from integrations.providers.kaseya_bms.types import Page
 from integrations.signals import synced_records_changed
 from integrations.sync import mapping
 from integrations.sync.prefetch import fetched_in_parallel, prefetched
@@ -40,6 +37,9 @@ from integrations.sync.upsert import (
     stored_state,
 )
 from organizations.models import Contact, Contract, Organization, Ticket
+from providers.kaseya_bms.client import MAX_PAGE_SIZE, BmsClient, is_last_page
+from providers.kaseya_bms.exceptions import BmsNotFound
+from providers.kaseya_bms.types import Page
 
 # Invoices that left the open listings: fetched one by one (this many per checkpoint), or
 # listed by creation date when a cluster of them lies within this window.

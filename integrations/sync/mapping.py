@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
 
-from integrations.providers.kaseya_bms import types as bms
+from providers.kaseya_bms import types as bms
 
 CENT = Decimal("0.01")
 

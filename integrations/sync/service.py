@@ -6,7 +6,6 @@ import logging
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from urllib.parse import urlsplit
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
@@ -15,6 +14,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.services import audit_record
+from integrations.base import Activity, IntegrationError, IntegrationRateLimited
 from integrations.models import (
     ACTIVE_SYNC_STATUSES,
     DataSource,
@@ -27,11 +27,10 @@ from integrations.models import (
     SyncStatus,
     SyncTrigger,
 )
-from integrations.providers.kaseya_bms import exceptions as bms_errors
+from integrations.registry import installation_of
 from integrations.secrets import SecretUnreadable
 from integrations.signals import sync_succeeded
-from integrations.sync.budget import RedisHourlyBudget
-from integrations.sync.engine import LostOwnership, SyncEngine
+from integrations.sync.engine import LostOwnership
 from integrations.sync.locks import SyncLock
 
 logger = logging.getLogger(__name__)
@@ -50,26 +49,6 @@ class SyncAlreadyRunning(Exception):
 class SyncOutcome:
     status: str
     resume_in: float | None = None  # seconds; set when the run should be re-enqueued
-
-
-def data_source_link(integration: Integration) -> DataSource:
-    """Link the integration to the data source of its tenant, creating it the first time.
-
-    Records synced before a delete belong to that source, so the same tenant added again
-    gets them back by BMS id."""
-    config = integration.config
-    host = urlsplit(config["server_url"]).netloc.lower()
-    tenant_key = f"{host}|{config['company_name'].strip().lower()}"
-    source, _ = DataSource.objects.get_or_create(
-        provider_key=integration.provider_key,
-        tenant_key=tenant_key,
-        defaults={"display_name": f"{config['company_name']} ({host})"},
-    )
-    if source.integration_id != integration.pk:
-        DataSource.objects.filter(integration=integration).exclude(pk=source.pk).update(integration=None)
-        source.integration = integration
-        source.save(update_fields=["integration"])
-    return source
 
 
 def sync_request(
@@ -157,13 +136,13 @@ def _claim(run_id: int, token: str) -> SyncRun | None:
 
 
 def _execute_claimed(run: SyncRun, token: str) -> SyncOutcome:
-    integration = run.integration
-
+    installation = installation_of(run.integration)
     try:
-        budget = RedisHourlyBudget(run.source_id, settings.BMS_HOURLY_REQUEST_LIMIT)
-        engine = SyncEngine(run, integration.provider.build_client(integration, pacer=budget), worker_token=token)
+        engine = installation.sync_engine(run, worker_token=token)
     except (SecretUnreadable, ValueError) as exc:
-        _finish_failed(run, token, f"The BMS settings cannot be used: {exc} Open Settings and save them again.")
+        _finish_failed(
+            run, token, f"The {installation.name} settings cannot be used: {exc} Open Settings and save them again."
+        )
         return SyncOutcome("failed")
     try:
         engine.execute()
@@ -174,20 +153,25 @@ def _execute_claimed(run: SyncRun, token: str) -> SyncOutcome:
         # Long runs continue in a fresh task from their checkpoint instead of failing.
         _pause(run, token, 1, "The sync continues in a new task from its last checkpoint.")
         return SyncOutcome("continuing", resume_in=1)
-    except bms_errors.BmsRateLimited as exc:
+    except IntegrationRateLimited as exc:
         wait = min(max(exc.retry_after, 1.0), MAX_COUNTDOWN_SECONDS)
+        minutes = round(wait / 60) or 1
         _pause(
-            run, token, wait, f"The BMS request budget is spent; the sync resumes in about {round(wait / 60) or 1} min."
+            run,
+            token,
+            wait,
+            f"The {installation.name} request budget is spent; the sync resumes in about {minutes} min.",
         )
         return SyncOutcome("waiting", resume_in=wait)
-    except bms_errors.BmsError as exc:
+    except IntegrationError as exc:
         failures = run.checkpoint.get("transient_failures", 0) + 1
         if exc.transient and failures <= settings.SYNC_MAX_RETRIES:
             base = settings.SYNC_RETRY_BACKOFF.total_seconds()
             wait = random.uniform(0, min(base * 2**failures, 900))  # full jitter
-            _pause(run, token, wait, f"BMS did not answer ({exc}); retrying in {round(wait)} s.", failures=failures)
+            message = f"{installation.name} did not answer ({exc}); retrying in {round(wait)} s."
+            _pause(run, token, wait, message, failures=failures)
             return SyncOutcome("retrying", resume_in=wait)
-        _finish_failed(run, token, _failure_reason(exc))
+        _finish_failed(run, token, installation.error_message(exc, doing=Activity.SYNC))
         return SyncOutcome("failed")
     except Exception as exc:
         logger.exception("Sync run %s crashed", run.pk)
@@ -201,18 +185,6 @@ def _execute_claimed(run: SyncRun, token: str) -> SyncOutcome:
         run.refresh_from_db()
         sync_succeeded.send(sender=SyncRun, run=run)
     return SyncOutcome("succeeded")
-
-
-def _failure_reason(exc: bms_errors.BmsError) -> str:
-    if isinstance(exc, bms_errors.BmsAuthenticationError):
-        return f"BMS refused the sign-in: {exc} Check Settings, then run Test Connection."
-    if isinstance(exc, bms_errors.BmsPermissionDenied):
-        return f"The BMS API user lacks a permission: {exc} Grant it in the user's security role."
-    if isinstance(exc, bms_errors.BmsNotABmsServer | bms_errors.BmsTlsError):
-        return f"{exc} Check the Server URL in Settings."
-    if exc.transient:
-        return f"BMS kept failing after {settings.SYNC_MAX_RETRIES} retries: {exc} The next scheduled sync will resume."
-    return f"BMS rejected a request: {exc}"
 
 
 def _pause(run: SyncRun, token: str, wait: float, message: str, failures: int | None = None) -> None:

@@ -29,4 +29,3 @@ def client_of():
         return user, web
 
     return make
-

@@ -29,10 +29,15 @@ def listed_pks(html: str) -> set[int]:
 def test_the_list_shows_the_organizations_invoices_open_first(db, client_of):
     org, other = OrganizationFactory(), OrganizationFactory()
     now = timezone.now()
-    paid_new = InvoiceFactory(organization=org, number="INV-PAID", balance_due=0, paid_amount=Decimal("1234.56"),
-                              invoice_date=now)
-    open_old = InvoiceFactory(organization=org, number="INV-OPEN", invoice_date=now - timezone.timedelta(days=90),
-                              due_date=now - timezone.timedelta(days=60))
+    paid_new = InvoiceFactory(
+        organization=org, number="INV-PAID", balance_due=0, paid_amount=Decimal("1234.56"), invoice_date=now
+    )
+    open_old = InvoiceFactory(
+        organization=org,
+        number="INV-OPEN",
+        invoice_date=now - timezone.timedelta(days=90),
+        due_date=now - timezone.timedelta(days=60),
+    )
     InvoiceFactory(organization=other, number="INV-OTHER")
     InvoiceFactory(organization=org, number="INV-GONE", deleted_at=now)
     _user, web = client_of(org)
@@ -66,8 +71,13 @@ def test_the_list_pages(db, client_of):
 
 
 def test_the_invoice_page_shows_lines_amounts_and_the_image_panel(db, client_of):
-    invoice = InvoiceFactory(number="INV-777", total=Decimal("1500.00"), tax=Decimal("100.00"),
-                             paid_amount=Decimal("500"), balance_due=Decimal("1000.00"))
+    invoice = InvoiceFactory(
+        number="INV-777",
+        total=Decimal("1500.00"),
+        tax=Decimal("100.00"),
+        paid_amount=Decimal("500"),
+        balance_due=Decimal("1000.00"),
+    )
     InvoiceLineFactory(invoice=invoice, source=invoice.source, name="Backup plan", total=Decimal("1400"))
     _user, web = client_of(invoice.organization)
     html = web.get(reverse("client:invoice", args=[invoice.pk])).content.decode()
@@ -84,8 +94,9 @@ def test_a_client_comments_once_even_on_a_double_click(db, client_of, django_cap
     invoice = InvoiceFactory()
     user, web = client_of(invoice.organization, full_name="Pat Client")
     received = []
-    invoice_comment_posted.connect(lambda sender, comment, **kw: received.append(comment), weak=False,
-                                   dispatch_uid="test-comment")
+    invoice_comment_posted.connect(
+        lambda sender, comment, **kw: received.append(comment), weak=False, dispatch_uid="test-comment"
+    )
     try:
         url = reverse("client:invoice-comment", args=[invoice.pk])
         with django_capture_on_commit_callbacks(execute=True):
@@ -93,8 +104,11 @@ def test_a_client_comments_once_even_on_a_double_click(db, client_of, django_cap
             second = web.post(url, {"body": "Why is the backup line doubled?"})
         assert first.status_code == second.status_code == 302
         comment = InvoiceComment.objects.get()
-        assert (comment.body, comment.author, comment.author_name) == ("Why is the backup line doubled?", user,
-                                                                       "Pat Client")
+        assert (comment.body, comment.author, comment.author_name) == (
+            "Why is the backup line doubled?",
+            user,
+            "Pat Client",
+        )
         assert received == [comment]
         assert received[0].invoice == invoice and received[0].author == user
         page = web.get(reverse("client:invoice", args=[invoice.pk])).content.decode()
@@ -181,9 +195,14 @@ def test_a_removed_invoice_is_404_for_the_client(db, client_of):
 
 def test_staff_pages_refuse_clients(db, client_of, org_invoice):
     _user, web = client_of(org_invoice.organization)
-    for url in [reverse("billing:invoices"), reverse("billing:invoice", args=[org_invoice.pk]),
-                reverse("billing:invoice-pdf", args=[org_invoice.pk]), reverse("billing-config:image-sources"),
-                reverse("accounts:client-access"), reverse("organizations:list")]:
+    for url in [
+        reverse("billing:invoices"),
+        reverse("billing:invoice", args=[org_invoice.pk]),
+        reverse("billing:invoice-pdf", args=[org_invoice.pk]),
+        reverse("billing-config:image-sources"),
+        reverse("accounts:client-access"),
+        reverse("organizations:list"),
+    ]:
         assert web.get(url).status_code == 403, url
 
 

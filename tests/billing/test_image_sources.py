@@ -8,10 +8,12 @@ import time
 import pytest
 from pypdf import PdfReader
 
-from billing.image_sources import BMS_TIMEOUT
 from billing.images import resolve_invoice_image
 from billing.models import Invoice
 from billing.services import image_sources_save
+from integrations import registry
+from integrations.base import Capability, Category
+from providers.kaseya_bms.installation import PDF_TIMEOUT as BMS_TIMEOUT
 from tests.sync.helpers import run_sync
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -44,10 +46,10 @@ def _without_pdf():
 
 
 def test_bms_first_and_present_serves_the_bms_pdf(synced, admin_user):
-    _order(admin_user, "kaseya-bms", "accounting", "portal")
+    _order(admin_user, "psa", "accounting", "portal")
     invoice = _with_pdf()
     image = resolve_invoice_image(invoice)
-    assert (image.source_key, image.source_name) == ("kaseya-bms", "Kaseya BMS")
+    assert (image.source_key, image.source_name) == ("psa", "Kaseya BMS")
     text = pdf_text(image.pdf)
     assert f"INVOICE {invoice.number}" in text
     assert f"Grand total: {invoice.total:.2f}" in text  # the sandbox's PDF, not the portal's
@@ -55,29 +57,29 @@ def test_bms_first_and_present_serves_the_bms_pdf(synced, admin_user):
 
 
 def test_bms_first_but_no_attachment_falls_back_to_the_portal_rendering(synced, admin_user):
-    _order(admin_user, "kaseya-bms", "accounting", "portal")
+    _order(admin_user, "psa", "accounting", "portal")
     invoice = _without_pdf()
     image = resolve_invoice_image(invoice)
     assert image.source_key == "portal"
     assert [(s.key, s.reason) for s in image.skipped] == [
-        ("kaseya-bms", "No image for this invoice."),
+        ("psa", "No image for this invoice."),
         ("accounting", "Not integrated"),
     ]
     assert invoice.number in pdf_text(image.pdf)
 
 
 def test_bms_failing_is_logged_and_skipped(synced, admin_user, bms_sandbox, caplog):
-    _order(admin_user, "kaseya-bms", "portal", "accounting")
+    _order(admin_user, "psa", "portal", "accounting")
     bms_sandbox.control.set_faults(error_rate=1.0, paths=[ATTACHMENTS])
     with caplog.at_level(logging.WARNING, logger="billing.images"):
         image = resolve_invoice_image(_with_pdf())
     assert image.source_key == "portal"
     assert "unavailable" in image.skipped[0].reason.lower()
-    assert any("kaseya-bms failed" in r.getMessage() for r in caplog.records)
+    assert any("psa failed" in r.getMessage() for r in caplog.records)
 
 
 def test_bms_timing_out_never_hangs_and_is_skipped_for_a_while(synced, admin_user, bms_sandbox):
-    _order(admin_user, "kaseya-bms", "portal", "accounting")
+    _order(admin_user, "psa", "portal", "accounting")
     bms_sandbox.control.set_faults(latency_ms=(BMS_TIMEOUT[1] + 3) * 1000, paths=[ATTACHMENTS])
     invoices = list(Invoice.objects.order_by("bms_id")[:3])
     started = time.monotonic()
@@ -92,32 +94,38 @@ def test_bms_timing_out_never_hangs_and_is_skipped_for_a_while(synced, admin_use
 
 
 def test_accounting_not_integrated_is_skipped(synced, admin_user):
-    _order(admin_user, "accounting", "kaseya-bms", "portal")
+    _order(admin_user, "accounting", "psa", "portal")
     image = resolve_invoice_image(_with_pdf())
-    assert image.source_key == "kaseya-bms"
+    assert image.source_key == "psa"
     assert [(s.key, s.reason) for s in image.skipped] == [("accounting", "Not integrated")]
 
 
 def test_an_integrated_accounting_package_serves_first(synced, admin_user, monkeypatch):
     class FakeBooks:
+        """An accounting installation offering invoice PDFs."""
+
         name = "FakeBooks"
 
-        def invoice_pdf(self, invoice):
+        def invoice_pdf(self, invoice, *, max_bytes):
             from billing.rendering import render_invoice_pdf
 
             return render_invoice_pdf(invoice)
 
-        def billing_contact_emails(self, organization):
-            return []
+    real = registry.installation_offering
 
-    monkeypatch.setattr("integrations.accounting.accounting_package", lambda: FakeBooks())
-    _order(admin_user, "accounting", "kaseya-bms", "portal")
+    def offering(capability, *, category=None, connected=False):
+        if capability == Capability.INVOICE_PDFS and category == Category.ACCOUNTING:
+            return FakeBooks()
+        return real(capability, category=category, connected=connected)
+
+    monkeypatch.setattr(registry, "installation_offering", offering)
+    _order(admin_user, "accounting", "psa", "portal")
     image = resolve_invoice_image(_with_pdf())
-    assert (image.source_key, image.source_name) == ("accounting", "Accounting package (FakeBooks)")
+    assert (image.source_key, image.source_name) == ("accounting", "FakeBooks")
 
 
 def test_only_the_portal_rendering(synced, admin_user, bms_sandbox):
-    _order(admin_user, "portal", "kaseya-bms", "accounting", disabled=("kaseya-bms", "accounting"))
+    _order(admin_user, "portal", "psa", "accounting", disabled=("psa", "accounting"))
     bms_sandbox.control.clear_requests()
     image = resolve_invoice_image(_with_pdf())
     assert image.source_key == "portal" and not image.last_resort
@@ -125,20 +133,20 @@ def test_only_the_portal_rendering(synced, admin_user, bms_sandbox):
 
 
 def test_portal_rendering_is_the_last_resort_even_when_unchecked(synced, admin_user):
-    _order(admin_user, "kaseya-bms", "accounting", "portal", disabled=("portal",))
+    _order(admin_user, "psa", "accounting", "portal", disabled=("portal",))
     image = resolve_invoice_image(_without_pdf())
     assert image.source_key == "portal" and image.last_resort
-    _order(admin_user, "kaseya-bms", "accounting", "portal", disabled=("kaseya-bms", "accounting", "portal"))
+    _order(admin_user, "psa", "accounting", "portal", disabled=("psa", "accounting", "portal"))
     assert resolve_invoice_image(_with_pdf()).source_key == "portal"
 
 
 def test_the_bms_pdf_is_cached_and_refreshed_when_a_sync_changes_the_invoice(synced, admin_user, bms_sandbox):
-    _order(admin_user, "kaseya-bms", "accounting", "portal")
+    _order(admin_user, "psa", "accounting", "portal")
     control = bms_sandbox.control
     invoice = Invoice.objects.filter(balance_due__gt=0).exclude(bms_id__in=range(7, 400, 7)).order_by("bms_id").first()
     control.clear_requests()
     first = resolve_invoice_image(invoice)
-    assert first.source_key == "kaseya-bms" and not first.from_cache
+    assert first.source_key == "psa" and not first.from_cache
     assert f"Balance due: {invoice.balance_due:.2f}" in pdf_text(first.pdf)
     again = resolve_invoice_image(Invoice.objects.get(pk=invoice.pk))
     assert again.from_cache and again.pdf == first.pdf
@@ -151,27 +159,27 @@ def test_the_bms_pdf_is_cached_and_refreshed_when_a_sync_changes_the_invoice(syn
     invoice.refresh_from_db()
     assert invoice.sync_hash != old_hash and invoice.balance_due == 0
     fresh = resolve_invoice_image(invoice)
-    assert fresh.source_key == "kaseya-bms" and not fresh.from_cache
+    assert fresh.source_key == "psa" and not fresh.from_cache
     assert control.request_counts()["by_endpoint"].get(DOWNLOAD) == 2
     assert "Balance due: 0.00" in pdf_text(fresh.pdf)
     assert fresh.pdf != first.pdf
     # Only the current version is kept.
     from django.core.files.storage import default_storage
 
-    _dirs, files = default_storage.listdir(f"invoice-images/kaseya-bms/{invoice.pk}")
+    _dirs, files = default_storage.listdir(f"invoice-images/psa/{invoice.pk}")
     assert files == [f"{invoice.sync_hash}.pdf"]
 
 
 def test_staff_and_client_pages_name_the_source(synced, admin_user, admin_client, client_of):
-    _order(admin_user, "kaseya-bms", "accounting", "portal")
+    _order(admin_user, "psa", "accounting", "portal")
     invoice = _with_pdf()
     _user, web = client_of(invoice.organization)
     panel = web.get(f"/portal/invoices/{invoice.pk}/image/")
     assert panel.status_code == 200
-    assert 'data-source="kaseya-bms"' in panel.content.decode()
+    assert 'data-source="psa"' in panel.content.decode()
     assert "Image from <strong>Kaseya BMS</strong>" in panel.content.decode()
     pdf = web.get(f"/portal/invoices/{invoice.pk}/pdf/")
-    assert pdf["Content-Type"] == "application/pdf" and pdf["X-Invoice-Image-Source"] == "kaseya-bms"
+    assert pdf["Content-Type"] == "application/pdf" and pdf["X-Invoice-Image-Source"] == "psa"
     assert pdf["Content-Disposition"].startswith("inline;")
     download = web.get(f"/portal/invoices/{invoice.pk}/download/")
     assert download["Content-Disposition"] == f'attachment; filename="Invoice-{invoice.number}.pdf"'

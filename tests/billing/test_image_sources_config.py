@@ -9,7 +9,7 @@ from billing.models import InvoiceImageSource
 from billing.selectors import image_source_config
 
 URL = reverse("billing-config:image-sources")
-ALL = ["kaseya-bms", "accounting", "portal"]
+ALL = ["psa", "accounting", "portal"]
 
 
 def _state():
@@ -31,15 +31,15 @@ def test_the_page_lists_the_sources_in_order_and_explains_it(billing_client):
 @pytest.mark.parametrize("fixture", ["admin_client", "billing_client"])
 def test_staff_save_the_order_and_check_boxes(request, fixture, admin_user):
     web = request.getfixturevalue(fixture)
-    response = web.post(URL, {"order": ["portal", "kaseya-bms", "accounting"], "enabled": ["portal", "kaseya-bms"]})
+    response = web.post(URL, {"order": ["portal", "psa", "accounting"], "enabled": ["portal", "psa"]})
     assert response.status_code == 302
-    assert _state() == [("portal", True), ("kaseya-bms", True), ("accounting", False)]
+    assert _state() == [("portal", True), ("psa", True), ("accounting", False)]
     page = web.get(URL).content.decode()
     assert "Invoice Image Data saved." in page
-    assert page.index('data-key="portal"') < page.index('data-key="kaseya-bms"') < page.index('data-key="accounting"')
+    assert page.index('data-key="portal"') < page.index('data-key="psa"') < page.index('data-key="accounting"')
     assert AuditEvent.objects.filter(action="billing.image_sources.save").count() == 1
     # Saving the same again (a double click) changes nothing and audits nothing more.
-    web.post(URL, {"order": ["portal", "kaseya-bms", "accounting"], "enabled": ["portal", "kaseya-bms"]})
+    web.post(URL, {"order": ["portal", "psa", "accounting"], "enabled": ["portal", "psa"]})
     assert InvoiceImageSource.objects.count() == 3
     assert AuditEvent.objects.filter(action="billing.image_sources.save").count() == 1
 
@@ -47,15 +47,15 @@ def test_staff_save_the_order_and_check_boxes(request, fixture, admin_user):
 @pytest.mark.parametrize(
     "data",
     [
-        {"order": ["portal", "kaseya-bms"], "enabled": ["portal"]},  # one missing
-        {"order": ["portal", "portal", "kaseya-bms", "accounting"]},  # duplicate
-        {"order": ["portal", "kaseya-bms", "accounting", "quickbooks"]},  # unknown
+        {"order": ["portal", "psa"], "enabled": ["portal"]},  # one missing
+        {"order": ["portal", "portal", "psa", "accounting"]},  # duplicate
+        {"order": ["portal", "psa", "accounting", "quickbooks"]},  # unknown
         {"order": ALL, "enabled": ["quickbooks"]},
         {},
     ],
 )
 def test_bad_input_is_refused_and_changes_nothing(billing_client, data):
-    billing_client.post(URL, {"order": ["accounting", "portal", "kaseya-bms"], "enabled": ["portal"]})
+    billing_client.post(URL, {"order": ["accounting", "portal", "psa"], "enabled": ["portal"]})
     before = _state()
     response = billing_client.post(URL, data)
     assert response.status_code == 400

@@ -36,7 +36,9 @@ def test_staff_invite_a_contact_who_sets_a_password_and_sees_their_invoices(bill
     assert response.status_code == 302
     user = User.objects.get(email="dana@client.example")
     assert (user.role, user.organization, user.has_usable_password()) == (
-        Role.CLIENT_CONTACT, contact.organization, False
+        Role.CLIENT_CONTACT,
+        contact.organization,
+        False,
     )
     [message] = mail.outbox
     assert message.to == ["dana@client.example"]
@@ -143,8 +145,9 @@ def test_password_reset_for_a_client(db):
 def test_a_contact_requests_access(db, django_capture_on_commit_callbacks):
     contact = ContactFactory(email="kim@client.example")
     received = []
-    portal_access_requested.connect(lambda sender, access_request, **kw: received.append(access_request),
-                                    weak=False, dispatch_uid="test-access")
+    portal_access_requested.connect(
+        lambda sender, access_request, **kw: received.append(access_request), weak=False, dispatch_uid="test-access"
+    )
     try:
         data = {"full_name": "Kim", "email": "KIM@client.example", "company": "Client", "message": "Please"}
         with django_capture_on_commit_callbacks(execute=True):
@@ -153,7 +156,9 @@ def test_a_contact_requests_access(db, django_capture_on_commit_callbacks):
         assert response.status_code == 200 and "will review your request" in response.content.decode()
         request = PortalAccessRequest.objects.get()
         assert (request.email, request.organization, request.contact) == (
-            "kim@client.example", contact.organization, contact
+            "kim@client.example",
+            contact.organization,
+            contact,
         )
         assert received == [request]
         with django_capture_on_commit_callbacks(execute=True):

@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from integrations.providers.kaseya_bms.client import BmsClient
+from providers.kaseya_bms.client import BmsClient
 
 from .stub import StubServer
 

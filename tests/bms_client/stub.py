@@ -38,8 +38,14 @@ def failed(message: str, code: int = 0, status: int = 200) -> Reply:
 
 
 def token_reply(access: str = "tok-1", refresh: str = "ref-1", expires: str = "2999-01-01T00:00:00Z") -> Reply:
-    return ok({"accessToken": access, "refreshToken": refresh, "accessTokenExpireOn": expires,
-               "refreshTokenExpireOn": "2999-01-01T00:00:00Z"})
+    return ok(
+        {
+            "accessToken": access,
+            "refreshToken": refresh,
+            "accessTokenExpireOn": expires,
+            "refreshTokenExpireOn": "2999-01-01T00:00:00Z",
+        }
+    )
 
 
 @dataclass
@@ -80,8 +86,9 @@ class StubServer:
             def _handle(self) -> None:
                 parts = urlsplit(self.path)
                 length = int(self.headers.get("Content-Length") or 0)
-                seen = Seen(self.command, parts.path, parse_qs(parts.query), dict(self.headers.items()),
-                            self.rfile.read(length))
+                seen = Seen(
+                    self.command, parts.path, parse_qs(parts.query), dict(self.headers.items()), self.rfile.read(length)
+                )
                 stub.seen.append(seen)
                 reply = stub._reply(seen)
                 if reply.delay:

@@ -8,8 +8,8 @@ from decimal import Decimal
 
 import pytest
 
-from integrations.providers.kaseya_bms.client import BmsClient
-from integrations.providers.kaseya_bms.exceptions import (
+from providers.kaseya_bms.client import BmsClient
+from providers.kaseya_bms.exceptions import (
     AuthFailureReason,
     BmsAuthenticationError,
     BmsError,
@@ -23,7 +23,7 @@ from integrations.providers.kaseya_bms.exceptions import (
     BmsTlsError,
     BmsUnavailable,
 )
-from integrations.providers.kaseya_bms.types import TicketDraft
+from providers.kaseya_bms.types import TicketDraft
 
 from .conftest import PASSWORD
 from .stub import Reply, failed, json_reply, ok, token_reply
@@ -41,8 +41,17 @@ def queue(i: int) -> dict:
 
 
 def draft() -> TicketDraft:
-    return TicketDraft(title="t", details="d", account_id=1, location_id=1, status_id=1, priority_id=1,
-                       type_id=1, source_id=0, open_date=datetime(2024, 5, 1, 12, tzinfo=UTC))
+    return TicketDraft(
+        title="t",
+        details="d",
+        account_id=1,
+        location_id=1,
+        status_id=1,
+        priority_id=1,
+        type_id=1,
+        source_id=0,
+        open_date=datetime(2024, 5, 1, 12, tzinfo=UTC),
+    )
 
 
 # --- auth and wire format ------------------------------------------------------------------------
@@ -55,8 +64,12 @@ def test_lazy_form_login_then_bearer(stub, make_client):
     assert [q.name for q in client.list_queues()] == ["Q1"]
     login = stub.calls(AUTH)[0]
     assert login.headers["Content-Type"] == "application/x-www-form-urlencoded"
-    assert login.form == {"GrantType": "password", "UserName": "api@demo.local", "Password": PASSWORD,
-                          "Tenant": "Demo MSP"}
+    assert login.form == {
+        "GrantType": "password",
+        "UserName": "api@demo.local",
+        "Password": PASSWORD,
+        "Tenant": "Demo MSP",
+    }
     assert stub.calls(QUEUES)[0].headers["Authorization"] == "Bearer tok-1"
     client.list_queues()
     assert len(stub.calls(AUTH)) == 1
@@ -64,15 +77,48 @@ def test_lazy_form_login_then_bearer(stub, make_client):
 
 
 def test_pascal_case_envelope_and_dates(stub, make_client):
-    stub.on("POST", AUTH, json_reply({"Success": True, "Result": {
-        "AccessToken": "P", "RefreshToken": "R", "AccessTokenExpireOn": "2999-01-01T00:00:00"}}))
-    stub.on("GET", ACCOUNTS, json_reply({"Success": True, "TotalRecords": 1, "Result": [{
-        "Id": 7, "AccountName": "Acme", "AccountCode": "ACME", "IsActive": True,
-        "CreatedOn": "2024-01-02T03:04:05", "ModifiedOn": "2024-01-02T05:04:05.1234567+02:00",
-        "CreditLimit": 1000.10,
-        "Locations": [{"Id": 1, "LocationName": "HQ", "IsMain": True, "Addresses": [
-            {"Address1": "1 Main", "IsBilling": False}, {"Address1": "PO Box 9", "IsBilling": True}]}],
-    }]}))
+    stub.on(
+        "POST",
+        AUTH,
+        json_reply(
+            {
+                "Success": True,
+                "Result": {"AccessToken": "P", "RefreshToken": "R", "AccessTokenExpireOn": "2999-01-01T00:00:00"},
+            }
+        ),
+    )
+    stub.on(
+        "GET",
+        ACCOUNTS,
+        json_reply(
+            {
+                "Success": True,
+                "TotalRecords": 1,
+                "Result": [
+                    {
+                        "Id": 7,
+                        "AccountName": "Acme",
+                        "AccountCode": "ACME",
+                        "IsActive": True,
+                        "CreatedOn": "2024-01-02T03:04:05",
+                        "ModifiedOn": "2024-01-02T05:04:05.1234567+02:00",
+                        "CreditLimit": 1000.10,
+                        "Locations": [
+                            {
+                                "Id": 1,
+                                "LocationName": "HQ",
+                                "IsMain": True,
+                                "Addresses": [
+                                    {"Address1": "1 Main", "IsBilling": False},
+                                    {"Address1": "PO Box 9", "IsBilling": True},
+                                ],
+                            }
+                        ],
+                    }
+                ],
+            }
+        ),
+    )
     page = make_client().list_accounts()
     account = page.items[0]
     assert (account.id, account.name, account.code, page.total_records) == (7, "Acme", "ACME", 1)
@@ -87,16 +133,24 @@ def test_filters_use_spec_names(stub, make_client):
     stub.on("GET", ACCOUNTS, ok([], total=0))
     make_client().list_accounts(2, 50, modified_from=datetime(2024, 1, 1, 10), is_active=True, name="Ac")
     assert stub.calls(ACCOUNTS)[0].query == {
-        "PageSize": ["50"], "PageNumber": ["2"], "Filter.ModifiedOnFrom": ["2024-01-01T10:00:00Z"],
-        "Filter.IsActive": ["true"], "Filter.AccountName": ["Ac"]}
+        "PageSize": ["50"],
+        "PageNumber": ["2"],
+        "Filter.ModifiedOnFrom": ["2024-01-01T10:00:00Z"],
+        "Filter.IsActive": ["true"],
+        "Filter.AccountName": ["Ac"],
+    }
 
 
 def test_ticket_search_body(stub, make_client):
     stub.on("POST", TICKETS + "/search", ok([], total=0))
-    make_client().search_tickets(1, 100, created_from=datetime(2024, 2, 1, tzinfo=UTC), account_ids=[3, 4],
-                                 details="key-123")
-    assert stub.calls(TICKETS + "/search")[0].json == {"PageSize": 100, "PageNumber": 1, "Filter": {
-        "CreatedOnFrom": "2024-02-01T00:00:00Z", "AccountIds": "3,4", "Details": "key-123"}}
+    make_client().search_tickets(
+        1, 100, created_from=datetime(2024, 2, 1, tzinfo=UTC), account_ids=[3, 4], details="key-123"
+    )
+    assert stub.calls(TICKETS + "/search")[0].json == {
+        "PageSize": 100,
+        "PageNumber": 1,
+        "Filter": {"CreatedOnFrom": "2024-02-01T00:00:00Z", "AccountIds": "3,4", "Details": "key-123"},
+    }
 
 
 def test_iterator_stops_on_short_page_without_total(stub, make_client):
@@ -120,12 +174,15 @@ def test_iterator_stops_at_total_records(stub, make_client):
 # --- auth failures -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("reply", "reason"), [
-    (failed("Tenant 'Nope' was not found", status=400), AuthFailureReason.WRONG_TENANT),
-    (failed("Invalid username or password", status=401), AuthFailureReason.WRONG_CREDENTIALS),
-    (failed("User does not have API access"), AuthFailureReason.NO_API_ACCESS),
-    (failed("Something else", code=978004, status=400), AuthFailureReason.NO_API_ACCESS),
-])
+@pytest.mark.parametrize(
+    ("reply", "reason"),
+    [
+        (failed("Tenant 'Nope' was not found", status=400), AuthFailureReason.WRONG_TENANT),
+        (failed("Invalid username or password", status=401), AuthFailureReason.WRONG_CREDENTIALS),
+        (failed("User does not have API access"), AuthFailureReason.NO_API_ACCESS),
+        (failed("Something else", code=978004, status=400), AuthFailureReason.NO_API_ACCESS),
+    ],
+)
 def test_login_failure_reasons(stub, make_client, reply, reason):
     stub.on("POST", AUTH, reply)
     with pytest.raises(BmsAuthenticationError) as err:
@@ -285,8 +342,17 @@ def test_success_false_on_read_is_retried_a_bounded_number_of_times(stub, make_c
     assert len(stub.calls(QUEUES)) == 2 + 3
 
 
-@pytest.mark.parametrize("reply", [Reply(500), Reply(503), Reply(drop=True), Reply(delay=0.6),
-                                   Reply(429, b"", {"Retry-After": "1"}), failed("Try later")])
+@pytest.mark.parametrize(
+    "reply",
+    [
+        Reply(500),
+        Reply(503),
+        Reply(drop=True),
+        Reply(delay=0.6),
+        Reply(429, b"", {"Retry-After": "1"}),
+        failed("Try later"),
+    ],
+)
 def test_create_ticket_is_never_retried(stub, make_client, reply):
     stub.on("POST", TICKETS, reply, ok({"id": 1, "ticketNumber": "T1"}))
     with pytest.raises(BmsError):
@@ -299,8 +365,16 @@ def test_create_ticket_body_and_result(stub, make_client):
     ticket = make_client().create_ticket(draft())
     assert (ticket.id, ticket.ticket_number) == (99, "T20240501.0001")
     assert stub.calls(TICKETS)[0].json == {
-        "Title": "t", "Details": "d", "AccountId": 1, "LocationId": 1, "StatusId": 1, "PriorityId": 1,
-        "TypeId": 1, "SourceId": 0, "OpenDate": "2024-05-01T12:00:00Z"}
+        "Title": "t",
+        "Details": "d",
+        "AccountId": 1,
+        "LocationId": 1,
+        "StatusId": 1,
+        "PriorityId": 1,
+        "TypeId": 1,
+        "SourceId": 0,
+        "OpenDate": "2024-05-01T12:00:00Z",
+    }
 
 
 def test_create_ticket_replays_after_401(stub, make_client):
@@ -319,13 +393,35 @@ def test_client_errors(stub, make_client):
     stub.on("GET", "/v2/servicedesk/tickets/5", failed("Ticket not found", status=404))
     with pytest.raises(BmsNotFound):
         client.get_ticket(5)
-    stub.on("POST", TICKETS, json_reply({"title": "One or more validation errors occurred.", "status": 400,
-                                         "errors": {"Title": ["The Title field is required."]}}, 400))
+    stub.on(
+        "POST",
+        TICKETS,
+        json_reply(
+            {
+                "title": "One or more validation errors occurred.",
+                "status": 400,
+                "errors": {"Title": ["The Title field is required."]},
+            },
+            400,
+        ),
+    )
     with pytest.raises(BmsRequestRejected) as err:
         client.create_ticket(draft())
     assert err.value.field == "Title" and "required" in err.value.message
-    stub.on("POST", TICKETS, json_reply({"success": False, "error": {
-        "code": 400, "message": "Validation failed", "subErrors": ["LocationId: must belong to the account"]}}))
+    stub.on(
+        "POST",
+        TICKETS,
+        json_reply(
+            {
+                "success": False,
+                "error": {
+                    "code": 400,
+                    "message": "Validation failed",
+                    "subErrors": ["LocationId: must belong to the account"],
+                },
+            }
+        ),
+    )
     with pytest.raises(BmsRequestRejected) as err:
         client.create_ticket(draft())
     assert err.value.field == "LocationId"
@@ -341,14 +437,27 @@ def test_bare_dto_and_envelope_for_get_account(stub, make_client):
 
 
 def test_contact_fields(stub, make_client):
-    stub.on("GET", "/v2/crm/contacts/summary/8", json_reply({
-        "id": 8, "accountId": 3, "firstName": "Ann", "lastName": "Lee", "isPoc": True,
-        "recieveInvoices": True, "emails": [{"emailAddress": "old@x.com", "isDefault": False},
-                                            {"emailAddress": "ann@x.com", "isDefault": True}],
-        "phones": [{"phone": "555", "isDefault": True}]}))
+    stub.on(
+        "GET",
+        "/v2/crm/contacts/summary/8",
+        json_reply(
+            {
+                "id": 8,
+                "accountId": 3,
+                "firstName": "Ann",
+                "lastName": "Lee",
+                "isPoc": True,
+                "recieveInvoices": True,
+                "emails": [
+                    {"emailAddress": "old@x.com", "isDefault": False},
+                    {"emailAddress": "ann@x.com", "isDefault": True},
+                ],
+                "phones": [{"phone": "555", "isDefault": True}],
+            }
+        ),
+    )
     contact = make_client().get_contact(8)
-    assert (contact.email, contact.phone, contact.is_poc, contact.receives_invoices) == (
-        "ann@x.com", "555", True, True)
+    assert (contact.email, contact.phone, contact.is_poc, contact.receives_invoices) == ("ann@x.com", "555", True, True)
 
 
 def test_download_is_capped(stub, make_client):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from integrations.providers.kaseya_bms.exceptions import BmsRateLimited
-from integrations.providers.kaseya_bms.pacing import LocalHourlyPacer, RequestPacer
+from providers.kaseya_bms.exceptions import BmsRateLimited
+from providers.kaseya_bms.pacing import LocalHourlyPacer, RequestPacer
 
 from .stub import ok
 

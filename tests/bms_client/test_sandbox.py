@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from integrations.providers.kaseya_bms.client import BmsClient
-from integrations.providers.kaseya_bms.exceptions import (
+from providers.kaseya_bms.client import BmsClient
+from providers.kaseya_bms.exceptions import (
     AuthFailureReason,
     BmsAuthenticationError,
     BmsNotFound,
@@ -22,14 +22,20 @@ from integrations.providers.kaseya_bms.exceptions import (
     BmsTimeout,
     BmsUnavailable,
 )
-from integrations.providers.kaseya_bms.pacing import LocalHourlyPacer
-from integrations.providers.kaseya_bms.types import BmsModule, TicketDraft, parse_datetime
+from providers.kaseya_bms.pacing import LocalHourlyPacer
+from providers.kaseya_bms.types import BmsModule, TicketDraft, parse_datetime
 
 from .test_pacing import FakeTime
 
 INVOICE_MODULE = 9  # sandbox convention (bms_sandbox.constants.INVOICE_MODULE_ID)
-FAULTS = {"error_rate": 0.08, "rate_limit_rate": 0.08, "success_false_rate": 0.08, "drop_rate": 0.04,
-          "retry_after": 1, "fault_seed": 11}
+FAULTS = {
+    "error_rate": 0.08,
+    "rate_limit_rate": 0.08,
+    "success_false_rate": 0.08,
+    "drop_rate": 0.04,
+    "retry_after": 1,
+    "fault_seed": 11,
+}
 
 
 @pytest.fixture
@@ -39,13 +45,19 @@ def sleeps() -> list[float]:
 
 @pytest.fixture
 def connect(bms_sandbox, sleeps):
-    def make(username: str | None = None, password: str | None = None, tenant: str | None = None,
-             **options: Any) -> BmsClient:
+    def make(
+        username: str | None = None, password: str | None = None, tenant: str | None = None, **options: Any
+    ) -> BmsClient:
         options.setdefault("sleep", sleeps.append)
         options.setdefault("max_attempts", 8)
         options.setdefault("timeout", (2, 10))
-        return BmsClient(bms_sandbox.url, tenant or bms_sandbox.tenant, username or bms_sandbox.username,
-                         password or bms_sandbox.password, **options)
+        return BmsClient(
+            bms_sandbox.url,
+            tenant or bms_sandbox.tenant,
+            username or bms_sandbox.username,
+            password or bms_sandbox.password,
+            **options,
+        )
 
     return make
 
@@ -70,11 +82,16 @@ def sandbox_counts(bms_sandbox) -> dict[str, int]:
 def make_draft(client: BmsClient, details: str) -> TicketDraft:
     account = client.list_accounts(page_size=1).items[0]
     return TicketDraft(
-        title="Invoice question", details=details, account_id=account.id,
+        title="Invoice question",
+        details=details,
+        account_id=account.id,
         location_id=client.list_account_locations(account.id)[0].id,
-        status_id=client.list_statuses()[0].id, priority_id=client.list_priorities()[0].id,
-        type_id=client.list_lookup("TicketType")[0].id, source_id=client.list_lookup("TicketSource")[0].id,
-        open_date=datetime.now(UTC), queue_id=client.list_queues()[0].id,
+        status_id=client.list_statuses()[0].id,
+        priority_id=client.list_priorities()[0].id,
+        type_id=client.list_lookup("TicketType")[0].id,
+        source_id=client.list_lookup("TicketSource")[0].id,
+        open_date=datetime.now(UTC),
+        queue_id=client.list_queues()[0].id,
     )
 
 
@@ -89,11 +106,14 @@ def test_login_and_user_info(client):
         assert right is not None and right.can_view and right.can_modify
 
 
-@pytest.mark.parametrize(("change", "reason"), [
-    ({"tenant": "No Such MSP"}, AuthFailureReason.WRONG_TENANT),
-    ({"password": "wrong"}, AuthFailureReason.WRONG_CREDENTIALS),
-    ({"username": "nobody@demo.local"}, AuthFailureReason.WRONG_CREDENTIALS),
-])
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"tenant": "No Such MSP"}, AuthFailureReason.WRONG_TENANT),
+        ({"password": "wrong"}, AuthFailureReason.WRONG_CREDENTIALS),
+        ({"username": "nobody@demo.local"}, AuthFailureReason.WRONG_CREDENTIALS),
+    ],
+)
 def test_login_failures(connect, change, reason):
     with pytest.raises(BmsAuthenticationError) as err:
         connect(**change).authenticate()
@@ -146,13 +166,16 @@ def test_token_expiring_by_time(bms_sandbox, client):
 # --- lists, paging, filters ----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("entity", "iterate"), [
-    ("accounts", BmsClient.iter_account_pages),
-    ("contacts", BmsClient.iter_contact_pages),
-    ("contracts", BmsClient.iter_contract_pages),
-    ("invoices", BmsClient.iter_invoice_pages),
-    ("tickets", BmsClient.iter_ticket_pages),
-])
+@pytest.mark.parametrize(
+    ("entity", "iterate"),
+    [
+        ("accounts", BmsClient.iter_account_pages),
+        ("contacts", BmsClient.iter_contact_pages),
+        ("contracts", BmsClient.iter_contract_pages),
+        ("invoices", BmsClient.iter_invoice_pages),
+        ("tickets", BmsClient.iter_ticket_pages),
+    ],
+)
 @pytest.mark.parametrize("page_size", [100, 7])
 def test_every_list_is_complete(bms_sandbox, client, entity, iterate, page_size):
     expected = record_ids(bms_sandbox, entity)
@@ -167,7 +190,10 @@ def test_records_are_mapped(bms_sandbox, client):
     for inv in client.list_invoices(page_size=20).items:
         r = raw[inv.id]
         assert (inv.invoice_number, inv.account_id, inv.status_name) == (
-            r["invoiceNumber"], r["accountId"], r["statusName"])
+            r["invoiceNumber"],
+            r["accountId"],
+            r["statusName"],
+        )
         assert inv.grand_total == Decimal(str(r["grandTotal"]))
         assert inv.created_on == parse_datetime(r["createdOn"]) and inv.created_on.tzinfo is UTC
     contacts = {r["id"]: r for r in bms_sandbox.control.records("contacts")}
@@ -196,20 +222,24 @@ def test_filters(bms_sandbox, client):
 
     account_id = accounts[2]["id"]
     assert ids(client.iter_contact_pages(account_id=account_id)) == record_ids(
-        bms_sandbox, "contacts", lambda r: r["accountId"] == account_id)
+        bms_sandbox, "contacts", lambda r: r["accountId"] == account_id
+    )
 
     invoices = control.records("invoices")
     since = parse_datetime(invoices[len(invoices) // 3]["createdOn"])
     assert ids(client.iter_invoice_pages(account_id=account_id, created_from=since)) == [
-        i["id"] for i in invoices if i["accountId"] == account_id and parse_datetime(i["createdOn"]) >= since]
+        i["id"] for i in invoices if i["accountId"] == account_id and parse_datetime(i["createdOn"]) >= since
+    ]
     one = invoices[5]
     assert ids([client.list_invoices(invoice_number=one["invoiceNumber"])]) == [one["id"]]
 
     tickets = control.records("tickets")
     since = parse_datetime(tickets[len(tickets) // 2]["lastActivityUpdate"])
     assert ids(client.iter_ticket_pages(last_activity_from=since, account_ids=[account_id, 1])) == [
-        t["id"] for t in tickets
-        if t["accountId"] in (account_id, 1) and parse_datetime(t["lastActivityUpdate"]) >= since]
+        t["id"]
+        for t in tickets
+        if t["accountId"] in (account_id, 1) and parse_datetime(t["lastActivityUpdate"]) >= since
+    ]
 
 
 def test_invoice_lines_bulk_and_single(bms_sandbox, client):
@@ -256,12 +286,15 @@ def test_attachments(client):
 # --- faults --------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("entity", "iterate"), [
-    ("invoices", BmsClient.iter_invoice_pages),
-    ("accounts", BmsClient.iter_account_pages),
-    ("tickets", BmsClient.iter_ticket_pages),
-    ("contacts", BmsClient.iter_contact_pages),
-])
+@pytest.mark.parametrize(
+    ("entity", "iterate"),
+    [
+        ("invoices", BmsClient.iter_invoice_pages),
+        ("accounts", BmsClient.iter_account_pages),
+        ("tickets", BmsClient.iter_ticket_pages),
+        ("contacts", BmsClient.iter_contact_pages),
+    ],
+)
 def test_faults_do_not_change_the_data(bms_sandbox, connect, sleeps, entity, iterate):
     expected = record_ids(bms_sandbox, entity)
     bms_sandbox.control.set_faults(**FAULTS, token_max_requests=20)
@@ -276,13 +309,14 @@ def test_faults_on_bulk_lines(bms_sandbox, connect):
     lines = bms_sandbox.control.records("invoice_lines")
     wanted = sorted({li["invoiceId"] for li in lines})[:60]
     bms_sandbox.control.set_faults(**FAULTS)
-    got = [li.id for p in connect(max_attempts=10).iter_invoice_line_item_pages(wanted, page_size=10)
-           for li in p.items]
+    got = [li.id for p in connect(max_attempts=10).iter_invoice_line_item_pages(wanted, page_size=10) for li in p.items]
     assert got == [li["id"] for li in lines if li["invoiceId"] in wanted]
 
 
-@pytest.mark.parametrize("fault", [{"error_rate": 1.0}, {"success_false_rate": 1.0}, {"drop_rate": 1.0},
-                                   {"rate_limit_rate": 1.0, "retry_after": 1}])
+@pytest.mark.parametrize(
+    "fault",
+    [{"error_rate": 1.0}, {"success_false_rate": 1.0}, {"drop_rate": 1.0}, {"rate_limit_rate": 1.0, "retry_after": 1}],
+)
 def test_persistent_fault_gives_up(bms_sandbox, connect, fault):
     client = connect(max_attempts=3)
     client.authenticate()
@@ -323,8 +357,16 @@ def test_create_ticket_and_find_it_by_key(bms_sandbox, client):
     assert [t.id for t in found.items] == [created.id]
 
 
-@pytest.mark.parametrize("fault", [{"error_rate": 1.0}, {"drop_rate": 1.0}, {"drop_after_rate": 1.0},
-                                   {"rate_limit_rate": 1.0}, {"success_false_rate": 1.0}])
+@pytest.mark.parametrize(
+    "fault",
+    [
+        {"error_rate": 1.0},
+        {"drop_rate": 1.0},
+        {"drop_after_rate": 1.0},
+        {"rate_limit_rate": 1.0},
+        {"success_false_rate": 1.0},
+    ],
+)
 def test_create_ticket_is_not_retried(bms_sandbox, client, fault):
     draft = make_draft(client, f"key {uuid.uuid4()}")
     before = len(bms_sandbox.control.records("tickets"))
@@ -398,7 +440,11 @@ def test_a_sibling_starts_with_the_token_and_counts_its_own_requests(client, bms
     assert twin.request_counts == {"GET /v2/crm/accounts/summary": 1}
     assert client.request_counts.get("GET /v2/crm/accounts/summary") == 1  # the first call only
     assert (twin.server_url, twin.company, twin.username, twin.timeout) == (
-        client.server_url, client.company, client.username, client.timeout)
+        client.server_url,
+        client.company,
+        client.username,
+        client.timeout,
+    )
     assert twin._session is not client._session
 
 

@@ -36,39 +36,39 @@ def test_billing_staff_put_kaseya_bms_first_and_a_client_sees_the_bms_pdf(
 ):
     assert run_sync(bms_integration).status == "succeeded"
     # An MSP that had put its own rendering first and BMS last.
-    image_sources_save(actor=admin_user, order=["portal", "accounting", "kaseya-bms"],
-                       enabled={"portal", "accounting", "kaseya-bms"})
+    image_sources_save(actor=admin_user, order=["portal", "accounting", "psa"], enabled={"portal", "accounting", "psa"})
     UserFactory(email="books@msp.example", role=Role.BILLING_STAFF)
     invoice = Invoice.objects.exclude(bms_id__in=range(7, 400, 7)).order_by("bms_id").first()
-    UserFactory(email="pat@client.example", role=Role.CLIENT_CONTACT, organization=invoice.organization,
-                full_name="Pat Client")
+    UserFactory(
+        email="pat@client.example", role=Role.CLIENT_CONTACT, organization=invoice.organization, full_name="Pat Client"
+    )
 
     sign_in(page, "books@msp.example", DEFAULT_PASSWORD)
     page.get_by_role("link", name="Billing › Invoice Image Data").click()
     expect(page.get_by_role("heading", name="Invoice Image Data")).to_be_visible()
-    assert _keys(page) == ["portal", "accounting", "kaseya-bms"]
+    assert _keys(page) == ["portal", "accounting", "psa"]
     expect(page.get_by_test_id("status-accounting")).to_have_text("Not integrated")
     screenshot("invoice-images-01-before")
 
-    bms_row = page.get_by_test_id("source-kaseya-bms")
+    bms_row = page.get_by_test_id("source-psa")
     _drag(page, bms_row.locator(".drag-handle"), page.get_by_test_id("source-portal"))
     expect(page.get_by_test_id("unsaved")).to_be_visible()
-    assert _keys(page) == ["kaseya-bms", "portal", "accounting"]
+    assert _keys(page) == ["psa", "portal", "accounting"]
     screenshot("invoice-images-02-dragged")
     page.get_by_test_id("save-image-sources").click()
     expect(page.get_by_text("Invoice Image Data saved.")).to_be_visible()
     page.reload()
-    assert _keys(page) == ["kaseya-bms", "portal", "accounting"]
-    assert [c.key for c in image_source_config()] == ["kaseya-bms", "portal", "accounting"]
+    assert _keys(page) == ["psa", "portal", "accounting"]
+    assert [c.key for c in image_source_config()] == ["psa", "portal", "accounting"]
     screenshot("invoice-images-03-saved-and-reloaded")
 
     # The keyboard works too: move Accounting up one place and back.
     page.get_by_role("button", name="Move Accounting package up").focus()
     page.keyboard.press("Enter")
-    assert _keys(page) == ["kaseya-bms", "accounting", "portal"]
+    assert _keys(page) == ["psa", "accounting", "portal"]
     page.keyboard.press("Tab")  # to "down"
     page.keyboard.press("Enter")
-    assert _keys(page) == ["kaseya-bms", "portal", "accounting"]
+    assert _keys(page) == ["psa", "portal", "accounting"]
     page.get_by_role("button", name="Sign out").click()
 
     # The client sees the BMS version, and the viewer names its source.
@@ -76,7 +76,7 @@ def test_billing_staff_put_kaseya_bms_first_and_a_client_sees_the_bms_pdf(
     expect(page.get_by_role("heading", name="Invoices")).to_be_visible()
     page.get_by_role("link", name=invoice.number, exact=True).click()
     expect(page.get_by_test_id("image-source")).to_contain_text("Kaseya BMS")
-    expect(page.get_by_test_id("invoice-image")).to_have_attribute("data-source", "kaseya-bms")
+    expect(page.get_by_test_id("invoice-image")).to_have_attribute("data-source", "psa")
     expect(page.get_by_test_id("invoice-lines")).to_be_visible()
     screenshot("invoice-images-04-client-sees-bms-pdf")
     with page.expect_download() as download:
@@ -84,7 +84,7 @@ def test_billing_staff_put_kaseya_bms_first_and_a_client_sees_the_bms_pdf(
     assert download.value.suggested_filename == f"Invoice-{invoice.number}.pdf"
 
     # With Kaseya BMS disabled, the same invoice shows the portal rendering.
-    image_sources_save(actor=admin_user, order=["kaseya-bms", "portal", "accounting"], enabled={"portal", "accounting"})
+    image_sources_save(actor=admin_user, order=["psa", "portal", "accounting"], enabled={"portal", "accounting"})
     page.reload()
     expect(page.get_by_test_id("image-source")).to_contain_text("Portal rendering")
     expect(page.get_by_test_id("invoice-image")).to_have_attribute("data-source", "portal")

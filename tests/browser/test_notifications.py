@@ -22,7 +22,12 @@ pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.django_db(tra
 
 
 def test_admin_configures_notifications_and_sends_a_test(  # noqa: F811 - fixtures imported above
-    page, screenshot, admin_user, synced, bms_sandbox, notif_worker  # noqa: F811
+    page,
+    screenshot,
+    admin_user,
+    synced,  # noqa: F811
+    bms_sandbox,
+    notif_worker,  # noqa: F811
 ):
     org = org_with("recipient")
     msp = org_with("poc")
@@ -52,8 +57,15 @@ def test_admin_configures_notifications_and_sends_a_test(  # noqa: F811 - fixtur
     screenshot("notifications-02-settings-saved")
     assert not NotificationPreference.objects.get(kind="autopay_changed").ticket_enabled
     config = NotificationSettings.objects.get()
-    assert (config.queue_id, config.priority_id, config.issue_type_id, config.sub_issue_type_id, config.status_id,
-            config.ticket_type_id, config.source_id) == (3, 3, 4, 41, 1, 2, 4)
+    assert (
+        config.queue_id,
+        config.priority_id,
+        config.issue_type_id,
+        config.sub_issue_type_id,
+        config.status_id,
+        config.ticket_type_id,
+        config.source_id,
+    ) == (3, 3, 4, 41, 1, 2, 4)
 
     page.get_by_role("link", name="Send test notification").click()
     page.get_by_label("Notification type").select_option(label="Invoice Past Due")

@@ -169,7 +169,7 @@ def test_a_host_that_now_resolves_to_a_private_address_is_refused(bms_integratio
     # Saved while public; DNS now points it inside the network (rebinding).
     bms_integration.config = {**bms_integration.config, "server_url": "https://bms.example.com"}
     bms_integration.save()
-    monkeypatch.setattr("integrations.providers.kaseya_bms.server_url._resolve", lambda host: ["10.0.0.8"])
+    monkeypatch.setattr("providers.kaseya_bms.server_url._resolve", lambda host: ["10.0.0.8"])
     integration_test_connection(integration=bms_integration, actor=admin_user)
     signin = _checks(bms_integration)["signin"]
     assert signin["passed"] is False and "private or local address" in signin["detail"]

@@ -1,6 +1,6 @@
 import pytest
 
-from integrations.providers.kaseya_bms.server_url import InvalidServerUrl, normalize_server_url
+from providers.kaseya_bms.server_url import InvalidServerUrl, normalize_server_url
 
 
 def public(_host):

@@ -86,9 +86,7 @@ def test_bad_input_names_the_field_and_saves_nothing(admin_client, valid_form, f
 
 
 def test_bare_host_becomes_https(admin_client, valid_form, monkeypatch):
-    monkeypatch.setattr(
-        "integrations.providers.kaseya_bms.server_url._resolve", lambda host: ["93.184.216.34"]
-    )
+    monkeypatch.setattr("providers.kaseya_bms.server_url._resolve", lambda host: ["93.184.216.34"])
     admin_client.post(SETTINGS_URL, {**valid_form, "server_url": "api.bms.kaseya.com"})
     assert Integration.objects.get().config["server_url"] == "https://api.bms.kaseya.com"
 

@@ -171,3 +171,18 @@ def notif_worker(notif_worker_env, transactional_db, settings):
 def _fresh_lookups():
     cache.clear()
     yield
+
+
+def offer_accounting(monkeypatch, fake) -> None:
+    """Make ``fake`` (or nothing, when None) the accounting package offering billing contacts."""
+    from integrations.base import Capability, Category
+    from notifications import selectors
+
+    real = selectors.installation_offering
+
+    def offering(capability, *, category=None, connected=False):
+        if capability == Capability.BILLING_CONTACTS and category == Category.ACCOUNTING:
+            return fake
+        return real(capability, category=category, connected=connected)
+
+    monkeypatch.setattr(selectors, "installation_offering", offering)

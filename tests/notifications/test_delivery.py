@@ -8,7 +8,7 @@ from django.core import mail
 from notifications import services
 from notifications.models import Channel, Delivery, DeliveryStatus, Notification
 from notifications.types import NotificationKind
-from tests.notifications.conftest import TICKET_CONFIG, org_with, set_preferences, tickets_with_key
+from tests.notifications.conftest import TICKET_CONFIG, offer_accounting, org_with, set_preferences, tickets_with_key
 
 pytestmark = pytest.mark.django_db
 
@@ -60,10 +60,10 @@ def test_billing_contact_fallback_chain(ticket_settings, monkeypatch, kind_of_or
     set_preferences(email=True, ticket=False)
     org = org_with(kind_of_org)
     fake = FakeAccounting(accounting) if accounting is not None else None
-    monkeypatch.setattr("integrations.accounting.accounting_package", lambda: fake)
+    offer_accounting(monkeypatch, fake)
     if kind_of_org == "none" and accounting == []:
         fake = FakeAccounting([])
-        monkeypatch.setattr("integrations.accounting.accounting_package", lambda: fake)
+        offer_accounting(monkeypatch, fake)
 
     notification = services.notification_fire(NotificationKind.NEW_INVOICE, invoice=_invoice_of(org))
     email = _deliver(notification)[Channel.EMAIL]
@@ -85,8 +85,11 @@ def test_billing_contact_fallback_chain(ticket_settings, monkeypatch, kind_of_or
             assert email.recipients == ["ap@client.example"] and fake.asked == [org.pk]
         else:
             flag = "receives_invoices" if kind_of_org == "recipient" else "is_poc"
-            expected = set(org.contact_set.filter(**{flag: True}, deleted_at__isnull=True).exclude(email="")
-                           .values_list("email", flat=True))
+            expected = set(
+                org.contact_set.filter(**{flag: True}, deleted_at__isnull=True)
+                .exclude(email="")
+                .values_list("email", flat=True)
+            )
             assert set(email.recipients) == expected
 
 
@@ -94,8 +97,9 @@ def test_ticket_is_created_with_the_configured_fields(ticket_settings, bms_sandb
     set_preferences(email=False, ticket=True)
     org = org_with("recipient")
     invoice = _invoice_of(org)
-    notification = services.notification_fire(NotificationKind.INVOICE_PAST_DUE, invoice=invoice,
-                                              context={"days_past_due": 15})
+    notification = services.notification_fire(
+        NotificationKind.INVOICE_PAST_DUE, invoice=invoice, context={"days_past_due": 15}
+    )
     ticket_delivery = _deliver(notification)[Channel.TICKET]
     assert ticket_delivery.status == DeliveryStatus.SENT, ticket_delivery.errors
     [ticket] = tickets_with_key(bms_sandbox.control, ticket_delivery.dedupe_key)
@@ -116,8 +120,9 @@ def test_ticket_is_created_with_the_configured_fields(ticket_settings, bms_sandb
 
 def test_internal_ticket_goes_to_the_msp_account(ticket_settings, bms_sandbox):
     set_preferences(email=True, ticket=True)
-    notification = services.notification_fire(NotificationKind.SYNC_FAILED,
-                                              context={"reason": "BMS refused the sign-in.", "source": "Demo"})
+    notification = services.notification_fire(
+        NotificationKind.SYNC_FAILED, context={"reason": "BMS refused the sign-in.", "source": "Demo"}
+    )
     deliveries = _deliver(notification)
     assert deliveries[Channel.EMAIL].recipients == ["ops@msp.example", "finance@msp.example"]
     assert mail.outbox[0].subject == "Sync failed: Demo"
@@ -131,8 +136,9 @@ def test_unset_required_fields_use_bms_defaults(ticket_settings, bms_sandbox):
     ticket_settings.source_id = None
     ticket_settings.save()
     set_preferences(email=False, ticket=True)
-    notification = services.notification_fire(NotificationKind.PAYMENT_SUCCESSFUL, organization=org_with("poc"),
-                                              context={"amount": "12.50"})
+    notification = services.notification_fire(
+        NotificationKind.PAYMENT_SUCCESSFUL, organization=org_with("poc"), context={"amount": "12.50"}
+    )
     delivery = _deliver(notification)[Channel.TICKET]
     [ticket] = tickets_with_key(bms_sandbox.control, delivery.dedupe_key)
     assert (ticket["priorityId"], ticket["statusId"], ticket["typeId"], ticket["sourceId"]) == (2, 1, 1, 1)
@@ -153,8 +159,11 @@ def test_rejected_priority_fails_at_once_with_the_reason(ticket_settings, bms_sa
 
 def test_5xx_retries_then_succeeds_once(ticket_settings, bms_sandbox, settings):
     set_preferences(email=False, ticket=True)
-    notification = services.notification_fire(NotificationKind.PAYMENT_FAILED, organization=org_with("poc"),
-                                              context={"amount": "10", "reason": "Card declined"})
+    notification = services.notification_fire(
+        NotificationKind.PAYMENT_FAILED,
+        organization=org_with("poc"),
+        context={"amount": "10", "reason": "Card declined"},
+    )
     delivery = notification.deliveries.get(channel=Channel.TICKET)
     bms_sandbox.control.set_faults(error_rate=1.0, paths=["/v2/servicedesk/tickets"])
     outcome = services.delivery_create_ticket(delivery.pk)
@@ -194,8 +203,9 @@ def test_lost_answer_after_bms_created_the_ticket_leaves_one_ticket(ticket_setti
     set_preferences(email=False, ticket=True)
     notification = services.notification_fire(NotificationKind.PAYMENT_METHOD_CHANGED, organization=org_with("poc"))
     delivery = notification.deliveries.get(channel=Channel.TICKET)
-    bms_sandbox.control.set_faults(drop_after_rate=0.5, fault_seed=seed, paths=["/v2/servicedesk/tickets"],
-                                   include_auth=False)
+    bms_sandbox.control.set_faults(
+        drop_after_rate=0.5, fault_seed=seed, paths=["/v2/servicedesk/tickets"], include_auth=False
+    )
     for _ in range(8):
         if services.delivery_create_ticket(delivery.pk).status in ("sent", "adopted"):
             break
@@ -207,11 +217,11 @@ def test_lost_answer_after_bms_created_the_ticket_leaves_one_ticket(ticket_setti
 
 
 @pytest.mark.parametrize("seed", [11, 12, 13])
-def test_crash_between_bms_answer_and_local_commit_adopts_the_ticket(ticket_settings, bms_sandbox, monkeypatch,
-                                                                      settings, seed):
+def test_crash_between_bms_answer_and_local_commit_adopts_the_ticket(
+    ticket_settings, bms_sandbox, monkeypatch, settings, seed
+):
     set_preferences(email=False, ticket=True)
-    notification = services.notification_fire(NotificationKind.NEW_INVOICE,
-                                              invoice=_invoice_of(org_with("recipient")))
+    notification = services.notification_fire(NotificationKind.NEW_INVOICE, invoice=_invoice_of(org_with("recipient")))
     delivery = notification.deliveries.get(channel=Channel.TICKET)
 
     def crash(d, ticket):
@@ -237,8 +247,9 @@ def test_crash_between_bms_answer_and_local_commit_adopts_the_ticket(ticket_sett
 
 def test_sent_email_is_never_sent_again(ticket_settings):
     set_preferences(email=True, ticket=False)
-    notification = services.notification_fire(NotificationKind.PAYMENT_SUCCESSFUL, organization=org_with("poc"),
-                                              context={"amount": "5"})
+    notification = services.notification_fire(
+        NotificationKind.PAYMENT_SUCCESSFUL, organization=org_with("poc"), context={"amount": "5"}
+    )
     email = notification.deliveries.get(channel=Channel.EMAIL)
     assert services.delivery_send_email(email.pk).status == "sent"
     assert services.delivery_send_email(email.pk).status == "sent"
@@ -269,11 +280,22 @@ def test_billing_signals_become_notifications(ticket_settings):
     set_preferences(email=True, ticket=False)
     org = org_with("recipient")
     invoice = _invoice_of(org)
-    comment = SimpleNamespace(pk=7, invoice=invoice, author=SimpleNamespace(full_name="Pat Client",
-                              email="pat@client.example"), author_name="", body="Why is line 2 here?")
+    comment = SimpleNamespace(
+        pk=7,
+        invoice=invoice,
+        author=SimpleNamespace(full_name="Pat Client", email="pat@client.example"),
+        author_name="",
+        body="Why is line 2 here?",
+    )
     invoice_comment_posted.send(sender=None, comment=comment)
-    request = SimpleNamespace(pk=3, email="new@client.example", full_name="New Person", organization=None,
-                              message="Please let me in", company="Client Co")
+    request = SimpleNamespace(
+        pk=3,
+        email="new@client.example",
+        full_name="New Person",
+        organization=None,
+        message="Please let me in",
+        company="Client Co",
+    )
     portal_access_requested.send(sender=None, access_request=request)
     commented = Notification.objects.get(kind=NotificationKind.CLIENT_COMMENTED)
     assert commented.organization == org and commented.invoice == invoice

@@ -27,10 +27,15 @@ def test_new_invoice_only_for_invoices_new_since_an_earlier_sync(listening, bms_
     assert first.status == "succeeded"
     assert not Notification.objects.exists()  # the first sync pulls the history: no New Invoice
     account = bms_sandbox.control.records("accounts")[0]["id"]
-    created = bms_sandbox.control.mutate("invoice.create", accountId=account, statusId=2,
-                                         lines=[{"name": "Managed services", "qty": 1, "unitPrice": 250}])["record"]
-    bms_sandbox.control.mutate("invoice.create", accountId=account, statusId=1,
-                               lines=[{"name": "Draft", "qty": 1, "unitPrice": 1}])
+    created = bms_sandbox.control.mutate(
+        "invoice.create",
+        accountId=account,
+        statusId=2,
+        lines=[{"name": "Managed services", "qty": 1, "unitPrice": 250}],
+    )["record"]
+    bms_sandbox.control.mutate(
+        "invoice.create", accountId=account, statusId=1, lines=[{"name": "Draft", "qty": 1, "unitPrice": 1}]
+    )
     second = run_sync(bms_integration)
     assert second.status == "succeeded"
     [notification] = Notification.objects.filter(kind=NotificationKind.NEW_INVOICE)
@@ -72,7 +77,9 @@ def test_past_due_once_per_invoice_and_stage(synced):
     assert Notification.objects.count() == 1
     services.invoices_past_due_notify(now=now + timedelta(days=14))  # 16 days: the 15-day stage
     assert sorted(Notification.objects.values_list("event_key", flat=True)) == [
-        f"past_due:{invoice.pk}:1", f"past_due:{invoice.pk}:15"]
+        f"past_due:{invoice.pk}:1",
+        f"past_due:{invoice.pk}:15",
+    ]
     # Paid: no more.
     Invoice.objects.filter(pk=invoice.pk).update(balance_due=0)
     services.invoices_past_due_notify(now=now + timedelta(days=29))

@@ -54,8 +54,9 @@ def test_smtp_server_down_is_retried_and_the_log_says_why(ticket_settings, setti
     settings.NOTIFICATIONS_EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", port
     set_preferences(email=True, ticket=False)
-    notification = services.notification_fire(NotificationKind.PAYMENT_SUCCESSFUL, organization=org_with("poc"),
-                                              context={"amount": "1"})
+    notification = services.notification_fire(
+        NotificationKind.PAYMENT_SUCCESSFUL, organization=org_with("poc"), context={"amount": "1"}
+    )
     email = notification.deliveries.get(channel=Channel.EMAIL)
     outcome = services.delivery_send_email(email.pk)
     email.refresh_from_db()

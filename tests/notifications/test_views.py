@@ -10,7 +10,7 @@ from accounts.models import AuditEvent
 from notifications import services
 from notifications.models import Channel, Delivery, DeliveryStatus, NotificationPreference, NotificationSettings
 from notifications.types import NotificationKind
-from tests.notifications.conftest import TICKET_CONFIG, org_with, set_preferences
+from tests.notifications.conftest import TICKET_CONFIG, offer_accounting, org_with, set_preferences
 
 pytestmark = pytest.mark.django_db
 
@@ -28,9 +28,19 @@ def _form_data(**overrides):
 
 def test_page_lists_every_type_with_both_check_boxes_ticked_by_default(synced, admin_client):
     page = admin_client.get(SETTINGS_URL).content.decode()
-    for label in ("Payment Successful", "Payment Failed", "Payment Scheduled", "Autopay Changed",
-                  "Payment Method Changed", "New Invoice", "Invoice Past Due", "Portal Access Requested",
-                  "Client Commented on Invoice", "Sync Failed", "Sync Not Running"):
+    for label in (
+        "Payment Successful",
+        "Payment Failed",
+        "Payment Scheduled",
+        "Autopay Changed",
+        "Payment Method Changed",
+        "New Invoice",
+        "Invoice Past Due",
+        "Portal Access Requested",
+        "Client Commented on Invoice",
+        "Sync Failed",
+        "Sync Not Running",
+    ):
         assert f"Service Ticket for {label}" in page and f"Email for {label}" in page
     assert len(re.findall(r'type="checkbox"[^>]*\bchecked\b', page)) == 22
     # The drop-downs are filled from BMS's lookups.
@@ -50,8 +60,9 @@ def test_admin_saves_check_boxes_and_ticket_configuration_together(synced, admin
     assert config.names["priority_id"] == "High" and config.names["sub_issue_type_id"]
     assert AuditEvent.objects.filter(action="notifications.settings_saved").exists()
     # Clearing Service Ticket stops ticket creation for that type.
-    notification = services.notification_fire(NotificationKind.NEW_INVOICE,
-                                              invoice=org_with("recipient").invoices.first())
+    notification = services.notification_fire(
+        NotificationKind.NEW_INVOICE, invoice=org_with("recipient").invoices.first()
+    )
     ticket = notification.deliveries.get(channel=Channel.TICKET)
     assert ticket.status == DeliveryStatus.SKIPPED and "turned off for New Invoice" in ticket.reason
 
@@ -131,14 +142,14 @@ def test_send_test_notification_previews_then_sends(ticket_settings, admin_clien
 
 
 def test_preview_says_why_no_email_would_go_out(ticket_settings, admin_client, monkeypatch):
-    monkeypatch.setattr("integrations.accounting.accounting_package", lambda: None)
+    offer_accounting(monkeypatch, None)
     org = org_with("none")
     page = admin_client.get(reverse("notifications:test"), {"kind": "new_invoice", "organization": org.pk})
     assert "No email would be sent" in page.content.decode()
 
 
 def test_log_filters_and_retry(ticket_settings, admin_client, billing_client, monkeypatch):
-    monkeypatch.setattr("integrations.accounting.accounting_package", lambda: None)
+    offer_accounting(monkeypatch, None)
     set_preferences(email=True, ticket=False)
     poc, none = org_with("poc"), org_with("none")
     services.notification_fire(NotificationKind.AUTOPAY_CHANGED, organization=poc)

@@ -25,17 +25,23 @@ OPEN = ("pending", "sending", "retrying")
 
 
 def _all_done(timeout=120):
-    wait_until(lambda: not Delivery.objects.filter(status__in=OPEN).exists(), timeout=timeout,
-               message="every delivery to finish")
+    wait_until(
+        lambda: not Delivery.objects.filter(status__in=OPEN).exists(),
+        timeout=timeout,
+        message="every delivery to finish",
+    )
 
 
 def _fire(kind, org, invoice):
     spec = SPECS[kind]
     if spec.audience == Audience.INTERNAL:
         return services.notification_fire(kind, context={"reason": "Test reason", "source": "Demo MSP"})
-    return services.notification_fire(kind, organization=org, invoice=invoice if spec.concerns_invoice else None,
-                                      context={"amount": "42.00", "reason": "Test reason",
-                                               "requester_email": "x@client.example"})
+    return services.notification_fire(
+        kind,
+        organization=org,
+        invoice=invoice if spec.concerns_invoice else None,
+        context={"amount": "42.00", "reason": "Test reason", "requester_email": "x@client.example"},
+    )
 
 
 def test_every_type_with_every_combination_of_check_boxes(ticket_settings, bms_sandbox, smtp_server, notif_worker):
@@ -60,8 +66,7 @@ def test_every_type_with_every_combination_of_check_boxes(ticket_settings, bms_s
         if email_on:
             assert email.status == DeliveryStatus.SENT, (label, email.errors)
             assert len(sent_mail) == 1, label
-            expected_to = (["ops@msp.example", "finance@msp.example"] if SPECS[kind].is_internal
-                           else email.recipients)
+            expected_to = ["ops@msp.example", "finance@msp.example"] if SPECS[kind].is_internal else email.recipients
             assert sorted(sent_mail[0][0]) == sorted(expected_to), label
         else:
             assert email.status == DeliveryStatus.SKIPPED and sent_mail == [], label
@@ -69,13 +74,21 @@ def test_every_type_with_every_combination_of_check_boxes(ticket_settings, bms_s
         if ticket_on:
             assert ticket.status == DeliveryStatus.SENT, (label, ticket.errors)
             assert len(found) == 1, label
-            expected_account = (ticket_settings.internal_account_id if SPECS[kind].audience == Audience.INTERNAL
-                                else org.bms_id)
+            expected_account = (
+                ticket_settings.internal_account_id if SPECS[kind].audience == Audience.INTERNAL else org.bms_id
+            )
             t = found[0]
             assert t["accountId"] == expected_account, label
             assert t["ticketNumber"] == ticket.bms_ticket_number
-            assert (t["queueId"], t["priorityId"], t["issueTypeId"], t["subIssueTypeId"], t["statusId"],
-                    t["typeId"], t["sourceId"]) == tuple(TICKET_CONFIG.values()), label
+            assert (
+                t["queueId"],
+                t["priorityId"],
+                t["issueTypeId"],
+                t["subIssueTypeId"],
+                t["statusId"],
+                t["typeId"],
+                t["sourceId"],
+            ) == tuple(TICKET_CONFIG.values()), label
         else:
             assert ticket.status == DeliveryStatus.SKIPPED and found == [], label
     # Nothing else was sent.
@@ -84,8 +97,9 @@ def test_every_type_with_every_combination_of_check_boxes(ticket_settings, bms_s
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
-def test_worker_killed_after_bms_created_the_ticket(ticket_settings, bms_sandbox, notif_worker_env, seed,
-                                                    transactional_db, settings):
+def test_worker_killed_after_bms_created_the_ticket(
+    ticket_settings, bms_sandbox, notif_worker_env, seed, transactional_db, settings
+):
     """The worker process exits right after BMS answered and before the portal committed; the
     message (acknowledged late) is redelivered to a new worker, which finds the ticket by its key."""
     from connectbooster.celery import app
@@ -96,8 +110,9 @@ def test_worker_killed_after_bms_created_the_ticket(ticket_settings, bms_sandbox
     bms_sandbox.control.set_faults(latency_ms=seed * 7, fault_seed=seed)
     crashing = start_worker({**notif_worker_env, "NOTIFICATIONS_FAULT_AFTER_TICKET_CREATE": "exit"})
     try:
-        notification = services.notification_fire(NotificationKind.INVOICE_PAST_DUE,
-                                                  invoice=org_with("poc").invoices.first())
+        notification = services.notification_fire(
+            NotificationKind.INVOICE_PAST_DUE, invoice=org_with("poc").invoices.first()
+        )
         delivery = notification.deliveries.get(channel=Channel.TICKET)
         wait_until(lambda: not crashing.alive, timeout=60, message="the worker to exit")
     finally:
@@ -111,8 +126,11 @@ def test_worker_killed_after_bms_created_the_ticket(ticket_settings, bms_sandbox
     time.sleep(3)
     worker = start_worker(notif_worker_env)
     try:
-        wait_until(lambda: Delivery.objects.get(pk=delivery.pk).status == DeliveryStatus.SENT, timeout=60,
-                   message="the redelivered task")
+        wait_until(
+            lambda: Delivery.objects.get(pk=delivery.pk).status == DeliveryStatus.SENT,
+            timeout=60,
+            message="the redelivered task",
+        )
     finally:
         worker.stop()
     delivery.refresh_from_db()
@@ -122,8 +140,11 @@ def test_worker_killed_after_bms_created_the_ticket(ticket_settings, bms_sandbox
 
 def test_task_delivered_twice_creates_one_ticket(ticket_settings, bms_sandbox, notif_worker):
     set_preferences(email=False, ticket=True)
-    notification = services.notification_fire(NotificationKind.PAYMENT_FAILED, organization=org_with("poc"),
-                                              context={"amount": "9.99", "reason": "Card expired"})
+    notification = services.notification_fire(
+        NotificationKind.PAYMENT_FAILED,
+        organization=org_with("poc"),
+        context={"amount": "9.99", "reason": "Card expired"},
+    )
     delivery = notification.deliveries.get(channel=Channel.TICKET)
     for _ in range(3):  # on top of the one notification_fire queued
         deliver_ticket_task.delay(delivery.pk)
@@ -136,10 +157,13 @@ def test_task_delivered_twice_creates_one_ticket(ticket_settings, bms_sandbox, n
 @pytest.mark.parametrize("seed", [3, 5, 8, 13])
 def test_lost_answers_and_5xx_through_the_worker_leave_one_ticket(ticket_settings, bms_sandbox, notif_worker, seed):
     set_preferences(email=False, ticket=True)
-    bms_sandbox.control.set_faults(drop_after_rate=0.3, error_rate=0.2, fault_seed=seed,
-                                   paths=["/v2/servicedesk/tickets"], include_auth=False)
-    notifications = [services.notification_fire(NotificationKind.NEW_INVOICE, invoice=inv)
-                     for inv in org_with("recipient").invoices.all()[:3]]
+    bms_sandbox.control.set_faults(
+        drop_after_rate=0.3, error_rate=0.2, fault_seed=seed, paths=["/v2/servicedesk/tickets"], include_auth=False
+    )
+    notifications = [
+        services.notification_fire(NotificationKind.NEW_INVOICE, invoice=inv)
+        for inv in org_with("recipient").invoices.all()[:3]
+    ]
     _all_done()
     bms_sandbox.control.clear_faults()
     for notification in notifications:
@@ -181,5 +205,3 @@ def test_bms_errors_end_as_the_log_says(ticket_settings, bms_sandbox, notif_work
     bms_sandbox.control.clear_faults()
     assert tickets_with_key(bms_sandbox.control, delivery.dedupe_key) == []
     assert Notification.objects.count() == 2
-
-

@@ -6,10 +6,10 @@ from collections import Counter
 
 from billing.models import Invoice, InvoiceLine
 from integrations.models import DataSource, SyncRun, SyncTrigger
-from integrations.providers.kaseya_bms import types as bms
 from integrations.sync import mapping
 from integrations.sync.service import sync_request, sync_run_execute
 from organizations.models import Contact, Contract, Organization, Ticket
+from providers.kaseya_bms import types as bms
 
 ENTITIES = [
     ("accounts", Organization, bms.Account.from_api, mapping.organization_row),

@@ -28,8 +28,14 @@ def _small_listing_pages(monkeypatch):
 
 @pytest.fixture(scope="module")
 def large_sandbox():
-    spec = {"accounts": 10, "invoices_per_account": 70, "lines_per_invoice": 1, "contacts_per_account": 1,
-            "contracts_per_account": 1, "tickets_per_account": 1}
+    spec = {
+        "accounts": 10,
+        "invoices_per_account": 70,
+        "lines_per_invoice": 1,
+        "contacts_per_account": 1,
+        "contracts_per_account": 1,
+        "tickets_per_account": 1,
+    }
     with SandboxServer(**spec) as server:
         yield server
 
@@ -47,9 +53,14 @@ def _connect(sandbox, settings, admin_user):
     """The Kaseya BMS integration, set up for this sandbox."""
     settings.BMS_ALLOWED_INSECURE_HOSTS = [urlsplit(sandbox.url).netloc]
     return integration_save_settings(
-        provider=get_provider("kaseya-bms"), actor=admin_user,
-        cleaned_data={"company_name": sandbox.tenant, "username": sandbox.username,
-                      "password": sandbox.password, "server_url": sandbox.url},
+        provider=get_provider("kaseya-bms"),
+        actor=admin_user,
+        cleaned_data={
+            "company_name": sandbox.tenant,
+            "username": sandbox.username,
+            "password": sandbox.password,
+            "server_url": sandbox.url,
+        },
     )
 
 
@@ -76,7 +87,7 @@ def _recent_pages(control, run) -> int:
     from django.conf import settings
 
     created_from = min(run.since, run.high_water_mark - timedelta(days=settings.SYNC_INVOICE_RECENT_DAYS))
-    from integrations.providers.kaseya_bms.types import parse_datetime
+    from providers.kaseya_bms.types import parse_datetime
 
     return sum(1 for r in control.records("invoices") if parse_datetime(r["createdOn"]) >= created_from) // PAGE + 1
 

@@ -9,11 +9,11 @@ from django.utils import timezone
 
 from connectbooster.celery import app
 from integrations.models import DataSource, SyncAlert, SyncRun, SyncStatus, SyncTrigger
-from integrations.providers.kaseya_bms.exceptions import BmsRateLimited
 from integrations.sync.budget import RedisHourlyBudget
 from integrations.sync.locks import SyncLock
 from integrations.sync.service import sync_request, sync_run_execute, sync_watch
 from integrations.tasks import sync_run_task
+from providers.kaseya_bms.exceptions import BmsRateLimited
 
 
 def test_celery_settings_fit_idempotent_syncs():

@@ -1,4 +1,4 @@
-"""Create the demo users and point the Kaseya BMS integration at the local sandbox.
+"""Create the demo users (each provider's own ``*_demo`` command connects its sandbox).
 
 Idempotent, and refused in production: demo passwords must never exist there.
 """
@@ -8,25 +8,16 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from accounts.models import Role, User
-from integrations.models import Integration
-from integrations.registry import get_provider
-from integrations.services import integration_save_settings
 
 DEMO_USERS = [
     ("admin@demo.local", "demo-admin", Role.MASTER_ADMIN, "Morgan Admin"),
     ("billing@demo.local", "demo-billing", Role.BILLING_STAFF, "Bailey Billing"),
     ("client@demo.local", "demo-client", Role.CLIENT_CONTACT, "Casey Client"),
 ]
-SANDBOX_SETTINGS = {
-    "company_name": "Demo MSP",
-    "username": "api@demo.local",
-    "password": "demo-bms",
-    "server_url": "http://127.0.0.1:8001",
-}
 
 
 class Command(BaseCommand):
-    help = "Create the demo users and the sandbox BMS settings (development only)."
+    help = "Create the demo users (development only)."
 
     def handle(self, *args, **options):
         if settings.PORTAL_ENV == "production":
@@ -37,8 +28,4 @@ class Command(BaseCommand):
                 if created:
                     user.set_password(password)
                     user.save()
-            admin = User.objects.get(email="admin@demo.local")
-            provider = get_provider("kaseya-bms")
-            if not Integration.objects.filter(provider_key=provider.key).exists():
-                integration_save_settings(provider=provider, actor=admin, cleaned_data=SANDBOX_SETTINGS)
-        self.stdout.write(self.style.SUCCESS("Demo users and sandbox BMS settings are ready."))
+        self.stdout.write(self.style.SUCCESS("Demo users are ready."))

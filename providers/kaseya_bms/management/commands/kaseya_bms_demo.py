@@ -1,6 +1,7 @@
-"""Finish the demo once the sandbox runs: make client@demo.local a BMS contact of a
-sandbox organization, run Test Connection (which starts the initial sync on the worker),
-wait for the sync and link the client user to that organization. Development only."""
+"""Connect the demo to the running BMS sandbox: save the sandbox settings (once), make
+client@demo.local a BMS contact of a sandbox organization, run Test Connection (which starts
+the initial sync on the worker), wait for the sync and link the client user to that
+organization. Development only; run after demo_setup."""
 
 import time
 
@@ -10,10 +11,17 @@ from django.core.management.base import BaseCommand, CommandError
 
 from accounts.models import User
 from integrations.models import ACTIVE_SYNC_STATUSES, Integration, SyncRun
-from integrations.services import integration_test_connection
+from integrations.services import integration_save_settings, integration_test_connection
 from organizations.models import Contact
+from providers.kaseya_bms.provider import KaseyaBmsProvider
 
 SANDBOX = "http://127.0.0.1:8001"
+SANDBOX_SETTINGS = {
+    "company_name": "Demo MSP",
+    "username": "api@demo.local",
+    "password": "demo-bms",
+    "server_url": SANDBOX,
+}
 CLIENT_EMAIL = "client@demo.local"
 
 
@@ -25,9 +33,13 @@ class Command(BaseCommand):
 
     def handle(self, *args, timeout, **options):
         if settings.PORTAL_ENV == "production":
-            raise CommandError("demo_connect is for development only (PORTAL_ENV=production).")
-        integration = Integration.objects.filter(provider_key="kaseya-bms").first()
-        if integration is None or integration.config.get("server_url") != SANDBOX:
+            raise CommandError("kaseya_bms_demo is for development only (PORTAL_ENV=production).")
+        admin = User.objects.get(email="admin@demo.local")
+        provider = KaseyaBmsProvider()
+        integration = Integration.objects.filter(provider_key=provider.key).first()
+        if integration is None:
+            integration = integration_save_settings(provider=provider, actor=admin, cleaned_data=SANDBOX_SETTINGS)
+        if integration.config.get("server_url") != SANDBOX:
             self.stdout.write("The Kaseya BMS integration is not the sandbox one; leaving it alone.")
             return
         # The sandbox's data is generated: make its first contact the demo client.
@@ -36,7 +48,6 @@ class Command(BaseCommand):
             json={"op": "contact.update", "id": 1, "email": CLIENT_EMAIL, "firstName": "Casey", "lastName": "Client"},
             timeout=10,
         ).raise_for_status()
-        admin = User.objects.get(email="admin@demo.local")
         result = integration_test_connection(integration=integration, actor=admin)
         if not result.passed:
             raise CommandError(f"Test Connection against the sandbox failed: {result.summary}")

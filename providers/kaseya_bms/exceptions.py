@@ -1,6 +1,6 @@
 """Errors raised by the Kaseya BMS API client.
 
-Every failure maps to exactly one subclass of :class:`BmsError`, so callers can
+Every failure maps to exactly one subclass of :class:`BmsError` (an ``IntegrationError``), so callers can
 name the reason to an admin and decide what to retry (``transient``). Messages
 never contain credentials or tokens and are safe to show.
 """
@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import enum
 
+from integrations.base import IntegrationError, IntegrationRateLimited
 
-class BmsError(Exception):
+
+class BmsError(IntegrationError):
     """Root of all BMS client errors."""
-
-    transient: bool = False
 
     def __init__(self, message: str, *, status_code: int | None = None, code: int | None = None) -> None:
         super().__init__(message)
@@ -71,10 +71,8 @@ class BmsRequestRejected(BmsError):
         self.field = field
 
 
-class BmsRateLimited(BmsError):
+class BmsRateLimited(BmsError, IntegrationRateLimited):
     """HTTP 429 from BMS, or the local pacer's hourly budget is spent."""
-
-    transient = True
 
     def __init__(
         self, message: str = "BMS rate limit reached", *, retry_after: float = 0.0, status_code: int | None = None

@@ -1,7 +1,7 @@
 from django import forms
 from django.conf import settings
 
-from integrations.providers.kaseya_bms.server_url import InvalidServerUrl, normalize_server_url
+from providers.kaseya_bms.server_url import InvalidServerUrl, normalize_server_url
 
 SECURITY_ROLE_CHECKLIST = [
     "Home: View All",
@@ -36,8 +36,11 @@ class KaseyaBmsSettingsForm(forms.Form):
         help_text="Your BMS API server, e.g. api.bms.kaseya.com (US) or api.bmsemea.kaseya.com (EMEA).",
     )
 
-    def __init__(self, *args, has_stored_password: bool = False, stored_config: dict | None = None, **kwargs):
+    def __init__(
+        self, *args, stored_secrets: frozenset[str] = frozenset(), stored_config: dict | None = None, **kwargs
+    ):
         super().__init__(*args, **kwargs)
+        has_stored_password = "password" in stored_secrets
         self.has_stored_password = has_stored_password
         self.stored_config = stored_config or {}
         if has_stored_password:

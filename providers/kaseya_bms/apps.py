@@ -1,0 +1,11 @@
+from django.apps import AppConfig
+
+
+class KaseyaBmsConfig(AppConfig):
+    name = "providers.kaseya_bms"
+    label = "kaseya_bms"
+    verbose_name = "Kaseya BMS"
+
+    def ready(self) -> None:
+        # Registers the provider with the integrations registry.
+        from providers.kaseya_bms import provider  # noqa: F401

@@ -1,0 +1,348 @@
+"""One configured Kaseya BMS integration: the only Django code that builds a BmsClient.
+
+It implements the capabilities the provider declares (sync, service tickets, ticket lookups,
+invoice PDFs) in the portal's neutral types, and turns BMS errors into the admin's words in
+one place (``error_message``)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import datetime
+from urllib.parse import urlsplit
+
+from django.conf import settings
+
+from billing.models import Invoice
+from integrations.base import (
+    Activity,
+    ConnectionCheck,
+    ConnectionTestResult,
+    IntegrationError,
+    IntegrationInstallation,
+    SyncedEntity,
+)
+from integrations.capabilities import ExternalTicket, Option, TicketDraft, TicketLookups
+from organizations.models import Contact, Contract, Organization, Ticket
+from providers.kaseya_bms import exceptions as bms_errors
+from providers.kaseya_bms.client import BmsClient
+from providers.kaseya_bms.server_url import InvalidServerUrl, normalize_server_url
+from providers.kaseya_bms.types import BmsModule
+from providers.kaseya_bms.types import TicketDraft as BmsTicketDraft
+
+# Interactive callers (a page, a notification) try at most twice; Test Connection once.
+INTERACTIVE_ATTEMPTS = 2
+# Invoice PDFs: short timeouts and one attempt, a viewer is waiting; the whole fetch (sign-in,
+# list, download) stops starting new requests after the deadline.
+PDF_TIMEOUT = (2, 5)
+PDF_DEADLINE_SECONDS = 8.0
+
+
+class KaseyaBmsInstallation(IntegrationInstallation):
+    # --- the client and the tenant ---------------------------------------------------------------
+
+    def client(self, **options) -> BmsClient:
+        """Raises InvalidServerUrl (a ValueError) when the host now resolves to a private
+        address (DNS changed since the settings were saved)."""
+        config = self.integration.config
+        options.setdefault("timeout", (settings.BMS_CONNECT_TIMEOUT, settings.BMS_READ_TIMEOUT))
+        server_url = normalize_server_url(
+            config["server_url"], allowed_insecure_hosts=settings.BMS_ALLOWED_INSECURE_HOSTS
+        )
+        return BmsClient(
+            server_url,
+            config["company_name"],
+            config["username"],
+            self.integration.get_secret("password"),
+            **options,
+        )
+
+    def provisional_tenant_key(self) -> str:
+        config = self.integration.config
+        host = urlsplit(config["server_url"]).netloc.lower()
+        return f"{host}|{config['company_name'].strip().lower()}"
+
+    def provisional_display_name(self) -> str:
+        config = self.integration.config
+        return f"{config['company_name']} ({urlsplit(config['server_url']).netloc.lower()})"
+
+    # --- errors in the admin's words -------------------------------------------------------------
+
+    def error_message(self, exc: IntegrationError, *, doing: str) -> str:
+        if doing == Activity.SIGN_IN:
+            detail, remedy = _sign_in_failure(exc)
+            return f"{detail} {remedy}"
+        if doing == Activity.SYNC:
+            return _sync_failure(exc)
+        if doing == Activity.SERVICE_TICKET:
+            return _ticket_failure(exc)
+        return str(exc)
+
+    # --- Test Connection -------------------------------------------------------------------------
+
+    def test_connection(self) -> ConnectionTestResult:
+        # One attempt per request: an admin waiting on the page wants the reason, not retries.
+        try:
+            client = self.client(max_attempts=1)
+        except InvalidServerUrl as exc:
+            return _sign_in_failed(str(exc), "Check the Server URL.")
+        with client:
+            try:
+                client.authenticate()
+            except bms_errors.BmsError as exc:
+                return _sign_in_failed(*_sign_in_failure(exc))
+            return ConnectionTestResult(_area_checks(client))
+
+    # --- sync ------------------------------------------------------------------------------------
+
+    def synced_entities(self) -> list[SyncedEntity]:
+        return [
+            SyncedEntity("Organizations", Organization),
+            SyncedEntity("Contacts", Contact),
+            SyncedEntity("Contracts", Contract),
+            SyncedEntity("Tickets", Ticket),
+            SyncedEntity("Invoices", Invoice),
+        ]
+
+    def sync_engine(self, run, *, worker_token: str):
+        from integrations.sync.budget import RedisHourlyBudget
+        from integrations.sync.engine import SyncEngine
+
+        budget = RedisHourlyBudget(run.source_id, settings.BMS_HOURLY_REQUEST_LIMIT)
+        return SyncEngine(run, self.client(pacer=budget), worker_token=worker_token)
+
+    # --- service tickets -------------------------------------------------------------------------
+
+    def create_ticket(self, draft: TicketDraft) -> ExternalTicket:
+        with self.client(max_attempts=INTERACTIVE_ATTEMPTS) as client:
+            location_id = draft.location_id or _main_location(client, draft.account_id)
+            ticket = client.create_ticket(
+                BmsTicketDraft(
+                    title=draft.title,
+                    details=draft.details,
+                    account_id=draft.account_id,
+                    location_id=location_id,
+                    status_id=draft.status_id,
+                    priority_id=draft.priority_id,
+                    type_id=draft.type_id,
+                    source_id=draft.source_id,
+                    open_date=draft.open_date,
+                    queue_id=draft.queue_id,
+                    issue_type_id=draft.issue_type_id,
+                    sub_issue_type_id=draft.sub_issue_type_id if draft.issue_type_id else None,
+                )
+            )
+        return ExternalTicket(ticket.id, ticket.ticket_number or "", ticket.account_id or draft.account_id)
+
+    def find_ticket(self, *, marker: str, account_id: int, created_from: datetime) -> ExternalTicket | None:
+        with self.client(max_attempts=INTERACTIVE_ATTEMPTS) as client:
+            page = client.search_tickets(
+                page=1, page_size=10, details=marker, created_from=created_from, account_ids=[account_id]
+            )
+        found = next((t for t in page.items if marker in (t.details or "")), None)
+        if found is None:
+            return None
+        return ExternalTicket(found.id, found.ticket_number or "", found.account_id or account_id)
+
+    # --- ticket lookups --------------------------------------------------------------------------
+
+    def ticket_lookups(self) -> TicketLookups:
+        with self.client(max_attempts=INTERACTIVE_ATTEMPTS) as client:
+            statuses = [i for i in client.list_statuses() if i.is_active]
+            # The "closed" status type makes no sense for a new ticket; BMS lists statuses in order.
+            statuses = [i for i in statuses if (i.raw.get("typeId") or i.raw.get("TypeId")) != 2] or statuses
+            ticket_types, types_live = _generic_lookup(client, "TicketType", "type_bms_id")
+            sources, sources_live = _generic_lookup(client, "TicketSource", "source_bms_id")
+            return TicketLookups(
+                queues=_options(client.list_queues()),
+                priorities=_options(client.list_priorities()),
+                statuses=[Option(i.id, i.name, n == 0) for n, i in enumerate(statuses)],
+                issue_types=_options(client.list_issue_types()),
+                ticket_types=ticket_types,
+                sources=sources,
+                ticket_types_from_psa=types_live,
+                sources_from_psa=sources_live,
+            )
+
+    def sub_issue_types(self, issue_type_id: int) -> list[Option]:
+        with self.client(max_attempts=INTERACTIVE_ATTEMPTS) as client:
+            try:
+                return _options(client.list_sub_issue_types(int(issue_type_id)))
+            except bms_errors.BmsNotFound:
+                return []
+
+    def account_problem(self, account_id: int) -> str | None:
+        with self.client(max_attempts=INTERACTIVE_ATTEMPTS) as client:
+            try:
+                locations = client.list_account_locations(account_id)
+            except bms_errors.BmsNotFound:
+                return f"BMS has no account {account_id}."
+        if not locations:
+            return f"BMS account {account_id} has no location to create tickets at."
+        return None
+
+    # --- invoice PDFs ----------------------------------------------------------------------------
+
+    def invoice_pdf(self, invoice: Invoice, *, max_bytes: int) -> bytes | None:
+        module_id = settings.BMS_INVOICE_ATTACHMENT_MODULE_ID
+        started = time.monotonic()
+        try:
+            with self.client(timeout=PDF_TIMEOUT, max_attempts=1) as client:
+                pdfs = [a for a in client.list_attachments(module_id, invoice.bms_id) if _is_pdf_attachment(a)]
+                if not pdfs:
+                    return None
+                if time.monotonic() - started > PDF_DEADLINE_SECONDS:
+                    raise bms_errors.BmsTimeout("BMS is answering too slowly; the download was not started.")
+                # The newest PDF is the current version of the invoice.
+                newest = max(pdfs, key=lambda a: (a.created_on is not None, a.created_on, a.id))
+                return client.download_attachment(module_id, invoice.bms_id, newest.id, max_bytes=max_bytes)
+        except bms_errors.BmsNotFound:
+            return None
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+
+def _main_location(client: BmsClient, account_id: int) -> int:
+    locations = client.list_account_locations(account_id)
+    if not locations:
+        raise bms_errors.BmsRequestRejected(f"BMS account {account_id} has no location to create the ticket at.")
+    return next((loc.id for loc in locations if loc.is_main), locations[0].id)
+
+
+def _options(items, *, active_only: bool = True) -> list[Option]:
+    return [Option(i.id, i.name, i.is_default) for i in items if i.is_active or not active_only]
+
+
+def _seen_on_tickets(column: str) -> list[Option]:
+    ids = Ticket.objects.exclude(**{f"{column}__isnull": True}).values_list(column, flat=True).distinct()
+    return [Option(i, f"Seen on synced tickets (id {i})") for i in sorted(set(ids))]
+
+
+def _generic_lookup(client: BmsClient, table: str, seen_column: str) -> tuple[list[Option], bool]:
+    try:
+        return _options(client.list_lookup(table)), True
+    except (bms_errors.BmsNotFound, bms_errors.BmsRequestRejected):
+        return _seen_on_tickets(seen_column), False
+
+
+def _is_pdf_attachment(attachment) -> bool:
+    file_type = (attachment.file_type or "").lower()
+    file_name = (attachment.file_name or "").lower()
+    return "pdf" in file_type or file_name.endswith(".pdf")
+
+
+def _sign_in_failure(exc: IntegrationError) -> tuple[str, str]:
+    """(what went wrong, what to do) for a failed sign-in."""
+    if isinstance(exc, bms_errors.BmsAuthenticationError):
+        remedies = {
+            bms_errors.AuthFailureReason.WRONG_TENANT: (
+                "Check Company Name: it is the tenant name on your BMS My Profile page."
+            ),
+            bms_errors.AuthFailureReason.WRONG_CREDENTIALS: "Check Username and Password of the API Employee user.",
+            bms_errors.AuthFailureReason.NO_API_ACCESS: (
+                "Grant Admin > Special Features > Has API Access in the user's security role."
+            ),
+        }
+        return str(exc), remedies.get(exc.reason, "Check Company Name, Username and Password.")
+    if isinstance(exc, bms_errors.BmsTlsError):
+        return str(exc), "The server's TLS certificate is not valid: check the Server URL."
+    if isinstance(exc, bms_errors.BmsNotABmsServer):
+        return str(exc), "Check the Server URL: use your BMS API host, e.g. api.bms.kaseya.com."
+    if isinstance(exc, bms_errors.BmsRateLimited):
+        return str(exc), "BMS limits API calls per hour; try again later."
+    if isinstance(exc, bms_errors.BmsTimeout | bms_errors.BmsUnavailable):
+        return str(exc), "Check the Server URL and that the server is reachable from the portal."
+    return str(exc), "Check the settings and try again."
+
+
+def _sync_failure(exc: IntegrationError) -> str:
+    if isinstance(exc, bms_errors.BmsAuthenticationError):
+        return f"BMS refused the sign-in: {exc} Check Settings, then run Test Connection."
+    if isinstance(exc, bms_errors.BmsPermissionDenied):
+        return f"The BMS API user lacks a permission: {exc} Grant it in the user's security role."
+    if isinstance(exc, bms_errors.BmsNotABmsServer | bms_errors.BmsTlsError):
+        return f"{exc} Check the Server URL in Settings."
+    if exc.transient:
+        return f"BMS kept failing after {settings.SYNC_MAX_RETRIES} retries: {exc} The next scheduled sync will resume."
+    return f"BMS rejected a request: {exc}"
+
+
+def _ticket_failure(exc: IntegrationError) -> str:
+    if isinstance(exc, bms_errors.BmsRequestRejected):
+        field = f" ({exc.field})" if exc.field else ""
+        return f"BMS rejected the ticket{field}: {exc}. Check Service Ticket Configuration."
+    if isinstance(exc, bms_errors.BmsPermissionDenied):
+        return f"The BMS API user may not create tickets: {exc}. Grant ServiceDesk: Modify All."
+    if isinstance(exc, bms_errors.BmsAuthenticationError):
+        return f"BMS refused the sign-in: {exc}. Check the Kaseya BMS settings."
+    if isinstance(exc, bms_errors.BmsRateLimited):
+        return f"BMS rate limit reached: {exc}"
+    return str(exc)
+
+
+def _sign_in_failed(detail: str, remedy: str) -> ConnectionTestResult:
+    """Sign-in failed: say why, and leave every other area unchecked."""
+    checks = [ConnectionCheck("signin", "Sign-in and API access", False, detail, remedy)]
+    checks += [ConnectionCheck(area, label, None, "Not checked: sign-in failed.") for area, label, *_ in _AREAS]
+    return ConnectionTestResult(checks)
+
+
+def _area_checks(client: BmsClient) -> list[ConnectionCheck]:
+    checks = [ConnectionCheck("signin", "Sign-in and API access", True, "Signed in to BMS.")]
+    try:
+        rights = {right.main_menu_id: right for right in client.user_info().access_rights}
+    except bms_errors.BmsError as exc:
+        rights = None
+        rights_error = str(exc)
+    for area, label, module, need_modify, probe in _AREAS:
+        if rights is None:
+            checks.append(ConnectionCheck(area, label, False, f"Could not read the user's rights: {rights_error}"))
+            continue
+        right = rights.get(module)
+        granted = bool(right and right.can_view and (right.can_modify or not need_modify))
+        if not granted:
+            checks.append(
+                ConnectionCheck(area, label, False, "The API user's security role lacks this.", f"Grant {label}.")
+            )
+            continue
+        if probe is not None:
+            try:
+                probe(client)
+            except bms_errors.BmsPermissionDenied as exc:
+                checks.append(ConnectionCheck(area, label, False, str(exc), f"Grant {label}."))
+                continue
+            except bms_errors.BmsError as exc:
+                checks.append(ConnectionCheck(area, label, False, str(exc), "Try again later."))
+                continue
+        checks.append(ConnectionCheck(area, label, True, "Granted."))
+    return checks
+
+
+def _probe_crm(client: BmsClient) -> None:
+    client.list_accounts(page=1, page_size=1)
+    client.list_contacts(page=1, page_size=1)
+
+
+def _probe_finance(client: BmsClient) -> None:
+    client.list_contracts(page=1, page_size=1)
+    client.list_invoices(page=1, page_size=1)
+
+
+def _probe_servicedesk(client: BmsClient) -> None:
+    client.search_tickets(page=1, page_size=1)
+
+
+def _probe_lookups(client: BmsClient) -> None:
+    client.list_queues()
+
+
+# (area, label as in the BMS security-role checklist, module, needs modify, read-only probe)
+_AREAS: list[tuple[str, str, int, bool, Callable[[BmsClient], None] | None]] = [
+    ("crm_view", "CRM: View All", BmsModule.CRM, False, _probe_crm),
+    ("finance_view", "Finance: View All", BmsModule.FINANCE, False, _probe_finance),
+    ("finance_modify", "Finance: Modify All", BmsModule.FINANCE, True, None),
+    ("servicedesk_view", "ServiceDesk: View All", BmsModule.SERVICE_DESK, False, _probe_servicedesk),
+    ("servicedesk_modify", "ServiceDesk: Modify All", BmsModule.SERVICE_DESK, True, None),
+    ("admin_view", "Admin: View All (ticket lookups)", BmsModule.ADMIN, False, _probe_lookups),
+]

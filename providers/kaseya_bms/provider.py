@@ -1,0 +1,32 @@
+"""Kaseya BMS as an integration provider: what it is and what it offers."""
+
+from __future__ import annotations
+
+from integrations.base import Capability, Category, IntegrationProvider
+from integrations.registry import register
+from providers.kaseya_bms.forms import KaseyaBmsSettingsForm
+from providers.kaseya_bms.installation import KaseyaBmsInstallation
+
+
+@register
+class KaseyaBmsProvider(IntegrationProvider):
+    key = "kaseya-bms"
+    name = "Kaseya BMS"
+    category = Category.PSA
+    description = "Organizations, contacts, contracts, tickets and invoices from your Kaseya BMS tenant."
+    logo = "img/kaseya-bms.svg"
+    order = 10
+    secret_fields = ("password",)
+    capabilities = frozenset(
+        {
+            Capability.TEST_CONNECTION,
+            Capability.SYNC,
+            Capability.SERVICE_TICKETS,
+            Capability.TICKET_LOOKUPS,
+            Capability.INVOICE_PDFS,
+        }
+    )
+    installation_class = KaseyaBmsInstallation
+
+    def settings_form_class(self):
+        return KaseyaBmsSettingsForm
