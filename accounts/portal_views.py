@@ -30,7 +30,7 @@ from accounts.portal_forms import (
 )
 from billing.models import AccessRequestStatus, PortalAccessRequest, PortalInvitation
 from billing.services import access_request_close, access_request_create
-from connectbooster.redirects import safe_next
+from core.redirects import safe_next
 from organizations.models import Contact, Organization
 
 

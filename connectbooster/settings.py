@@ -184,7 +184,7 @@ _broker_db = int((urlsplit(REDIS_URL).path or "/0").strip("/") or 0)
 CACHE_REDIS_URL = env.str("CACHE_REDIS_URL", default=_redis_db(REDIS_URL, _broker_db + 1))
 CACHES = {
     "default": {
-        "BACKEND": "connectbooster.redis.PortalRedisCache",
+        "BACKEND": "core.redis.PortalRedisCache",
         "LOCATION": CACHE_REDIS_URL,
         "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="portal"),
     }

@@ -5,7 +5,7 @@ from django.views import View
 from django.views.generic import DetailView, ListView, TemplateView
 
 from accounts.permissions import MasterAdminRequiredMixin, StaffRequiredMixin
-from connectbooster.redirects import safe_next
+from core.redirects import safe_next
 from integrations import selectors, services
 from integrations.models import Integration, SyncRun, SyncTrigger
 from integrations.registry import get_provider_or_404

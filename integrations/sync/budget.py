@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from connectbooster.redis import get_redis
+from core.redis import get_redis
 from providers.kaseya_bms.exceptions import BmsRateLimited
 
 _TAKE = """

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from django.conf import settings
 from django.db import connection
 
-from connectbooster.redis import get_redis
+from core.redis import get_redis
 
 logger = logging.getLogger(__name__)
 
