@@ -26,6 +26,8 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 ## Sync and page benchmarks against a large sandbox tenant (PostgreSQL: set DATABASE_URL).
 bench: $(STAMP)

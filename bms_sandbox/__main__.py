@@ -22,6 +22,7 @@ INT_OPTIONS = (
     "lines_per_invoice",
     "hourly_limit",
     "max_page_size",
+    "tenant_id",
 )
 
 

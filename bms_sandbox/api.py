@@ -193,7 +193,7 @@ def userinfo(app: Sandbox, req: Request, params: dict[str, str], user: User | No
         "dateFormat": "MM/dd/yyyy",
         "timeFormat": "hh:mm tt",
         "timeFormatWithSeconds": "hh:mm:ss tt",
-        "tenantId": 1,
+        "tenantId": app.opts.tenant_id,
         "businessName": app.opts.tenant,
         "userAccessRights": rights,
         "specialFeatures": [{"id": C.HAS_API_ACCESS_FEATURE_ID}] if user.has_api_access else [],

@@ -148,6 +148,7 @@ class Options:
     invoices_per_account: int = 12
     lines_per_invoice: int = 3
     tenant: str = "Demo MSP"
+    tenant_id: int = 1  # what /v2/security/userinfo answers as TenantId
     users: list[tuple[str, str]] = field(default_factory=lambda: [("api@demo.local", "demo-bms")])
     hourly_limit: int = 1500
     max_page_size: int = C.MAX_PAGE_SIZE

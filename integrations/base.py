@@ -123,14 +123,13 @@ class IntegrationInstallation:
         """The vendor client for this installation."""
         raise NotImplementedError
 
-    def provisional_tenant_key(self) -> str:
-        """A tenant key from the settings alone, before the vendor has been asked."""
-        raise NotImplementedError
-
-    def provisional_display_name(self) -> str:
-        raise NotImplementedError
+    def settings_tenant_key(self) -> str:
+        """The key sources had before tenant identity, derived from the settings (so a source
+        synced then can still be found and rekeyed)."""
+        return ""
 
     def test_connection(self) -> ConnectionTestResult:
+        """Check every area; when sign-in works the result names the tenant that answered."""
         raise NotImplementedError
 
     def error_message(self, exc: IntegrationError, *, doing: str) -> str:
@@ -159,6 +158,9 @@ class IntegrationProvider:
     logo: ClassVar[str] = ""  # a static path
     order: ClassVar[int] = 100
     secret_fields: ClassVar[tuple[str, ...]] = ()
+    # Settings that say which tenant the integration reaches: changing one pauses syncs until
+    # Test Connection has identified the tenant again.
+    identity_fields: ClassVar[tuple[str, ...]] = ()
     capabilities: ClassVar[frozenset[Capability]] = frozenset()
     installation_class: ClassVar[type[IntegrationInstallation]] = IntegrationInstallation
 

@@ -28,6 +28,9 @@ class Integration(models.Model):
     last_test_at = models.DateTimeField(null=True, blank=True)
     last_test_passed = models.BooleanField(null=True)
     last_test_checks = models.JSONField(default=list, blank=True)
+    # False after a settings change that may point at another tenant: syncs wait until Test
+    # Connection has identified the tenant again, so no data moves on a typo.
+    tenant_confirmed = models.BooleanField(default=False)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
@@ -58,6 +61,11 @@ class Integration(models.Model):
 class DataSource(models.Model):
     """One external tenant (e.g. a BMS tenant) that records are synced from.
 
+    ``tenant_key`` is the tenant's identity as the vendor states it (BMS: ``tenant:<TenantId>``
+    from /v2/security/userinfo), not the URL that reaches it, so another host name, port or proxy
+    for the same tenant keeps one source. Sources created before tenant identity carry the old
+    ``host|company`` key until the next Test Connection identifies and rekeys them.
+
     It outlives the Integration: deleting the integration unlinks it (its records stay,
     marked as from a removed integration) and adding the same tenant again relinks it,
     so records match up by their BMS ids with no duplicates.
@@ -65,6 +73,8 @@ class DataSource(models.Model):
 
     provider_key = models.CharField(max_length=50)
     tenant_key = models.CharField(max_length=300)
+    # True once the vendor has said which tenant this is (False: a key derived from settings).
+    tenant_identified = models.BooleanField(default=False)
     display_name = models.CharField(max_length=300)
     integration = models.OneToOneField(
         Integration, null=True, blank=True, on_delete=models.SET_NULL, related_name="data_source"

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.services import audit_record
-from integrations.base import ConnectionTestResult, IntegrationProvider
+from integrations.base import ConnectionTestResult, IntegrationProvider, TenantIdentity
 from integrations.models import DataSource, Integration, IntegrationStatus, SyncTrigger
 from integrations.registry import installation_of
 from integrations.sync.service import SyncAlreadyRunning, sync_cancel_active, sync_request
@@ -26,6 +26,7 @@ def integration_save_settings(*, provider: IntegrationProvider, actor: User, cle
     if created:
         integration = Integration(provider_key=provider.key, created_by=actor)
     config = {name: value for name, value in cleaned_data.items() if name not in provider.secret_fields}
+    identity_before = {name: integration.config.get(name) for name in provider.identity_fields}
     changed_fields = sorted(name for name, value in config.items() if integration.config.get(name) != value)
     integration.config = config
     for name in provider.secret_fields:
@@ -37,8 +38,10 @@ def integration_save_settings(*, provider: IntegrationProvider, actor: User, cle
         integration.status = IntegrationStatus.CONFIGURED
         integration.status_detail = ""
         integration.last_test_passed = None
+    if created or identity_before != {name: config.get(name) for name in provider.identity_fields}:
+        # These settings may reach another tenant: nothing syncs until Test Connection says which.
+        integration.tenant_confirmed = False
     integration.save()
-    data_source_link(integration)
     audit_record(
         actor=actor,
         action="integration.saved",
@@ -49,21 +52,29 @@ def integration_save_settings(*, provider: IntegrationProvider, actor: User, cle
     return integration
 
 
-def data_source_link(integration: Integration) -> DataSource:
-    """Link the integration to the data source of its tenant, creating it the first time.
+def data_source_link(*, integration: Integration, tenant: TenantIdentity) -> DataSource:
+    """Link the integration to the data source of the tenant Test Connection identified.
 
-    Records synced before a delete belong to that source, so the same tenant added again
-    gets them back by their ids."""
-    installation = installation_of(integration)
-    source, _ = DataSource.objects.get_or_create(
-        provider_key=integration.provider_key,
-        tenant_key=installation.provisional_tenant_key(),
-        defaults={"display_name": installation.provisional_display_name()},
-    )
-    if source.integration_id != integration.pk:
-        DataSource.objects.filter(integration=integration).exclude(pk=source.pk).update(integration=None)
-        source.integration = integration
-        source.save(update_fields=["integration"])
+    The same tenant keeps its source whatever URL reaches it, and added again after a delete it
+    gets its records back by their ids. A source from before tenant identity (its key derived
+    from the settings) is the one this integration synced: it is rekeyed, not duplicated."""
+    with transaction.atomic():
+        sources = DataSource.objects.select_for_update().filter(provider_key=integration.provider_key)
+        source = sources.filter(tenant_key=tenant.key).first()
+        if source is None:
+            source = sources.filter(integration=integration, tenant_identified=False).first()
+        if source is None:
+            legacy_key = installation_of(integration).settings_tenant_key()
+            source = sources.filter(tenant_key=legacy_key, tenant_identified=False, integration=None).first()
+        if source is None:
+            source = DataSource(provider_key=integration.provider_key)
+        source.tenant_key, source.tenant_identified, source.display_name = tenant.key, True, tenant.display_name
+        if source.integration_id != integration.pk:
+            sources.filter(integration=integration).exclude(pk=source.pk).update(integration=None)
+            source.integration = integration
+        source.save()
+        Integration.objects.filter(pk=integration.pk).update(tenant_confirmed=True)
+        integration.tenant_confirmed = True
     return source
 
 
@@ -93,8 +104,10 @@ def integration_test_connection(*, integration: Integration, actor: User | None)
         failed_areas=[check["label"] for check in result.as_json() if check["passed"] is False],
     )
     logger.info("Test Connection for %s: %s", provider.key, "passed" if result.passed else "failed")
-    source = DataSource.objects.filter(integration=integration).first()
-    if result.passed and provider.can_sync and source is not None and source.last_success_at is None:
+    if not (result.passed and result.tenant):
+        return result
+    source = data_source_link(integration=integration, tenant=result.tenant)
+    if provider.can_sync and source.last_success_at is None:
         # The first successful Save + Test Connection starts the initial (full) sync.
         with contextlib.suppress(SyncAlreadyRunning):
             sync_request(integration=integration, trigger=SyncTrigger.INITIAL)

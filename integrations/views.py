@@ -9,7 +9,7 @@ from core.redirects import safe_next
 from integrations import selectors, services
 from integrations.models import Integration, SyncRun, SyncTrigger
 from integrations.registry import get_provider_or_404
-from integrations.sync.service import SyncAlreadyRunning, sync_request
+from integrations.sync.service import SyncRefused, sync_request
 
 
 class IntegrationListView(StaffRequiredMixin, TemplateView):
@@ -31,7 +31,10 @@ class IntegrationSettingsView(MasterAdminRequiredMixin, View):
     template_name = "integrations/settings.html"
 
     def _render(self, request, provider, form, integration):
-        return render(request, self.template_name, {"provider": provider, "form": form, "integration": integration})
+        labels = [str(form.fields[name].label) for name in provider.identity_fields if name in form.fields]
+        identity_labels = ", ".join(labels[:-1]) + f" or {labels[-1]}" if len(labels) > 1 else "".join(labels)
+        context = {"provider": provider, "form": form, "integration": integration, "identity_labels": identity_labels}
+        return render(request, self.template_name, context)
 
     def get(self, request, provider_key):
         provider = get_provider_or_404(provider_key)
@@ -44,8 +47,17 @@ class IntegrationSettingsView(MasterAdminRequiredMixin, View):
         form = provider.settings_form(integration, request.POST)
         if not form.is_valid():
             return self._render(request, provider, form, integration)
-        services.integration_save_settings(provider=provider, actor=request.user, cleaned_data=form.cleaned_data)
-        messages.success(request, f"{provider.name} settings saved. Run Test Connection to check them.")
+        saved = services.integration_save_settings(
+            provider=provider, actor=request.user, cleaned_data=form.cleaned_data
+        )
+        if integration is not None and integration.tenant_confirmed and not saved.tenant_confirmed:
+            messages.warning(
+                request,
+                f"{provider.name} settings saved. Syncs are paused until Test Connection confirms which tenant "
+                "they reach; the synced data stays as it is.",
+            )
+        else:
+            messages.success(request, f"{provider.name} settings saved. Run Test Connection to check them.")
         return redirect("integrations:list")
 
 
@@ -69,8 +81,8 @@ class IntegrationSyncNowView(MasterAdminRequiredMixin, View):
         integration = get_object_or_404(Integration, provider_key=provider.key)
         try:
             sync_request(integration=integration, trigger=self.trigger, actor=request.user)
-        except SyncAlreadyRunning:
-            messages.warning(request, "A sync is already running.")
+        except SyncRefused as exc:
+            messages.warning(request, str(exc))
         else:
             messages.success(request, f"{provider.name}: sync started.")
         return redirect(safe_next(request, reverse("integrations:list")))

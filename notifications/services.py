@@ -678,7 +678,7 @@ def _after_ticket_created(delivery: Delivery, ticket) -> None:
     if AFTER_TICKET_CREATED is not None:
         AFTER_TICKET_CREATED(delivery, ticket)
     if settings.NOTIFICATIONS_FAULT_AFTER_TICKET_CREATE == "exit":
-        logger.warning("Fault injection: the worker exits after creating ticket %s", ticket.ticket_number)
+        logger.warning("Fault injection: the worker exits after creating ticket %s", ticket.number)
         os._exit(1)
 
 

@@ -11,9 +11,10 @@ from django.core.cache import cache
 from django.test import Client
 
 from accounts.models import Role
+from integrations.base import TenantIdentity
 from integrations.models import Integration
 from integrations.registry import get_provider
-from integrations.services import integration_save_settings
+from integrations.services import data_source_link, integration_save_settings
 from tests.factories import UserFactory
 
 pytest_plugins = ["bms_sandbox.pytest_plugin"]
@@ -62,23 +63,35 @@ def client_client(client_user):
     return _logged_in(client_user)
 
 
-@pytest.fixture
-def sandbox_settings(bms_sandbox, settings):
-    """The sandbox's host:port may use plain http, as the demo allows."""
-    settings.BMS_ALLOWED_INSECURE_HOSTS = [urlsplit(bms_sandbox.url).netloc]
+def sandbox_settings_for(sandbox, settings) -> dict:
+    """Settings of the Kaseya BMS card for ``sandbox`` (its host:port may use plain http, as the demo allows)."""
+    settings.BMS_ALLOWED_INSECURE_HOSTS = [urlsplit(sandbox.url).netloc]
     return {
-        "company_name": bms_sandbox.tenant,
-        "username": bms_sandbox.username,
-        "password": bms_sandbox.password,
-        "server_url": bms_sandbox.url,
+        "company_name": sandbox.tenant,
+        "username": sandbox.username,
+        "password": sandbox.password,
+        "server_url": sandbox.url,
     }
 
 
+def connect_sandbox(sandbox, settings, actor) -> Integration:
+    """The Kaseya BMS integration for ``sandbox``, saved and linked to its tenant's data source as
+    a passed Test Connection leaves it (without the requests: tests count them)."""
+    cleaned = sandbox_settings_for(sandbox, settings)
+    integration = integration_save_settings(provider=get_provider("kaseya-bms"), actor=actor, cleaned_data=cleaned)
+    tenant_id = getattr(sandbox, "options", {}).get("tenant_id", 1)  # a SandboxServer or a SandboxHandle
+    data_source_link(integration=integration, tenant=TenantIdentity(f"tenant:{tenant_id}", cleaned["company_name"]))
+    return integration
+
+
 @pytest.fixture
-def bms_integration(sandbox_settings, admin_user) -> Integration:
-    return integration_save_settings(
-        provider=get_provider("kaseya-bms"), actor=admin_user, cleaned_data=sandbox_settings
-    )
+def sandbox_settings(bms_sandbox, settings):
+    return sandbox_settings_for(bms_sandbox, settings)
+
+
+@pytest.fixture
+def bms_integration(bms_sandbox, settings, admin_user) -> Integration:
+    return connect_sandbox(bms_sandbox, settings, admin_user)
 
 
 def _database_url_for_workers() -> str:

@@ -40,9 +40,23 @@ logger = logging.getLogger(__name__)
 MAX_COUNTDOWN_SECONDS = 3500
 
 
-class SyncAlreadyRunning(Exception):
+class SyncRefused(Exception):
+    """A sync cannot be queued now; the message says why."""
+
+
+class SyncAlreadyRunning(SyncRefused):
     def __init__(self):
         super().__init__("A sync is already running.")
+
+
+class SyncNeedsTest(SyncRefused):
+    """The tenant the settings reach is not confirmed: Test Connection must identify it first."""
+
+    def __init__(self):
+        super().__init__(
+            "The settings changed since the last Test Connection: run Test Connection to confirm which tenant "
+            "they reach, then sync. The synced data stays as it is until then."
+        )
 
 
 @dataclass(frozen=True)
@@ -54,8 +68,11 @@ class SyncOutcome:
 def sync_request(
     *, integration: Integration, trigger: str, actor: User | None = None, full_reconcile: bool = False
 ) -> SyncRun:
-    """Queue a run, or raise SyncAlreadyRunning: the database allows one active run per source."""
-    source = DataSource.objects.get(integration=integration)
+    """Queue a run, or raise SyncAlreadyRunning (the database allows one active run per source)
+    or SyncNeedsTest (no data moves before Test Connection has identified the tenant)."""
+    source = DataSource.objects.filter(integration=integration).first()
+    if source is None or not integration.tenant_confirmed:
+        raise SyncNeedsTest()
     if trigger == SyncTrigger.RECONCILE or source.last_success_at is None:
         full_reconcile = True
     try:
@@ -231,7 +248,10 @@ def sync_schedule_due() -> list[SyncRun]:
     """Beat: queue an incremental run for every connected integration (a full reconcile when due)."""
     runs = []
     now = timezone.now()
-    for integration in Integration.objects.select_related("data_source").filter(data_source__isnull=False):
+    confirmed = Integration.objects.select_related("data_source").filter(
+        data_source__isnull=False, tenant_confirmed=True
+    )
+    for integration in confirmed:
         source = integration.data_source
         if source.last_success_at is None and not integration.last_test_passed:
             continue  # never worked: wait for Test Connection
@@ -242,7 +262,7 @@ def sync_schedule_due() -> list[SyncRun]:
             runs.append(
                 sync_request(integration=integration, trigger=SyncTrigger.SCHEDULE, full_reconcile=reconcile_due)
             )
-        except SyncAlreadyRunning:
+        except SyncRefused:
             continue
     return runs
 

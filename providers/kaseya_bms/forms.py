@@ -63,7 +63,7 @@ class KaseyaBmsSettingsForm(forms.Form):
     def clean(self):
         cleaned = super().clean()
         # The stored password only ever goes to the server, tenant and user it was entered for.
-        identity = ("server_url", "company_name", "username")
+        identity = ("server_url", "company_name", "username")  # the provider's identity_fields
         moved = any(name in cleaned and self.stored_config.get(name) not in (None, cleaned[name]) for name in identity)
         if self.has_stored_password and moved and not cleaned.get("password"):
             self.add_error("password", "Enter the password again: the server, company or username changed.")

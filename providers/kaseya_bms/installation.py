@@ -21,13 +21,14 @@ from integrations.base import (
     IntegrationError,
     IntegrationInstallation,
     SyncedEntity,
+    TenantIdentity,
 )
 from integrations.capabilities import ExternalTicket, Option, TicketDraft, TicketLookups
 from organizations.models import Contact, Contract, Organization, Ticket
 from providers.kaseya_bms import exceptions as bms_errors
 from providers.kaseya_bms.client import BmsClient
 from providers.kaseya_bms.server_url import InvalidServerUrl, normalize_server_url
-from providers.kaseya_bms.types import BmsModule
+from providers.kaseya_bms.types import BmsModule, UserInfo
 from providers.kaseya_bms.types import TicketDraft as BmsTicketDraft
 
 # Interactive callers (a page, a notification) try at most twice; Test Connection once.
@@ -57,14 +58,17 @@ class KaseyaBmsInstallation(IntegrationInstallation):
             **options,
         )
 
-    def provisional_tenant_key(self) -> str:
+    def settings_tenant_key(self) -> str:
         config = self.integration.config
-        host = urlsplit(config["server_url"]).netloc.lower()
-        return f"{host}|{config['company_name'].strip().lower()}"
+        return f"{urlsplit(config['server_url']).netloc.lower()}|{config['company_name'].strip().lower()}"
 
-    def provisional_display_name(self) -> str:
-        config = self.integration.config
-        return f"{config['company_name']} ({urlsplit(config['server_url']).netloc.lower()})"
+    def tenant_from(self, user_info: UserInfo) -> TenantIdentity:
+        """The tenant as BMS states it: its TenantId, whatever URL reached it."""
+        company = self.integration.config["company_name"]
+        if user_info.tenant_id is None:
+            # BMS always sends TenantId; should one not, the settings are the best name left.
+            return TenantIdentity(self.settings_tenant_key(), company)
+        return TenantIdentity(f"tenant:{user_info.tenant_id}", company)
 
     # --- errors in the admin's words -------------------------------------------------------------
 
@@ -91,7 +95,8 @@ class KaseyaBmsInstallation(IntegrationInstallation):
                 client.authenticate()
             except bms_errors.BmsError as exc:
                 return _sign_in_failed(*_sign_in_failure(exc))
-            return ConnectionTestResult(_area_checks(client))
+            checks, user_info = _area_checks(client)
+            return ConnectionTestResult(checks, tenant=self.tenant_from(user_info) if user_info else None)
 
     # --- sync ------------------------------------------------------------------------------------
 
@@ -288,10 +293,12 @@ def _sign_in_failed(detail: str, remedy: str) -> ConnectionTestResult:
     return ConnectionTestResult(checks)
 
 
-def _area_checks(client: BmsClient) -> list[ConnectionCheck]:
+def _area_checks(client: BmsClient) -> tuple[list[ConnectionCheck], UserInfo | None]:
     checks = [ConnectionCheck("signin", "Sign-in and API access", True, "Signed in to BMS.")]
+    user_info = None
     try:
-        rights = {right.main_menu_id: right for right in client.user_info().access_rights}
+        user_info = client.user_info()
+        rights = {right.main_menu_id: right for right in user_info.access_rights}
     except bms_errors.BmsError as exc:
         rights = None
         rights_error = str(exc)
@@ -316,7 +323,7 @@ def _area_checks(client: BmsClient) -> list[ConnectionCheck]:
                 checks.append(ConnectionCheck(area, label, False, str(exc), "Try again later."))
                 continue
         checks.append(ConnectionCheck(area, label, True, "Granted."))
-    return checks
+    return checks, user_info
 
 
 def _probe_crm(client: BmsClient) -> None:

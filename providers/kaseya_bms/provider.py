@@ -17,6 +17,7 @@ class KaseyaBmsProvider(IntegrationProvider):
     logo = "img/kaseya-bms.svg"
     order = 10
     secret_fields = ("password",)
+    identity_fields = ("server_url", "company_name", "username")
     capabilities = frozenset(
         {
             Capability.TEST_CONNECTION,

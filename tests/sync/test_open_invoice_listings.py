@@ -2,17 +2,14 @@
 saw instead of writing to every unchanged invoice. On a tenant whose open listings span
 several pages."""
 
-from urllib.parse import urlsplit
-
 import pytest
 from celery.exceptions import SoftTimeLimitExceeded
 
 from billing.models import Invoice
 from bms_sandbox.testing import SandboxServer
 from integrations.models import SyncSeenPage, SyncStatus
-from integrations.registry import get_provider
-from integrations.services import integration_save_settings
 from integrations.sync import engine as sync_engine
+from tests.conftest import connect_sandbox
 from tests.sync.helpers import assert_matches_sandbox, run_sync
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -51,17 +48,7 @@ def synced(large_sandbox, settings, admin_user):
 
 def _connect(sandbox, settings, admin_user):
     """The Kaseya BMS integration, set up for this sandbox."""
-    settings.BMS_ALLOWED_INSECURE_HOSTS = [urlsplit(sandbox.url).netloc]
-    return integration_save_settings(
-        provider=get_provider("kaseya-bms"),
-        actor=admin_user,
-        cleaned_data={
-            "company_name": sandbox.tenant,
-            "username": sandbox.username,
-            "password": sandbox.password,
-            "server_url": sandbox.url,
-        },
-    )
+    return connect_sandbox(sandbox, settings, admin_user)
 
 
 DRAFT = 1  # bms_sandbox.constants.INV_DRAFT: cannot be paid

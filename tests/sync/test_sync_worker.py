@@ -65,23 +65,10 @@ def larger_sandbox():
 
 @pytest.fixture
 def larger_integration(larger_sandbox, admin_user, settings):
-    from urllib.parse import urlsplit
-
-    from integrations.registry import get_provider
-    from integrations.services import integration_save_settings
+    from tests.conftest import connect_sandbox
 
     larger_sandbox.control.reset()
-    settings.BMS_ALLOWED_INSECURE_HOSTS = [urlsplit(larger_sandbox.url).netloc]
-    return integration_save_settings(
-        provider=get_provider("kaseya-bms"),
-        actor=admin_user,
-        cleaned_data={
-            "company_name": larger_sandbox.tenant,
-            "username": larger_sandbox.username,
-            "password": larger_sandbox.password,
-            "server_url": larger_sandbox.url,
-        },
-    )
+    return connect_sandbox(larger_sandbox, settings, admin_user)
 
 
 @pytest.mark.parametrize("seed", [1, 2])
@@ -170,7 +157,7 @@ def test_twenty_simultaneous_sync_now_clicks_make_one_run(bms_integration, admin
 
 def test_deleted_integration_keeps_records_and_relinks_them(bms_integration, bms_sandbox, admin_user, sandbox_settings):
     from integrations.registry import get_provider
-    from integrations.services import integration_delete, integration_save_settings
+    from integrations.services import integration_delete, integration_save_settings, integration_test_connection
     from tests.sync.helpers import run_sync
 
     run_sync(bms_integration)
@@ -183,6 +170,9 @@ def test_deleted_integration_keeps_records_and_relinks_them(bms_integration, bms
     again = integration_save_settings(
         provider=get_provider("kaseya-bms"), actor=admin_user, cleaned_data=sandbox_settings
     )
+    # Test Connection identifies the same tenant: its source, with every record, comes back.
+    assert integration_test_connection(integration=again, actor=admin_user).passed
+    again.refresh_from_db()
     assert again.data_source.pk == source.pk
     second = run_sync(again)
     assert second.status == SyncStatus.SUCCEEDED
