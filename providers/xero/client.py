@@ -471,11 +471,16 @@ class XeroClient:
     @staticmethod
     def _iter(list_page: Callable[..., Page[T]], filters: dict[str, Any]) -> Iterator[T]:
         page_number = filters.pop("page", 1)
+        previous: tuple[T, ...] = ()
         while True:
             page = list_page(page_number, **filters)
+            if page.items and page.items == previous:
+                # A server ignoring ``page`` would otherwise be walked forever.
+                raise XeroBadResponse(f"Xero served page {page_number - 1} again as page {page_number}.")
             yield from page.items
             if page.is_last:
                 return
+            previous = page.items
             page_number += 1
 
     def _call(

@@ -134,6 +134,13 @@ def test_iter_contacts_without_pagination_stops_on_a_short_page(stub, make_clien
     assert len(stub.api_calls("/Contacts")) == 2
 
 
+def test_iter_contacts_stops_when_the_server_ignores_the_page(stub, make_client):
+    stub.api("GET", "/Contacts", xero_reply({"Contacts": [contact(i) for i in range(1, 101)]}))
+    with pytest.raises(XeroBadResponse, match="page 1 again as page 2"):
+        list(make_client().iter_contacts())
+    assert len(stub.api_calls("/Contacts")) == 2
+
+
 def test_get_contact(stub, make_client):
     stub.api("GET", f"/Contacts/{CONTACT_ID}", xero_reply({"Contacts": [contact(EmailAddress="")]}))
     c = make_client().get_contact(CONTACT_ID)
