@@ -33,7 +33,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import requests
 
@@ -178,7 +178,7 @@ class XeroIdentity:
             "scope": " ".join(scopes),
             "state": state,
         }
-        return f"{self.authorize_endpoint}?{urlencode(query)}"
+        return f"{self.authorize_endpoint}?{urlencode(query, quote_via=quote)}"
 
     def exchange_code(self, code: str, redirect_uri: str) -> TokenSet:
         """Trade the ``code`` of the redirect back for tokens. Never retried: a code works once."""

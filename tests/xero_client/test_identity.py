@@ -42,6 +42,7 @@ def test_authorize_url(make_identity):
         "state": ["st-123"],
     }
     assert CLIENT_SECRET not in url
+    assert "scope=offline_access%20accounting.invoices%20" in url  # spaces as %20, as Xero's examples
 
 
 def test_authorize_url_takes_other_scopes_and_requires_state(make_identity):
