@@ -1,3 +1,6 @@
+"""Fixtures for the client tests: over the stub server (``make_client``) and over the sandbox
+(``connect``, ``client``; bms_sandbox.pytest_plugin fixtures)."""
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
@@ -41,3 +44,27 @@ def make_client(stub: StubServer, sleeps: SleepRecorder) -> Callable[..., BmsCli
         return BmsClient(url, "Demo MSP", "api@demo.local", PASSWORD, **options)
 
     return make
+
+
+@pytest.fixture
+def connect(bms_sandbox, sleeps: SleepRecorder) -> Callable[..., BmsClient]:
+    def make(
+        username: str | None = None, password: str | None = None, tenant: str | None = None, **options: Any
+    ) -> BmsClient:
+        options.setdefault("sleep", sleeps)
+        options.setdefault("max_attempts", 8)
+        options.setdefault("timeout", (2, 10))
+        return BmsClient(
+            bms_sandbox.url,
+            tenant or bms_sandbox.tenant,
+            username or bms_sandbox.username,
+            password or bms_sandbox.password,
+            **options,
+        )
+
+    return make
+
+
+@pytest.fixture
+def client(connect: Callable[..., BmsClient]) -> BmsClient:
+    return connect()

@@ -1,4 +1,5 @@
-"""A tiny scripted HTTP server for the client's error mapping (no sandbox needed)."""
+"""A tiny scripted HTTP server for the client's wire format and error mapping (no sandbox needed),
+with the paths and records the stub tests share."""
 
 from __future__ import annotations
 
@@ -8,9 +9,19 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from providers.kaseya_bms.types import TicketDraft
+
+QUEUES = "/v2/system/queues/lookup"
+ACCOUNTS = "/v2/crm/accounts/summary"
+INVOICES = "/v2/finance/invoices/summary"
+TICKETS = "/v2/servicedesk/tickets"
+AUTH = "/v2/security/authenticate"
+REFRESH = "/v2/security/refreshtoken"
 
 
 @dataclass
@@ -45,6 +56,24 @@ def token_reply(access: str = "tok-1", refresh: str = "ref-1", expires: str = "2
             "accessTokenExpireOn": expires,
             "refreshTokenExpireOn": "2999-01-01T00:00:00Z",
         }
+    )
+
+
+def queue(i: int) -> dict:
+    return {"id": i, "name": f"Q{i}", "isActive": True}
+
+
+def draft() -> TicketDraft:
+    return TicketDraft(
+        title="t",
+        details="d",
+        account_id=1,
+        location_id=1,
+        status_id=1,
+        priority_id=1,
+        type_id=1,
+        source_id=0,
+        open_date=datetime(2024, 5, 1, 12, tzinfo=UTC),
     )
 
 
