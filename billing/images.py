@@ -40,7 +40,7 @@ class SkippedSource:
 
 @dataclass(frozen=True)
 class ResolvedImage:
-    pdf: bytes
+    pdf: bytes | None  # None: not even the portal rendering could be made (the reason is logged)
     source_key: str
     source_name: str
     filename: str
@@ -181,8 +181,14 @@ def resolve_invoice_image(invoice: Invoice, *, config: list[ConfiguredSource] | 
     portal = SOURCES[PORTAL_KEY]
     if tried_portal:
         logger.error("The portal rendering failed for invoice %s; rendering again as the last resort", invoice.pk)
+    try:
+        pdf = portal.fetch(invoice)
+    except Exception:
+        # The page must still show the invoice: without an image, and the log says why.
+        logger.exception("The portal rendering of invoice %s failed; showing it without an image", invoice.pk)
+        pdf = None
     return ResolvedImage(
-        portal.fetch(invoice),
+        pdf,
         portal.key,
         portal.display_name(),
         invoice_image_filename(invoice),

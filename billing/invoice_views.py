@@ -6,7 +6,7 @@ contact only their organization's (404 for anything else).
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views import View
 
@@ -73,6 +73,8 @@ class InvoicePdfBase(InvoiceLookupMixin, View):
     def get(self, request, pk: int):
         invoice = self.get_invoice(pk)
         image = resolve_invoice_image(invoice)
+        if image.pdf is None:
+            raise Http404("No image of this invoice can be shown right now.")
         response = HttpResponse(image.pdf, content_type="application/pdf")
         disposition = "attachment" if self.as_attachment else "inline"
         response["Content-Disposition"] = f'{disposition}; filename="{image.filename}"'

@@ -139,11 +139,16 @@ def render_invoice_pdf(invoice: Invoice, lines: list[InvoiceLine] | None = None)
         first_row_as_headings=True,
     ) as table:
         table.row(("Description", "Qty", "Unit price", "Amount"))
+        description_width = width * 50 / 92  # the first column's share of col_widths
         for line in lines:
             label = line.name or line.line_type or "Item"
             if line.description and line.description != line.name:
                 label = f"{label}\n{line.description}"
-            table.row((_text(label), _quantity(line.quantity), _money(line.unit_price), _money(line.total)))
+            # A row must fit on one page: a long description continues in rows of its own.
+            chunks = _wrapped_chunks(pdf, _text(label), description_width)
+            table.row((chunks[0], _quantity(line.quantity), _money(line.unit_price), _money(line.total)))
+            for chunk in chunks[1:]:
+                table.row((chunk, "", "", ""))
         if not lines:
             table.row(("No line items.", "", "", ""))
     pdf.ln(4)
@@ -180,6 +185,18 @@ def render_invoice_pdf(invoice: Invoice, lines: list[InvoiceLine] | None = None)
         _text(f"Rendered by the {msp_name} billing portal from the invoice data synced on {_date(invoice.synced_at)}."),
     )
     return bytes(pdf.output())
+
+
+# Lines of description per table row: a row taller than a page makes fpdf2 raise.
+ROW_LINES = 30
+
+
+def _wrapped_chunks(pdf: FPDF, text: str, width: float) -> list[str]:
+    """``text`` as it wraps in a cell ``width`` wide, in pieces of at most ROW_LINES lines."""
+    lines = pdf.multi_cell(width - 2 * pdf.c_margin, 5.5, text, dry_run=True, output="LINES")
+    if len(lines) <= ROW_LINES:
+        return [text]
+    return ["\n".join(lines[start : start + ROW_LINES]) for start in range(0, len(lines), ROW_LINES)]
 
 
 def _headings_style():

@@ -27,7 +27,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from .envelope import Envelope
-from .exceptions import BmsNotABmsServer, BmsNotFound
+from .exceptions import BmsNotABmsServer, BmsNotFound, BmsOversizedPage
 from .transport import BmsTransport, Endpoint, read_capped
 from .types import (
     Account,
@@ -363,6 +363,11 @@ class BmsClient(BmsTransport):
     def _page(
         self, env: Envelope, parse: Callable[[Mapping[str, Any]], T], page: int, page_size: int, ep: Endpoint
     ) -> Page[T]:
+        if isinstance(env.result, list) and len(env.result) > page_size:
+            raise BmsOversizedPage(
+                f"BMS answered {ep.template} with {len(env.result)} records for a page of {page_size}; "
+                "the answer was refused."
+            )
         items = self._parse_list(env.result, parse, ep)
         return Page(items=tuple(items), page=page, page_size=page_size, total_records=env.total_records)
 

@@ -104,3 +104,13 @@ class BmsTlsError(BmsError):
 
 class BmsResponseTooLarge(BmsError):
     """A download exceeded the client's size cap."""
+
+
+class BmsMalformedResponse(BmsError):
+    """An answer that claims to be JSON but does not parse (cut short, garbled): worth retrying."""
+
+    transient = True
+
+
+class BmsOversizedPage(BmsError):
+    """A listing page with more records than were asked for: the answer cannot be trusted."""

@@ -6,6 +6,7 @@ one place (``error_message``)."""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -27,9 +28,11 @@ from integrations.capabilities import ExternalTicket, Option, TicketDraft, Ticke
 from organizations.models import Contact, Contract, Organization, Ticket
 from providers.kaseya_bms import exceptions as bms_errors
 from providers.kaseya_bms.client import BmsClient
-from providers.kaseya_bms.server_url import InvalidServerUrl, normalize_server_url
+from providers.kaseya_bms.server_url import InvalidServerUrl, vet_server_url
 from providers.kaseya_bms.types import BmsModule, UserInfo
 from providers.kaseya_bms.types import TicketDraft as BmsTicketDraft
+
+logger = logging.getLogger(__name__)
 
 # Interactive callers (a page, a notification) try at most twice; Test Connection once.
 INTERACTIVE_ATTEMPTS = 2
@@ -47,14 +50,15 @@ class KaseyaBmsInstallation(IntegrationInstallation):
         address (DNS changed since the settings were saved)."""
         config = self.integration.config
         options.setdefault("timeout", (settings.BMS_CONNECT_TIMEOUT, settings.BMS_READ_TIMEOUT))
-        server_url = normalize_server_url(
-            config["server_url"], allowed_insecure_hosts=settings.BMS_ALLOWED_INSECURE_HOSTS
-        )
+        # Vetted anew each time (DNS may have changed since the settings were saved); the client
+        # connects to the address vetted here and never resolves the name itself.
+        vetted = vet_server_url(config["server_url"], allowed_insecure_hosts=settings.BMS_ALLOWED_INSECURE_HOSTS)
         return BmsClient(
-            server_url,
+            vetted.url,
             config["company_name"],
             config["username"],
             self.integration.get_secret("password"),
+            pinned_address=vetted.address,
             **options,
         )
 
@@ -193,7 +197,11 @@ class KaseyaBmsInstallation(IntegrationInstallation):
         started = time.monotonic()
         try:
             with self.client(timeout=PDF_TIMEOUT, max_attempts=1) as client:
-                pdfs = [a for a in client.list_attachments(module_id, invoice.bms_id) if _is_pdf_attachment(a)]
+                pdfs = [
+                    a
+                    for a in client.list_attachments(module_id, invoice.bms_id)
+                    if _belongs_to(a, module_id, invoice.bms_id) and _is_pdf_attachment(a)
+                ]
                 if not pdfs:
                     return None
                 if time.monotonic() - started > PDF_DEADLINE_SECONDS:
@@ -229,6 +237,20 @@ def _generic_lookup(client: BmsClient, table: str, seen_column: str) -> tuple[li
         return _options(client.list_lookup(table)), True
     except (bms_errors.BmsNotFound, bms_errors.BmsRequestRejected):
         return _seen_on_tickets(seen_column), False
+
+
+def _belongs_to(attachment, module_id: int, object_id: int) -> bool:
+    """Only a file BMS says is attached to this very invoice may stand for it."""
+    if (attachment.module_id, attachment.object_id) == (module_id, object_id):
+        return True
+    logger.warning(
+        "Refused BMS attachment %s: it belongs to module %s object %s, not invoice %s",
+        attachment.id,
+        attachment.module_id,
+        attachment.object_id,
+        object_id,
+    )
+    return False
 
 
 def _is_pdf_attachment(attachment) -> bool:

@@ -17,7 +17,8 @@ Invariants:
   and once on a 401. Token requests are retried on their own and not again by the caller's loop.
 - The pacer, when given, is asked before every HTTP request sent (retries and auth included), and
   ``request_counts`` counts every one of them by endpoint key.
-- Bodies are read whole, except streamed downloads, which :func:`read_capped` cuts at a byte limit.
+- Every body is read with a byte cap (``max_response_bytes``; streamed downloads with their own
+  cap in :func:`read_capped`), so one oversized answer cannot exhaust a worker's memory.
 
 The only endpoints known here are the two token endpoints sign-in needs; the others are in
 :mod:`.client`.
@@ -40,12 +41,14 @@ from typing import Any, Self
 from urllib.parse import quote, urlsplit
 
 import requests
+from requests.adapters import HTTPAdapter
 
 from .envelope import Envelope, ErrorInfo, auth_error, error_from_info, is_success_false, unwrap
 from .exceptions import (
     AuthFailureReason,
     BmsAuthenticationError,
     BmsError,
+    BmsMalformedResponse,
     BmsNotABmsServer,
     BmsNotFound,
     BmsPermissionDenied,
@@ -66,6 +69,8 @@ SUCCESS_FALSE_MAX_ATTEMPTS = 3
 #: Renew the access token this long before it expires (at most 20 % of its lifetime).
 REFRESH_MARGIN_SECONDS = 60.0
 USER_AGENT = "connectbooster-portal-bms-client/1.0"
+# The largest answer read into memory (a page of 100 invoices is about 1 MB).
+DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -110,6 +115,31 @@ class _NoRetry(Exception):
         self.error = error
 
 
+class PinnedAddressAdapter(HTTPAdapter):
+    """Connects to the address the Server URL check approved instead of resolving the host name
+    again (a DNS answer that changes in between cannot redirect the request), while TLS is still
+    verified against the host name and the Host header still names it."""
+
+    def __init__(self, host: str, address: str) -> None:
+        super().__init__()
+        self.host = host
+        self.address = address
+
+    def get_connection_with_tls_context(self, request, verify, proxies=None, cert=None):
+        host_params, pool_kwargs = self.build_connection_pool_key_attributes(request, verify, cert)
+        if (host_params.get("host") or "").lower() != self.host:
+            return super().get_connection_with_tls_context(request, verify, proxies, cert)
+        host_params["host"] = self.address
+        if host_params.get("scheme") == "https":
+            pool_kwargs["server_hostname"] = self.host
+            pool_kwargs["assert_hostname"] = self.host
+        return self.poolmanager.connection_from_host(**host_params, pool_kwargs=pool_kwargs)
+
+    def add_headers(self, request, **kwargs) -> None:
+        if "Host" not in request.headers:
+            request.headers["Host"] = urlsplit(request.url).netloc
+
+
 class BmsTransport:
     """Session, credentials and the request machinery; endpoint methods live in subclasses."""
 
@@ -124,6 +154,8 @@ class BmsTransport:
         session: requests.Session | None = None,
         pacer: RequestPacer | None = None,
         max_attempts: int = 5,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        pinned_address: str | None = None,
         backoff_base: float = 0.5,
         backoff_cap: float = 30,
         sleep: Callable[[float], None] = time.sleep,
@@ -138,6 +170,7 @@ class BmsTransport:
         self._password = password
         self.timeout = timeout
         self.max_attempts = max(1, max_attempts)
+        self.max_response_bytes = max_response_bytes
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
         self._pacer = pacer
@@ -147,6 +180,10 @@ class BmsTransport:
         self._session = session or requests.Session()
         self._session.headers.setdefault("User-Agent", USER_AGENT)
         self._session.headers["Accept"] = "application/json"
+        self.pinned_address = pinned_address
+        if pinned_address:
+            # Only the BMS host: any other URL (none is expected) resolves as usual.
+            self._session.mount(f"{parts.scheme}://", PinnedAddressAdapter(parts.hostname or "", pinned_address))
         self._token: _Token | None = None
         #: endpoint key → number of HTTP requests actually sent (retries and auth included).
         self.request_counts: dict[str, int] = {}
@@ -170,6 +207,8 @@ class BmsTransport:
             timeout=self.timeout,
             pacer=self._pacer,
             max_attempts=self.max_attempts,
+            max_response_bytes=self.max_response_bytes,
+            pinned_address=self.pinned_address,
             backoff_base=self.backoff_base,
             backoff_cap=self.backoff_cap,
             sleep=self._sleep,
@@ -308,7 +347,7 @@ class BmsTransport:
                 headers=headers,
                 timeout=self.timeout,
                 allow_redirects=False,
-                stream=stream,
+                stream=True,  # read below with a cap (or by the caller's capped reader)
             )
         except requests.exceptions.SSLError as exc:
             raise BmsTlsError(f"Secure connection to {host} failed: {_short_reason(exc)}") from exc
@@ -323,6 +362,8 @@ class BmsTransport:
         except requests.exceptions.RequestException as exc:
             # Connection refused/reset/dropped, incomplete chunked body...
             raise BmsUnavailable(f"Could not reach BMS at {host}: {_short_reason(exc)}") from exc
+        if not stream:
+            _read_body(response, self.max_response_bytes, ep)
         logger.debug("BMS %s -> %s in %.0f ms", ep.key, response.status_code, (time.monotonic() - started) * 1000)
         return response
 
@@ -352,6 +393,10 @@ class BmsTransport:
     @staticmethod
     def _read_envelope(response: requests.Response) -> Envelope:
         payload = _try_json(response)
+        if payload is None and _looks_like_json(response):
+            raise BmsMalformedResponse(
+                "BMS sent an answer that is not valid JSON (cut short or garbled).", status_code=response.status_code
+            )
         if payload is None:
             raise BmsNotABmsServer(
                 "The server did not answer with JSON; check that the server URL is the BMS API host.",
@@ -468,6 +513,34 @@ def read_capped(response: requests.Response, max_bytes: int) -> bytes:
         if isinstance(payload, Mapping) and Fields(payload).get("Success") is False:
             raise error_from_info(ErrorInfo.from_payload(payload), response.status_code)
     return body
+
+
+def _read_body(response: requests.Response, max_bytes: int, ep: Endpoint) -> None:
+    """Read the body whole, or raise BmsResponseTooLarge past ``max_bytes``. The body is kept
+    where requests keeps a body it read itself, so ``response.content`` serves it."""
+    declared = response.headers.get("Content-Length")
+    too_large = BmsResponseTooLarge(f"BMS answered {ep.key} with more than {max_bytes} bytes; the answer was refused.")
+    if declared and declared.isdigit() and int(declared) > max_bytes:
+        response.close()
+        raise too_large
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        for chunk in response.iter_content(256 * 1024):
+            size += len(chunk)
+            if size > max_bytes:
+                response.close()
+                raise too_large
+            chunks.append(chunk)
+    except requests.exceptions.RequestException as exc:
+        raise BmsUnavailable(f"The connection dropped mid-answer: {_short_reason(exc)}") from exc
+    response._content = b"".join(chunks)  # noqa: SLF001 - requests' own cache of a body it has read
+
+
+def _looks_like_json(response: requests.Response) -> bool:
+    if "json" in response.headers.get("Content-Type", "").lower():
+        return True
+    return response.content.lstrip()[:1] in (b"{", b"[")
 
 
 def _try_json(response: requests.Response) -> Any:

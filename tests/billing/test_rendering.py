@@ -58,3 +58,34 @@ def test_an_invoice_without_lines_or_organization_still_renders(db):
     invoice = InvoiceFactory(organization=None, number="INV-EMPTY")
     _reader, text = _text(render_invoice_pdf(invoice))
     assert "INV-EMPTY" in text and "No line items." in text
+
+
+def test_hardening_4_a_description_of_two_hundred_lines_renders_across_pages(db):
+    invoice = InvoiceFactory()
+    description = "\n".join(f"Work item {n}: patched and rebooted server {n}" for n in range(200))
+    InvoiceLineFactory(invoice=invoice, source=invoice.source, name="Monthly services", description=description)
+    InvoiceLineFactory(invoice=invoice, source=invoice.source, name="One very long line " + "word " * 3000)
+    reader, text = _text(render_invoice_pdf(invoice))
+    assert len(reader.pages) >= 5
+    assert "Work item 0:" in text and "Work item 199:" in text  # nothing dropped
+
+
+def test_hardening_4_when_even_the_portal_rendering_fails_the_invoice_shows_without_an_image(
+    db, monkeypatch, billing_client, caplog
+):
+    from django.urls import reverse
+
+    from billing import image_sources
+
+    invoice = InvoiceFactory()
+
+    def broken(self, _invoice):
+        raise RuntimeError("renderer broke")
+
+    monkeypatch.setattr(image_sources.PortalRenderingSource, "fetch", broken)
+    panel = billing_client.get(reverse("billing:invoice-image", args=[invoice.pk]))
+    assert panel.status_code == 200 and 'data-testid="no-image"' in panel.content.decode()
+    assert billing_client.get(reverse("billing:invoice-pdf", args=[invoice.pk])).status_code == 404
+    page = billing_client.get(reverse("billing:invoice", args=[invoice.pk]))
+    assert page.status_code == 200 and invoice.number in page.content.decode()
+    assert any("portal rendering of invoice" in r.getMessage() for r in caplog.records)
