@@ -103,6 +103,22 @@ class LocalStripe:
                 self.process.wait(timeout)
 
 
+# Looked up once, before any fork: the child only calls it.
+_prctl = None
+if sys.platform.startswith("linux"):
+    import ctypes
+
+    _prctl = ctypes.CDLL(None, use_errno=True).prctl
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: get SIGTERM when the launching process dies, even by SIGKILL,
+    so no localstripe outlives its test run or ``make run`` (Linux only)."""
+    if _prctl is not None:
+        _prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 def _answers(port: int) -> bool:
     """The fake Stripe.js route needs no key and changes no state: a cheap readiness probe."""
     try:
@@ -117,6 +133,9 @@ def start_localstripe(
 ) -> LocalStripe:
     """Start localstripe on ``port`` (a free one if ``None``) and return once it answers.
 
+    Start it from a thread that lives as long as it should (the main thread): on Linux it gets
+    SIGTERM when the starting thread's process ends, so it never outlives a killed test run.
+
     ``log``: where its access log goes (a file object, ``subprocess.DEVNULL``, or ``None`` to
     inherit). Its working directory does not matter: the only file it writes has an absolute path."""
     attempts = 1 if port is not None else _PORT_ATTEMPTS
@@ -128,6 +147,7 @@ def start_localstripe(
             stdout=log,
             stderr=log,
             stdin=subprocess.DEVNULL,
+            preexec_fn=_die_with_parent,
         )
         server = LocalStripe(process, chosen)
         deadline = time.monotonic() + timeout
@@ -153,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     if bool(args.webhook_url) != bool(args.webhook_secret):
         parser.error("--webhook-url and --webhook-secret go together")
 
-    server = start_localstripe(args.port)
+    server = start_localstripe(args.port, log=sys.stderr)  # its banner and access log; stdout stays ours
     if args.webhook_url:
         server.register_webhook(args.webhook_url, args.webhook_secret)
     print(f"localstripe on {server.url} (pid {server.process.pid})", flush=True)

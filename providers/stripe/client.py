@@ -634,8 +634,10 @@ class StripeGateway:
             raise StripeSignatureError(f"Webhook signature refused: {exc.user_message or 'invalid'}") from None
         try:
             data = json.loads(text)
+            if not isinstance(data, dict):
+                raise TypeError("not an object")
             return Event.from_stripe(data)
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, AttributeError):
             raise StripeSignatureError("The signed webhook body is not a Stripe event.") from None
 
 
