@@ -313,3 +313,28 @@ def test_ids_that_would_change_the_path_are_refused(stripe_gateway):
     with pytest.raises(ValueError):
         stripe_gateway.retrieve_customer("pi_123")
     assert stripe_gateway.request_count == 0
+
+
+def test_the_pacer_sees_every_request_and_the_counter_counts_them(localstripe):
+    paced: list[str] = []
+    gateway = StripeGateway(
+        "sk_test_portal_localstripe", api_base=localstripe.url, max_network_retries=0, pacer=paced.append
+    )
+    customer, method = _customer_with_card(gateway, localstripe)
+    gateway.create_payment_intent(
+        amount=100,
+        currency="usd",
+        customer=customer.id,
+        payment_method=method.id,
+        off_session=True,
+        confirm=True,
+        idempotency_key="payment-53",
+    )
+    assert paced == [
+        "POST /v1/customers",
+        "POST /v1/setup_intents",
+        "POST /v1/payment_methods/{id}/attach",
+        "POST /v1/payment_intents",
+    ]
+    assert gateway.request_count == 4
+    assert gateway.request_counts == {key: 1 for key in paced}

@@ -325,3 +325,14 @@ def test_several_event_types_use_stripes_types_filter(stub):
     ]
     assert several["created[gte]"] == ["1700000000"]
     assert one["type"] == ["charge.refunded"] and "types[0]" not in one
+
+
+def test_the_librarys_log_never_shows_a_key(stub, caplog):
+    stub.on(
+        "GET", "/v1/account", stripe_error(401, "invalid_request_error", "Invalid API Key provided: sk_test_****abcd")
+    )
+    with caplog.at_level("INFO", logger="stripe"), pytest.raises(AuthenticationFailed):
+        gateway(stub).retrieve_account()
+    logged = "\n".join(record.getMessage() for record in caplog.records if record.name == "stripe")
+    assert "Invalid API Key provided" in logged  # the library did log the error...
+    assert "sk_test" not in logged and KEY not in logged  # ...with the key redacted
