@@ -560,7 +560,7 @@ class StripeGateway:
         return Refund.from_stripe(_as_dict(refund))
 
     def retrieve_refund(self, refund_id: str) -> Refund:
-        _require_id(refund_id, "re_", "refund")
+        _require_id(refund_id, "(?:re|pyr)_", "refund")
         return Refund.from_stripe(_as_dict(self._call(REFUND, lambda: self._stripe.v1.refunds.retrieve(refund_id))))
 
     # --- events -----------------------------------------------------------------------------
