@@ -6,6 +6,7 @@ on the spot (see spec.py); `VALIDATED` counts them per kind for the summary test
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
@@ -64,7 +65,7 @@ def xero(xero_sandbox: Any) -> Iterator[XeroClient]:  # noqa: F811 - the plugin'
 
 @pytest.fixture
 def frozen(xero_sandbox: Any) -> float:  # noqa: F811
-    """Freeze the sandbox clock at a fixed instant; returns it."""
-    at = 1_900_000_000.0
+    """Freeze the sandbox clock (at the current second); returns the instant."""
+    at = float(int(time.time()))
     xero_sandbox.control.set_clock(frozen_at=at)
     return at

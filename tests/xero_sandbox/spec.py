@@ -180,7 +180,8 @@ def validate(method: str, path: str, status: int, content_type: str, body: bytes
         return "non-json"
     data = json.loads(body)
     if found is None:
-        schema = OAUTH_ERROR if path.lower().startswith("/connect/") else PROBLEM
+        oauth = path.lower().startswith("/connect/") and status < 429
+        schema = OAUTH_ERROR if oauth else PROBLEM
         errors = sorted(Draft7Validator(schema, format_checker=FormatChecker(formats=["uuid"])).iter_errors(data), key=str)
         assert not errors, f"{method} {path} -> {status}: {errors[0].message} at {list(errors[0].absolute_path)}"
         return "problem" if schema is PROBLEM else "oauth-error"
