@@ -35,6 +35,7 @@ from bms_sandbox.data import Tenant as BmsTenant
 UPDATE_LAG = 47 * DAY  # generated UpdatedDateUTC - created, at most
 XERO_ONLY_EVERY = 10  # one Xero-only contact per this many BMS accounts (at least 2)
 MAIN_ORG = 0
+STATUSES = ("AUTHORISED", "PAID", "VOIDED")  # statuses of generated invoices
 
 # Chart of accounts: (code, name, type, bank account type, payments enabled, status, system account)
 ACCOUNTS: tuple[tuple[str, str, str, str, bool, str, str], ...] = (
@@ -126,6 +127,7 @@ class Org:
         self._index_lock = threading.Lock()
         self._inv_ids: array | None = None  # generated invoice indexes present in Xero, ascending
         self._pay_ids: array | None = None  # generated payment indexes (= invoice index), ascending
+        self._codes: bytearray | None = None  # generated invoice index -> status code (see build_indexes)
         self.reset()
 
     # ------------------------------------------------------------------ state
@@ -154,13 +156,16 @@ class Org:
             if self._inv_ids is not None:
                 return
             inv, pay = array("l"), array("l")
+            codes = bytearray(self.n_invoices + 1)  # 0: not in Xero, else 1 + index in STATUSES
             for i in range(1, self.n_invoices + 1):
                 st = self.bms_status(i)
                 if st == BC.INV_VOID or self.bms._inv_posted(i, st):
                     inv.append(i)
+                    codes[i] = 1 + STATUSES.index({BC.INV_PAID: "PAID", BC.INV_VOID: "VOIDED"}.get(st, "AUTHORISED"))
                     if st in (BC.INV_PAID, BC.INV_PARTIAL):
                         pay.append(i)
             self._pay_ids = pay
+            self._codes = codes
             self._inv_ids = inv
 
     def invoice_ids(self) -> Sequence[int]:
@@ -182,6 +187,8 @@ class Org:
     def in_xero(self, i: int) -> bool:
         if not 1 <= i <= self.n_invoices:
             return False
+        if self._codes is not None:
+            return self._codes[i] != 0
         st = self.bms_status(i)
         return st == BC.INV_VOID or self.bms._inv_posted(i, st)
 
@@ -210,6 +217,8 @@ class Org:
         return self.posted_ts(i)
 
     def base_status(self, i: int) -> str:
+        if self._codes is not None and self._codes[i]:
+            return STATUSES[self._codes[i] - 1]
         st = self.bms_status(i)
         return {BC.INV_PAID: "PAID", BC.INV_VOID: "VOIDED"}.get(st, "AUTHORISED")
 

@@ -67,7 +67,7 @@ _DROP = {"description", "example", "externalDocs", "readOnly", "format", "defaul
 @cache
 def document(name: str) -> dict[str, Any]:
     with (OPENAPI / name).open("rb") as fh:
-        return yaml.load(fh, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        return yaml.load(fh, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506 - a safe loader
 
 
 def _translate(node: Any, name: str | None = None) -> Any:
@@ -166,7 +166,9 @@ def validate(method: str, path: str, status: int, content_type: str, body: bytes
         assert body == b"", f"{method} {path}: 204 with a body"
         doc = "xero-identity.yaml" if not path.lower().startswith(API_BASE.lower()) else "xero_accounting.yaml"
         tpl = _template(doc, path if doc == "xero-identity.yaml" else path[len(API_BASE) :])
-        assert tpl and "204" in document(doc)["paths"][tpl][method.lower()]["responses"], f"{method} {path}: 204 undocumented"
+        assert tpl and "204" in document(doc)["paths"][tpl][method.lower()]["responses"], (
+            f"{method} {path}: 204 undocumented"
+        )
         return f"{doc}:{method} {path} 204"
     found = response_schema(method, path, status, content_type)
     if "application/pdf" in content_type:
@@ -182,12 +184,16 @@ def validate(method: str, path: str, status: int, content_type: str, body: bytes
     if found is None:
         oauth = path.lower().startswith("/connect/") and status < 429
         schema = OAUTH_ERROR if oauth else PROBLEM
-        errors = sorted(Draft7Validator(schema, format_checker=FormatChecker(formats=["uuid"])).iter_errors(data), key=str)
+        errors = sorted(
+            Draft7Validator(schema, format_checker=FormatChecker(formats=["uuid"])).iter_errors(data), key=str
+        )
         assert not errors, f"{method} {path} -> {status}: {errors[0].message} at {list(errors[0].absolute_path)}"
         return "problem" if schema is PROBLEM else "oauth-error"
     doc, schema = found
     errors = sorted(_validator(doc, schema).iter_errors(data), key=lambda e: list(e.absolute_path))
     if errors:
         e = errors[0]
-        raise AssertionError(f"{method} {path} -> {status}: {e.message} at {list(e.absolute_path)} ({len(errors)} errors)")
+        raise AssertionError(
+            f"{method} {path} -> {status}: {e.message} at {list(e.absolute_path)} ({len(errors)} errors)"
+        )
     return f"{doc}:{method} {path} {status}"

@@ -44,7 +44,9 @@ def test_contacts_filters(xero: XeroClient) -> None:
     word = name.split()[0]
     search = xero.get("/Contacts", params={"searchTerm": word.lower()}).json()["Contacts"]
     assert search and all(word.lower() in (c["Name"] + c.get("EmailAddress", "")).lower() for c in search)
-    contains = xero.get("/Contacts", params={"where": f'Name.Contains("{word}") && IsCustomer==true'}).json()["Contacts"]
+    contains = xero.get("/Contacts", params={"where": f'Name.Contains("{word}") && IsCustomer==true'}).json()[
+        "Contacts"
+    ]
     assert {c["ContactID"] for c in contains} <= {c["ContactID"] for c in contacts} and contains
 
 
@@ -71,7 +73,12 @@ def test_contact_seed_rules(xero: XeroClient, xero_sandbox: Any) -> None:
         else:
             assert c["Name"] == acc["accountName"]
     kinds = {a: bms.billing_kind(a) for a in range(1, 26)}
-    only_xero = [a for a, k in kinds.items() if k != "recipient" and (by_idx[a].get("EmailAddress") or any(p["IncludeInEmails"] for p in by_idx[a]["ContactPersons"]))]
+    only_xero = [
+        a
+        for a, k in kinds.items()
+        if k != "recipient"
+        and (by_idx[a].get("EmailAddress") or any(p["IncludeInEmails"] for p in by_idx[a]["ContactPersons"]))
+    ]
     assert only_xero  # some billing e-mails exist only in Xero
     assert any(p["IncludeInEmails"] is False for c in contacts for p in c["ContactPersons"])
     xero_only = [c for i, c in by_idx.items() if i > 25]
@@ -143,18 +150,22 @@ def test_invoice_filters(xero: XeroClient) -> None:
     where = f'Status=="AUTHORISED" AND Contact.ContactID==guid("{contact}")'
     mine = xero.get("/Invoices", params={"where": where}).json()["Invoices"]
     assert mine == [
-        i for i in xero.get("/Invoices", params={"ContactIDs": contact}).json()["Invoices"] if i["Status"] == "AUTHORISED"
+        i
+        for i in xero.get("/Invoices", params={"ContactIDs": contact}).json()["Invoices"]
+        if i["Status"] == "AUTHORISED"
     ]
     one = xero.get("/Invoices", params={"where": f'InvoiceNumber=="{nums[1]}"'}).json()["Invoices"]
     assert [i["InvoiceNumber"] for i in one] == [nums[1]]
     with_ref = next(i for i in invoices if i["Reference"])
     by_ref = xero.get("/Invoices", params={"where": f'Reference=="{with_ref["Reference"]}"'}).json()["Invoices"]
     assert with_ref["InvoiceID"] in {i["InvoiceID"] for i in by_ref}
-    total_gt = xero.get("/Invoices", params={"where": "Total>5000 && Status!=\"VOIDED\""}).json()["Invoices"]
+    total_gt = xero.get("/Invoices", params={"where": 'Total>5000 && Status!="VOIDED"'}).json()["Invoices"]
     assert total_gt and all(i["Total"] > 5000 and i["Status"] != "VOIDED" for i in total_gt)
-    dated = xero.get("/Invoices", params={"where": "Date>=DateTime(2000,1,1) OR Status==\"VOIDED\""}).json()["Invoices"]
+    dated = xero.get("/Invoices", params={"where": 'Date>=DateTime(2000,1,1) OR Status=="VOIDED"'}).json()["Invoices"]
     assert len(dated) == len(invoices)
-    assert xero.get("/Invoices", params={"searchTerm": nums[0].lower()}).json()["Invoices"][0]["InvoiceNumber"] == nums[0]
+    assert (
+        xero.get("/Invoices", params={"searchTerm": nums[0].lower()}).json()["Invoices"][0]["InvoiceNumber"] == nums[0]
+    )
     assert xero.get("/Invoices", params={"createdByMyApp": "true"}).json()["Invoices"] == []
     summary = xero.get("/Invoices", params={"summaryOnly": "true", "page": 1}).json()["Invoices"][0]
     assert "LineItems" not in summary and "Payments" not in summary and summary["Total"]
@@ -185,8 +196,9 @@ def test_if_modified_since(xero: XeroClient, xero_sandbox: Any) -> None:
 
 
 def test_invoice_get_and_pdf(xero: XeroClient) -> None:
-    from pypdf import PdfReader
     import io
+
+    from pypdf import PdfReader
 
     inv = xero.get("/Invoices", params={"Statuses": "AUTHORISED"}).json()["Invoices"][0]
     got = xero.get(f"/Invoices/{inv['InvoiceID']}").json()["Invoices"][0]

@@ -104,7 +104,10 @@ def test_error_and_429_storm_faults(xero: XeroClient, xero_sandbox: Any) -> None
     ok = XeroClient(xero.url).request("POST", "/connect/token", data={"grant_type": "x"}, auth=("a", "b"))
     assert ok.status_code == 400
     xero_sandbox.control.set_faults(error_rate=1.0, include_auth=True)
-    assert XeroClient(xero.url).request("POST", "/connect/token", data={"grant_type": "x"}, auth=("a", "b")).status_code == 503
+    assert (
+        XeroClient(xero.url).request("POST", "/connect/token", data={"grant_type": "x"}, auth=("a", "b")).status_code
+        == 503
+    )
     xero_sandbox.control.set_faults(error_rate=1.0, paths=["/api.xro/2.0/Invoices"])
     assert xero.get("/Organisation").status_code == 200 and xero.get("/Invoices", params={"page": 1}).status_code == 503
 
@@ -116,7 +119,13 @@ def test_dropped_connection_and_lost_answer(xero: XeroClient, xero_sandbox: Any)
     xero_sandbox.control.set_faults()
     inv = next(i for i in xero_sandbox_invoices(xero) if i["AmountPaid"] == 0)
     xero_sandbox.control.set_faults(lost_answer_rate=1.0)
-    pay = {"Invoice": {"InvoiceID": inv["InvoiceID"]}, "Account": {"Code": "615"}, "Date": "2026-01-01", "Amount": 3, "Reference": "LOST"}
+    pay = {
+        "Invoice": {"InvoiceID": inv["InvoiceID"]},
+        "Account": {"Code": "615"},
+        "Date": "2026-01-01",
+        "Amount": 3,
+        "Reference": "LOST",
+    }
     with pytest.raises(requests.ConnectionError):
         xero.put("/Payments", pay)
     xero_sandbox.control.set_faults()

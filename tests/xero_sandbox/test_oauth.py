@@ -20,10 +20,19 @@ SCOPE = "openid profile email offline_access accounting.transactions accounting.
 
 
 def _authorize_params(**kw: str) -> dict[str, str]:
-    return {"response_type": "code", "client_id": DEFAULT_CLIENT_ID, "redirect_uri": REDIRECT, "scope": SCOPE, "state": "s1", **kw}
+    return {
+        "response_type": "code",
+        "client_id": DEFAULT_CLIENT_ID,
+        "redirect_uri": REDIRECT,
+        "scope": SCOPE,
+        "state": "s1",
+        **kw,
+    }
 
 
-def _token(xs: Any, auth: tuple[str, str] = (DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET), **form: str) -> requests.Response:
+def _token(
+    xs: Any, auth: tuple[str, str] = (DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET), **form: str
+) -> requests.Response:
     c = XeroClient(xs.url)
     return c.request("POST", "/connect/token", data=form, auth=auth)
 
@@ -85,7 +94,9 @@ def test_registered_client_and_token_errors(xero_sandbox: Any) -> None:
     assert s.get(url, params=_authorize_params(client_id="portal-app")).status_code == 400  # loopback not registered
     tok = authorize(xero_sandbox.url, "portal-app", "s3cret", "https://portal.example/xero/cb", state="z")
     assert tok["refresh_token"]
-    bad_secret = _token(xero_sandbox, ("portal-app", "wrong"), grant_type="refresh_token", refresh_token=tok["refresh_token"])
+    bad_secret = _token(
+        xero_sandbox, ("portal-app", "wrong"), grant_type="refresh_token", refresh_token=tok["refresh_token"]
+    )
     assert bad_secret.status_code == 400 and bad_secret.json()["error"] == "invalid_client"
     other_client = _refresh(xero_sandbox, tok["refresh_token"])  # the demo client may not use portal-app's token
     assert other_client.status_code == 400 and other_client.json()["error"] == "invalid_grant"
@@ -147,10 +158,15 @@ def test_revocation_ends_the_grant(xero_sandbox: Any) -> None:
     tok = authorize(xero_sandbox.url)
     api = XeroClient(xero_sandbox.url, xero_sandbox.tenant_id, tok["access_token"])
     assert len(api.get("/connections").json()) == 1
-    bad = XeroClient(xero_sandbox.url).request("POST", "/connect/revocation", data={"token": tok["refresh_token"]}, auth=("x", "y"))
+    bad = XeroClient(xero_sandbox.url).request(
+        "POST", "/connect/revocation", data={"token": tok["refresh_token"]}, auth=("x", "y")
+    )
     assert bad.status_code == 400 and bad.json()["error"] == "invalid_client"
     r = XeroClient(xero_sandbox.url).request(
-        "POST", "/connect/revocation", data={"token": tok["refresh_token"]}, auth=(DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET)
+        "POST",
+        "/connect/revocation",
+        data={"token": tok["refresh_token"]},
+        auth=(DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET),
     )
     assert r.status_code == 200
     assert _refresh(xero_sandbox, tok["refresh_token"]).json() == {"error": "invalid_grant"}
@@ -188,7 +204,9 @@ def test_tenant_header_and_scopes(xero_sandbox: Any) -> None:
     assert api.get("/Contacts").status_code == 200
     no_scope = api.get("/Invoices")
     assert no_scope.status_code == 401 and no_scope.json()["Detail"] == "AuthorizationUnsuccessful"
-    assert XeroClient(xero_sandbox.url, xero_sandbox.tenant_id, "forged.token.value").get("/Contacts").status_code == 401
+    assert (
+        XeroClient(xero_sandbox.url, xero_sandbox.tenant_id, "forged.token.value").get("/Contacts").status_code == 401
+    )
 
 
 def test_pkce(xero_sandbox: Any) -> None:
@@ -203,6 +221,8 @@ def test_pkce(xero_sandbox: Any) -> None:
     code = parse_qs(urlsplit(back.headers["Location"]).query)["code"][0]
     c = XeroClient(xero_sandbox.url)
     form = {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT, "client_id": DEFAULT_CLIENT_ID}
-    assert c.request("POST", "/connect/token", data={**form, "code_verifier": "wrong"}).json()["error"] == "invalid_grant"
+    assert (
+        c.request("POST", "/connect/token", data={**form, "code_verifier": "wrong"}).json()["error"] == "invalid_grant"
+    )
     ok = c.request("POST", "/connect/token", data={**form, "code_verifier": verifier})
     assert ok.status_code == 200 and ok.json()["access_token"]

@@ -8,12 +8,23 @@ from .conftest import XeroClient
 
 
 def _open_invoice(xero: XeroClient, n: int = 0) -> dict[str, Any]:
-    open_ = [i for i in xero.get("/Invoices", params={"Statuses": "AUTHORISED"}).json()["Invoices"] if i["AmountPaid"] == 0]
+    open_ = [
+        i for i in xero.get("/Invoices", params={"Statuses": "AUTHORISED"}).json()["Invoices"] if i["AmountPaid"] == 0
+    ]
     return open_[n]
 
 
-def _pay(invoice_id: str, amount: float, reference: str = "Portal payment", code: str = "615", **kw: Any) -> dict[str, Any]:
-    return {"Invoice": {"InvoiceID": invoice_id}, "Account": {"Code": code}, "Date": "2026-01-15", "Amount": amount, "Reference": reference, **kw}
+def _pay(
+    invoice_id: str, amount: float, reference: str = "Portal payment", code: str = "615", **kw: Any
+) -> dict[str, Any]:
+    return {
+        "Invoice": {"InvoiceID": invoice_id},
+        "Account": {"Code": code},
+        "Date": "2026-01-15",
+        "Amount": amount,
+        "Reference": reference,
+        **kw,
+    }
 
 
 def _messages(r: Any) -> list[str]:
@@ -42,11 +53,15 @@ def test_partial_then_full_payment(xero: XeroClient, xero_sandbox: Any) -> None:
     r2 = xero.post("/Payments", _pay(inv["InvoiceID"], rest, "CB-PAY-2"))
     assert r2.status_code == 200
     paid = xero.get(f"/Invoices/{inv['InvoiceID']}").json()["Invoices"][0]
-    assert paid["Status"] == "PAID" and paid["AmountDue"] == 0 and paid["AmountPaid"] == total and paid["FullyPaidOnDate"]
+    assert (
+        paid["Status"] == "PAID" and paid["AmountDue"] == 0 and paid["AmountPaid"] == total and paid["FullyPaidOnDate"]
+    )
     # the reference is stored and filterable; the control API lists created payments
     found = xero.get("/Payments", params={"where": 'Reference=="CB-PAY-2"'}).json()["Payments"]
     assert [p["PaymentID"] for p in found] == [r2.json()["Payments"][0]["PaymentID"]]
-    by_inv = xero.get("/Payments", params={"where": f'Invoice.InvoiceID==guid("{inv["InvoiceID"]}")'}).json()["Payments"]
+    by_inv = xero.get("/Payments", params={"where": f'Invoice.InvoiceID==guid("{inv["InvoiceID"]}")'}).json()[
+        "Payments"
+    ]
     assert sorted(p["Reference"] for p in by_inv) == ["CB-PAY-1", "CB-PAY-2"]
     listed = xero_sandbox.control.payments()
     assert [(p["InvoiceNumber"], p["Reference"], p["Status"]) for p in listed] == [
@@ -60,11 +75,17 @@ def test_refusals(xero: XeroClient) -> None:
     over = xero.put("/Payments", {"Payments": [_pay(inv["InvoiceID"], inv["AmountDue"] + 0.01)]})
     assert _messages(over) == ["Payment amount exceeds the amount outstanding on this document"]
     element = over.json()["Elements"][0]
-    assert element["Invoice"] == {"InvoiceID": inv["InvoiceID"]} and element["Amount"] == round(inv["AmountDue"] + 0.01, 2)
+    assert element["Invoice"] == {"InvoiceID": inv["InvoiceID"]} and element["Amount"] == round(
+        inv["AmountDue"] + 0.01, 2
+    )
     voided = xero.get("/Invoices", params={"Statuses": "VOIDED"}).json()["Invoices"][0]
-    assert _messages(xero.put("/Payments", _pay(voided["InvoiceID"], 1))) == ["Payments can only be made against Authorised documents"]
+    assert _messages(xero.put("/Payments", _pay(voided["InvoiceID"], 1))) == [
+        "Payments can only be made against Authorised documents"
+    ]
     paid = xero.get("/Invoices", params={"Statuses": "PAID"}).json()["Invoices"][0]
-    assert _messages(xero.put("/Payments", _pay(paid["InvoiceID"], 1))) == ["Payments can only be made against Authorised documents"]
+    assert _messages(xero.put("/Payments", _pay(paid["InvoiceID"], 1))) == [
+        "Payments can only be made against Authorised documents"
+    ]
     assert _messages(xero.put("/Payments", _pay(inv["InvoiceID"], 1, code="200"))) == [
         "Payments can only be made to a bank account or an account with payments enabled"
     ]
@@ -89,7 +110,9 @@ def test_batch_is_all_or_nothing_unless_summarize_errors_false(xero: XeroClient)
     assert mixed.status_code == 200
     first, second = mixed.json()["Payments"]
     assert first["HasValidationErrors"] is False and first["Status"] == "AUTHORISED"
-    assert second["HasValidationErrors"] is True and second["ValidationErrors"][0]["Message"].startswith("Payment amount exceeds")
+    assert second["HasValidationErrors"] is True and second["ValidationErrors"][0]["Message"].startswith(
+        "Payment amount exceeds"
+    )
     assert xero.get(f"/Invoices/{a['InvoiceID']}").json()["Invoices"][0]["AmountPaid"] == 10
     # two payments on one invoice in one batch count against the same outstanding amount
     two = xero.put("/Payments", {"Payments": [_pay(b["InvoiceID"], b["AmountDue"]), _pay(b["InvoiceID"], 1)]})
@@ -113,7 +136,9 @@ def test_reversal(xero: XeroClient, xero_sandbox: Any) -> None:
     ]
     assert xero_sandbox.control.payments()[0]["Status"] == "DELETED"
     # a generated (historical) payment can be reversed too
-    hist = xero.get("/Payments", params={"where": 'Status=="AUTHORISED"', "page": 1, "pageSize": 1}).json()["Payments"][0]
+    hist = xero.get("/Payments", params={"where": 'Status=="AUTHORISED"', "page": 1, "pageSize": 1}).json()["Payments"][
+        0
+    ]
     before = xero.get(f"/Invoices/{hist['Invoice']['InvoiceID']}").json()["Invoices"][0]
     assert xero.post(f"/Payments/{hist['PaymentID']}", {"Status": "DELETED"}).status_code == 200
     reopened = xero.get(f"/Invoices/{hist['Invoice']['InvoiceID']}").json()["Invoices"][0]
@@ -131,7 +156,9 @@ def test_payments_list_filters_and_paging(xero: XeroClient) -> None:
     assert len(auth["Payments"]) == len(everything)
     ref = everything[3]["Reference"]
     same_ref = xero.get("/Payments", params={"where": f'Reference=="{ref}"'}).json()["Payments"]
-    assert everything[3]["PaymentID"] in {p["PaymentID"] for p in same_ref} and all(p["Reference"] == ref for p in same_ref)
+    assert everything[3]["PaymentID"] in {p["PaymentID"] for p in same_ref} and all(
+        p["Reference"] == ref for p in same_ref
+    )
     amount = xero.get("/Payments", params={"where": "Amount>=1000"}).json()["Payments"]
     assert all(p["Amount"] >= 1000 for p in amount) and len(amount) < len(everything)
 

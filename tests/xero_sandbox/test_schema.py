@@ -32,7 +32,12 @@ def test_refuses_what_the_document_does_not_allow(invoice: dict[str, object]) ->
 
 
 def test_error_and_problem_shapes() -> None:
-    err = {"ErrorNumber": 10, "Type": "ValidationException", "Message": "m", "Elements": [{"ValidationErrors": [{"Message": "x"}]}]}
+    err = {
+        "ErrorNumber": 10,
+        "Type": "ValidationException",
+        "Message": "m",
+        "Elements": [{"ValidationErrors": [{"Message": "x"}]}],
+    }
     assert spec.validate("PUT", "/api.xro/2.0/Payments", 400, "application/json", json.dumps(err).encode())
     with pytest.raises(AssertionError):
         spec.validate("PUT", "/api.xro/2.0/Payments", 400, "application/json", json.dumps({"Message": 1}).encode())
