@@ -50,6 +50,10 @@ def parse_args(argv: list[str] | None = None) -> tuple[Options, argparse.Namespa
         help="repeatable; users get full rights (default api@demo.local:demo-bms)",
     )
     p.add_argument("--anchor", default=None, help="ISO date-time generated data ends at (default: today 00:00Z)")
+    p.add_argument("--xero-url", default=None, help="a Xero sandbox whose payments BMS imports (loop back)")
+    p.add_argument(
+        "--xero-import-interval", type=float, default=None, help="seconds between scheduled imports (default 0: off)"
+    )
     p.add_argument("--verbose", action="store_true", help="log every request to stderr")
     ns = p.parse_args(argv)
     cfg: dict[str, Any] = {}
@@ -59,7 +63,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[Options, argparse.Namespa
             cfg["users"] = [_user(u) if isinstance(u, str) else (u["username"], u["password"]) for u in cfg["users"]]
         if "user" in cfg:
             cfg.setdefault("users", []).extend(_user(u) for u in cfg.pop("user"))
-    for name in (*INT_OPTIONS, "tenant", "users", "anchor"):
+    for name in (*INT_OPTIONS, "tenant", "users", "anchor", "xero_url", "xero_import_interval"):
         v = getattr(ns, name)
         if v is not None:
             cfg[name] = v

@@ -193,6 +193,7 @@ class Sandbox:
         self.tenant = Tenant(opts)
         self.lock = threading.RLock()
         self.routes: list[Route] = []
+        self.xero_importer: Any = None  # xero_import.XeroImporter, set by server.make_server
         self.reset()
 
     def reset(self) -> None:

@@ -384,7 +384,22 @@ def handle_control(app: Sandbox, req: Request) -> Response:
             )
         if path == "/_sandbox/reset" and m == "POST":
             app.reset()
+            if app.xero_importer is not None:
+                app.xero_importer.reset()
             return json_response(200, {"ok": True})
+        if path.startswith("/_sandbox/xero") and app.xero_importer is not None:
+            importer = app.xero_importer
+            if path == "/_sandbox/xero/import" and m == "POST":
+                if body.get("xero_url"):
+                    importer.configure(url=str(body["xero_url"]))
+                try:
+                    return json_response(200, importer.run_once())
+                except OSError as e:  # the Xero sandbox is down or unreachable
+                    return json_response(502, {"error": f"Xero sandbox unreachable: {e}"})
+            if path == "/_sandbox/xero" and m == "PUT":
+                importer.configure(body.get("url"), body.get("interval_seconds"))
+            if path == "/_sandbox/xero" and m in ("GET", "PUT"):
+                return json_response(200, importer.state())
         if path == "/_sandbox/users" and m == "POST":
             username = str(body["username"])
             with app.lock:

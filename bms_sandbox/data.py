@@ -153,6 +153,8 @@ class Options:
     hourly_limit: int = 1500
     max_page_size: int = C.MAX_PAGE_SIZE
     anchor: str | None = None  # ISO date-time; default: today 00:00 UTC
+    xero_url: str | None = None  # a Xero sandbox whose payments BMS imports (see xero_import.py)
+    xero_import_interval: float = 0.0  # seconds between scheduled imports; 0: only on a control call
 
 
 # A filter is (field, op, value); ops: eq, ge, le, in, contains (case-insensitive),

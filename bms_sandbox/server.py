@@ -15,6 +15,7 @@ from . import api
 from .app import DROP, Request, Response, Sandbox, error_response
 from .control import handle_control
 from .data import Options
+from .xero_import import XeroImporter
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -81,6 +82,7 @@ class SandboxHTTPServer(ThreadingHTTPServer):
 def make_server(opts: Options, host: str = "127.0.0.1", port: int = 8001, verbose: bool = False) -> SandboxHTTPServer:
     app = Sandbox(opts)
     api.register(app)
+    app.xero_importer = XeroImporter(app, opts.xero_url, opts.xero_import_interval)
     return SandboxHTTPServer((host, port), app, verbose)
 
 
@@ -88,6 +90,7 @@ def serve(opts: Options, host: str, port: int, verbose: bool = False) -> None:
     httpd = make_server(opts, host, port, verbose)
     # Requests are served meanwhile; one that needs an index first builds it itself.
     threading.Thread(target=httpd.app.tenant.build_indexes, name="build-indexes", daemon=True).start()
+    httpd.app.xero_importer.start()  # scheduled imports from the Xero sandbox, if an interval is set
     h, p = httpd.server_address[:2]
     # One machine-readable line on stdout: SandboxServer reads the bound port from it.
     print(json.dumps({"event": "listening", "url": f"http://{h}:{p}"}), flush=True)

@@ -78,6 +78,16 @@ class SandboxControl:
     def set_clock_offset(self, seconds: int) -> None:
         self._call("PUT", "clock", {"offset_seconds": int(seconds)})
 
+    def xero_import(self, xero_url: str | None = None) -> dict[str, Any]:
+        """Import the payments of the Xero sandbox now (BMS's "Importing Xero Payments")."""
+        return self._call("POST", "xero/import", {"xero_url": xero_url} if xero_url else {})
+
+    def configure_xero(self, url: str | None = None, interval_seconds: float | None = None) -> dict[str, Any]:
+        return self._call("PUT", "xero", {"url": url, "interval_seconds": interval_seconds})
+
+    def xero_state(self) -> dict[str, Any]:
+        return self._call("GET", "xero")
+
 
 class SandboxServer:
     """`python -m bms_sandbox` in a subprocess on a free 127.0.0.1 port.
