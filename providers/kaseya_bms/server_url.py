@@ -123,6 +123,8 @@ def _ascii(host: str) -> str:
         return host.encode("idna").decode("ascii")
     except UnicodeError:
         return ""
+
+
 _NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
 _SIX_TO_FOUR = ipaddress.ip_network("2002::/16")
 
