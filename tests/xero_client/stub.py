@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.bms_client.stub import Reply, Seen, StubServer, json_reply
+from tests.providers.kaseya_bms.client.stub import Reply, Seen, StubServer, json_reply
 
 API = "/api.xro/2.0"
 LIMIT_HEADERS = {"X-MinLimit-Remaining": "59", "X-DayLimit-Remaining": "4999", "X-AppMinLimit-Remaining": "9999"}
