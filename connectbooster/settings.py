@@ -79,6 +79,7 @@ INSTALLED_APPS = [
     "integrations",
     "organizations",
     "billing",
+    "portal",
     "notifications",
     # Integration providers: each registers itself when its app is ready.
     "providers.kaseya_bms",
@@ -115,7 +116,7 @@ TEMPLATES = [
 ]
 
 AUTH_USER_MODEL = "accounts.User"
-AUTHENTICATION_BACKENDS = ["accounts.backends.PortalBackend"]
+AUTHENTICATION_BACKENDS = ["portal.backends.PortalBackend"]
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "accounts:login"

@@ -8,10 +8,11 @@ from django.db import transaction
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 
-from billing.signals import invoice_comment_posted, portal_access_requested
+from billing.signals import invoice_comment_posted
 from integrations.models import SyncAlert
 from integrations.signals import sync_succeeded
 from notifications import services
+from portal.signals import portal_access_requested
 
 logger = logging.getLogger(__name__)
 

@@ -275,7 +275,8 @@ def test_same_event_fires_once(ticket_settings):
 
 
 def test_billing_signals_become_notifications(ticket_settings):
-    from billing.signals import invoice_comment_posted, portal_access_requested
+    from billing.signals import invoice_comment_posted
+    from portal.signals import portal_access_requested
 
     set_preferences(email=True, ticket=False)
     org = org_with("recipient")

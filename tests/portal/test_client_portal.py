@@ -200,7 +200,7 @@ def test_staff_pages_refuse_clients(db, client_of, org_invoice):
         reverse("billing:invoice", args=[org_invoice.pk]),
         reverse("billing:invoice-pdf", args=[org_invoice.pk]),
         reverse("billing-config:image-sources"),
-        reverse("accounts:client-access"),
+        reverse("portal:client-access"),
         reverse("organizations:list"),
     ]:
         assert web.get(url).status_code == 403, url

@@ -11,8 +11,8 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts.models import Role, User
-from billing.models import AccessRequestStatus, PortalAccessRequest, PortalInvitation
-from billing.signals import portal_access_requested
+from portal.models import AccessRequestStatus, PortalAccessRequest, PortalInvitation
+from portal.signals import portal_access_requested
 from tests.billing.factories import ContactFactory, OrganizationFactory
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 
@@ -32,7 +32,7 @@ def _accept(link: str, password: str = NEW_PASSWORD) -> tuple[Client, object]:
 def test_staff_invite_a_contact_who_sets_a_password_and_sees_their_invoices(billing_client, settings):
     settings.MSP_NAME = "Acme IT"
     contact = ContactFactory(first_name="Dana", last_name="Client", email="Dana@Client.example")
-    response = billing_client.post(reverse("accounts:invite-contact", args=[contact.pk]))
+    response = billing_client.post(reverse("portal:invite-contact", args=[contact.pk]))
     assert response.status_code == 302
     user = User.objects.get(email="dana@client.example")
     assert (user.role, user.organization, user.has_usable_password()) == (
@@ -61,7 +61,7 @@ def test_staff_invite_a_contact_who_sets_a_password_and_sees_their_invoices(bill
 
 def test_the_invitation_expires_after_7_days(billing_client):
     contact = ContactFactory()
-    billing_client.post(reverse("accounts:invite-contact", args=[contact.pk]))
+    billing_client.post(reverse("portal:invite-contact", args=[contact.pk]))
     link = _link(mail.outbox[0])
     now = time.time()
     with mock.patch("django.core.signing.time.time", return_value=now + 7 * 86400 - 60):
@@ -75,12 +75,12 @@ def test_the_invitation_expires_after_7_days(billing_client):
 
 
 def test_a_tampered_link_is_refused(db):
-    assert "not valid" in Client().get(reverse("accounts:invitation-accept", args=["abc:def:ghi"])).content.decode()
+    assert "not valid" in Client().get(reverse("portal:invitation-accept", args=["abc:def:ghi"])).content.decode()
 
 
 def test_a_weak_password_is_refused_with_the_reason(billing_client):
     contact = ContactFactory()
-    billing_client.post(reverse("accounts:invite-contact", args=[contact.pk]))
+    billing_client.post(reverse("portal:invite-contact", args=[contact.pk]))
     _web, response = _accept(_link(mail.outbox[0]), password="123")
     assert response.status_code == 400 and "too short" in response.content.decode()
 
@@ -94,7 +94,7 @@ def test_invite_all_contacts_of_an_organization(billing_client):
     ContactFactory(organization=org, email="c@org.example", is_active=False)
     ContactFactory(email="other@elsewhere.example")  # another organization
     UserFactory(email="b@org.example", role=Role.CLIENT_CONTACT, organization=org)  # already has access
-    url = reverse("accounts:invite-organization", args=[org.pk])
+    url = reverse("portal:invite-organization", args=[org.pk])
     response = billing_client.post(url, follow=True)
     assert sorted(m.to[0] for m in mail.outbox) == ["a@org.example"]
     assert "1 invitation sent, 1 already had access" in response.content.decode()
@@ -108,7 +108,7 @@ def test_an_address_of_staff_or_of_another_organization_is_not_invited(billing_c
     other = UserFactory(role=Role.CLIENT_CONTACT, organization=OrganizationFactory(), email="shared@x.example")
     moved = ContactFactory(email=other.email)
     for contact in (staff_contact, moved):
-        response = billing_client.post(reverse("accounts:invite-contact", args=[contact.pk]), follow=True)
+        response = billing_client.post(reverse("portal:invite-contact", args=[contact.pk]), follow=True)
         assert "not sent" in response.content.decode()
     assert mail.outbox == []
     other.refresh_from_db()
@@ -120,7 +120,7 @@ def test_the_client_access_page_shows_status(billing_client):
     ContactFactory(organization=org, email="has@globex.example")
     ContactFactory(organization=org, email="new@globex.example")
     UserFactory(email="has@globex.example", role=Role.CLIENT_CONTACT, organization=org)
-    html = billing_client.get(reverse("accounts:client-access"), {"organization": org.pk}).content.decode()
+    html = billing_client.get(reverse("portal:client-access"), {"organization": org.pk}).content.decode()
     assert "Has access" in html and "Not invited" in html and "Invite all contacts of Globex" in html
 
 
@@ -151,8 +151,8 @@ def test_a_contact_requests_access(db, django_capture_on_commit_callbacks):
     try:
         data = {"full_name": "Kim", "email": "KIM@client.example", "company": "Client", "message": "Please"}
         with django_capture_on_commit_callbacks(execute=True):
-            response = Client().post(reverse("accounts:request-access"), data)
-            Client().post(reverse("accounts:request-access"), data)  # a second click
+            response = Client().post(reverse("portal:request-access"), data)
+            Client().post(reverse("portal:request-access"), data)  # a second click
         assert response.status_code == 200 and "will review your request" in response.content.decode()
         request = PortalAccessRequest.objects.get()
         assert (request.email, request.organization, request.contact) == (
@@ -162,24 +162,24 @@ def test_a_contact_requests_access(db, django_capture_on_commit_callbacks):
         )
         assert received == [request]
         with django_capture_on_commit_callbacks(execute=True):
-            Client().post(reverse("accounts:request-access"), {**data, "email": "stranger@nowhere.example"})
+            Client().post(reverse("portal:request-access"), {**data, "email": "stranger@nowhere.example"})
         assert received[-1].organization is None and len(received) == 2
     finally:
         portal_access_requested.disconnect(dispatch_uid="test-access")
 
 
 def test_an_invalid_access_request_is_refused(db):
-    response = Client().post(reverse("accounts:request-access"), {"full_name": "", "email": "not-an-email"})
+    response = Client().post(reverse("portal:request-access"), {"full_name": "", "email": "not-an-email"})
     assert response.status_code == 400
     assert not PortalAccessRequest.objects.exists()
 
 
 def test_staff_invite_from_an_access_request(billing_client):
     contact = ContactFactory(email="lee@client.example")
-    Client().post(reverse("accounts:request-access"), {"full_name": "Lee", "email": "lee@client.example"})
+    Client().post(reverse("portal:request-access"), {"full_name": "Lee", "email": "lee@client.example"})
     request = PortalAccessRequest.objects.get()
-    assert "lee@client.example" in billing_client.get(reverse("accounts:client-access")).content.decode()
-    billing_client.post(reverse("accounts:access-request-invite", args=[request.pk]))
+    assert "lee@client.example" in billing_client.get(reverse("portal:client-access")).content.decode()
+    billing_client.post(reverse("portal:access-request-invite", args=[request.pk]))
     request.refresh_from_db()
     assert request.status == AccessRequestStatus.INVITED
     assert mail.outbox[0].to == [contact.email]
@@ -213,6 +213,6 @@ def test_client_sessions_expire(db, client_of, settings):
     assert response.status_code == 302 and response["Location"].startswith(reverse("accounts:login"))
 
 
-@pytest.mark.parametrize("name", ["accounts:password-reset", "accounts:request-access"])
+@pytest.mark.parametrize("name", ["accounts:password-reset", "portal:request-access"])
 def test_the_sign_in_page_links_to_reset_and_request_access(db, name):
     assert reverse(name) in Client().get(reverse("accounts:login")).content.decode()

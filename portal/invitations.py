@@ -26,12 +26,13 @@ from django.utils import timezone
 
 from accounts.models import Role, User
 from accounts.services import audit_record
-from billing.models import PortalInvitation
 from organizations.models import Contact, Organization
+from portal.models import PortalInvitation
 
 logger = logging.getLogger(__name__)
 
 INVITATION_MAX_AGE = timedelta(days=7)
+# Named after the module the tokens were first issued by: links already sent must keep working.
 _SALT = "accounts.invitation"
 # An invitation to the same person this soon after the last one is not sent again (double clicks).
 RESEND_AFTER = timedelta(seconds=60)
@@ -82,7 +83,7 @@ def invitation_user_for_token(token: str) -> User:
 
 
 def invitation_url(user: User) -> str:
-    path = reverse("accounts:invitation-accept", kwargs={"token": invitation_token_make(user)})
+    path = reverse("portal:invitation-accept", kwargs={"token": invitation_token_make(user)})
     return settings.PORTAL_BASE_URL.rstrip("/") + path
 
 
@@ -109,11 +110,11 @@ def _invitation_message(user: User, contact: Contact) -> EmailMultiAlternatives:
     }
     message = EmailMultiAlternatives(
         subject=f"{settings.MSP_NAME}: your invitation to the billing portal",
-        body=render_to_string("accounts/email/invitation.txt", context),
+        body=render_to_string("portal/email/invitation.txt", context),
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[user.email],
     )
-    message.attach_alternative(render_to_string("accounts/email/invitation.html", context), "text/html")
+    message.attach_alternative(render_to_string("portal/email/invitation.html", context), "text/html")
     return message
 
 

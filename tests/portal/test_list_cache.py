@@ -10,12 +10,12 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from billing import list_cache
-from billing.selectors import client_invoice_list
 from integrations.models import SyncTrigger
 from organizations.models import Contact, Organization
+from portal import list_cache
+from portal.selectors import client_invoice_list
 from tests.billing.factories import InvoiceFactory, OrganizationFactory
-from tests.billing.test_client_portal import listed_numbers
+from tests.portal.test_client_portal import listed_numbers
 from tests.sync.helpers import run_sync
 
 

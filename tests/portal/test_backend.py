@@ -2,7 +2,7 @@
 
 from django.utils import timezone
 
-from accounts.backends import PortalBackend
+from portal.backends import PortalBackend
 from tests.billing.factories import OrganizationFactory
 from tests.factories import UserFactory
 

@@ -1,3 +1,10 @@
+"""The sign-in backend (settings.AUTHENTICATION_BACKENDS): Django's model backend, with each
+request's user loaded together with whether its organization was deleted, in one query.
+
+The client pages check that state on every request (accounts.permissions); the value rides
+on the user as the ``accounts.models.ORGANIZATION_DELETED_AT`` attribute.
+"""
+
 from functools import cache
 
 from django.contrib.auth import get_user_model
