@@ -16,7 +16,7 @@ from integrations.models import SyncTrigger
 from organizations.models import Contact, Organization
 from tests.billing.factories import InvoiceFactory, OrganizationFactory
 from tests.billing.test_client_portal import listed_numbers
-from tests.sync.helpers import run_sync
+from tests.integrations.sync.helpers import run_sync
 
 
 def _get(web, url=None):
