@@ -12,7 +12,7 @@ from django.core.cache import cache
 from notifications.models import NotificationPreference, NotificationSettings
 from notifications.types import SPECS
 from organizations.models import Contact, Organization
-from tests.sync.helpers import run_sync
+from tests.integrations.sync.helpers import run_sync
 
 # Sandbox lookups (bms_sandbox/constants.py): queue 3 (Billing), priority 3 (High), issue type 4
 # (Billing) with sub-type 41, status 1 (New), ticket type 1, source 4 (Email).

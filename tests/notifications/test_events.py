@@ -10,8 +10,8 @@ from integrations.models import SyncAlert, SyncAlertKind
 from notifications import services
 from notifications.models import Notification
 from notifications.types import NotificationKind
+from tests.integrations.sync.helpers import run_sync
 from tests.notifications.conftest import set_preferences
-from tests.sync.helpers import run_sync
 
 pytestmark = pytest.mark.django_db
 

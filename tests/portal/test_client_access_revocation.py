@@ -4,7 +4,7 @@ from accounts.models import User
 from integrations.models import SyncTrigger
 from organizations.models import Contact
 from tests.factories import UserFactory
-from tests.sync.helpers import run_sync
+from tests.integrations.sync.helpers import run_sync
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

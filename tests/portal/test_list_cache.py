@@ -15,8 +15,8 @@ from organizations.models import Contact, Organization
 from portal import list_cache
 from portal.selectors import client_invoice_list
 from tests.billing.factories import InvoiceFactory, OrganizationFactory
+from tests.integrations.sync.helpers import run_sync
 from tests.portal.test_client_portal import listed_numbers
-from tests.sync.helpers import run_sync
 
 
 def _get(web, url=None):

@@ -14,7 +14,7 @@ from integrations.models import SyncRun, SyncStatus, SyncTrigger
 from integrations.sync.service import sync_request, sync_watch
 from organizations.models import Organization
 from tests.factories import UserFactory
-from tests.sync.helpers import assert_matches_sandbox
+from tests.providers.kaseya_bms.sync.helpers import assert_matches_sandbox
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -158,7 +158,7 @@ def test_twenty_simultaneous_sync_now_clicks_make_one_run(bms_integration, admin
 def test_deleted_integration_keeps_records_and_relinks_them(bms_integration, bms_sandbox, admin_user, sandbox_settings):
     from integrations.registry import get_provider
     from integrations.services import integration_delete, integration_save_settings, integration_test_connection
-    from tests.sync.helpers import run_sync
+    from tests.integrations.sync.helpers import run_sync
 
     run_sync(bms_integration)
     source = bms_integration.data_source
@@ -182,7 +182,7 @@ def test_deleted_integration_keeps_records_and_relinks_them(bms_integration, bms
 
 
 def test_staff_pages_show_the_synced_data(bms_integration, bms_sandbox):
-    from tests.sync.helpers import run_sync
+    from tests.integrations.sync.helpers import run_sync
 
     run_sync(bms_integration)
     web = Client()

@@ -4,7 +4,8 @@ import pytest
 
 from integrations.models import SyncAlert, SyncRun, SyncStatus, SyncTrigger
 from integrations.sync.service import SyncAlreadyRunning, sync_request
-from tests.sync.helpers import assert_matches_sandbox, run_sync
+from tests.integrations.sync.helpers import run_sync
+from tests.providers.kaseya_bms.sync.helpers import assert_matches_sandbox
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

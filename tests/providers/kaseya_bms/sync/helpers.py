@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections import Counter
 
 from billing.models import Invoice, InvoiceLine
-from integrations.models import DataSource, SyncRun, SyncTrigger
-from integrations.sync import mapping
-from integrations.sync.service import sync_request, sync_run_execute
+from integrations.models import DataSource
 from organizations.models import Contact, Contract, Organization, Ticket
+from providers.kaseya_bms import mapping
 from providers.kaseya_bms import types as bms
 
 ENTITIES = [
@@ -72,13 +71,3 @@ def _assert_links(source: DataSource) -> None:
                 assert orgs.get(org_pk) == account_id, f"{model.__name__} linked to the wrong organization"
     dupes = Counter(InvoiceLine.objects.filter(source=source).values_list("bms_id", flat=True))
     assert not [k for k, n in dupes.items() if n > 1]
-
-
-def run_sync(integration, trigger=SyncTrigger.SYNC_NOW, **kwargs) -> SyncRun:
-    """Request a run and execute it in this process, through any waits, to its end."""
-    run = sync_request(integration=integration, trigger=trigger, **kwargs)
-    outcome = sync_run_execute(run.pk)
-    while outcome.resume_in is not None:
-        outcome = sync_run_execute(run.pk)
-    run.refresh_from_db()
-    return run

@@ -2,15 +2,19 @@
 saw instead of writing to every unchanged invoice. On a tenant whose open listings span
 several pages."""
 
+from dataclasses import replace
+
 import pytest
 from celery.exceptions import SoftTimeLimitExceeded
 
 from billing.models import Invoice
 from bms_sandbox.testing import SandboxServer
 from integrations.models import SyncSeenPage, SyncStatus
-from integrations.sync import engine as sync_engine
+from integrations.sync.engine import SyncEngine
+from providers.kaseya_bms import sync_plan
 from tests.conftest import connect_sandbox
-from tests.sync.helpers import assert_matches_sandbox, run_sync
+from tests.integrations.sync.helpers import run_sync
+from tests.providers.kaseya_bms.sync.helpers import assert_matches_sandbox
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -20,7 +24,7 @@ PAGE = 10  # small pages, so the open listings of this small tenant span several
 
 @pytest.fixture(autouse=True)
 def _small_listing_pages(monkeypatch):
-    monkeypatch.setattr(sync_engine.SyncEngine, "page_size", PAGE)
+    monkeypatch.setattr(sync_plan, "PLAN", replace(sync_plan.PLAN, page_size=PAGE))
 
 
 @pytest.fixture(scope="module")
@@ -130,16 +134,18 @@ def test_a_run_stopped_mid_listing_resumes_with_what_it_saw(synced, large_sandbo
     for invoice_id in gone:
         control.mutate("invoice.pay", id=invoice_id)
     written = []
-    original = sync_engine.SyncEngine._write_invoice_page
+    original = SyncEngine.write_items
 
-    def stop_once_after_two_pages(self, step, page_number, *args, **kwargs):
+    def stop_once_after_two_pages(self, step, entity, page_number, *args, **kwargs):
+        if entity.name != "invoices":
+            return original(self, step, entity, page_number, *args, **kwargs)
         if step.name == f"open_invoices:{status}" and len(written) == 2:
             written.append("stopped")
             raise SoftTimeLimitExceeded()
         written.append(page_number)
-        return original(self, step, page_number, *args, **kwargs)
+        return original(self, step, entity, page_number, *args, **kwargs)
 
-    monkeypatch.setattr(sync_engine.SyncEngine, "_write_invoice_page", stop_once_after_two_pages)
+    monkeypatch.setattr(SyncEngine, "write_items", stop_once_after_two_pages)
     control.clear_requests()
     run = run_sync(synced)
     assert run.status == SyncStatus.SUCCEEDED, run.error
