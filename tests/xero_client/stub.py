@@ -1,4 +1,4 @@
-"""The scripted HTTP server of ``tests/bms_client`` with Xero's conventions: the Accounting API
+"""The scripted HTTP server of ``tests/providers/kaseya_bms/client`` with Xero's conventions: the Accounting API
 under ``/api.xro/2.0``, JSON answers carrying Xero's envelope and rate-limit headers, and every
 exchange (request and the reply sent) kept for the contract check."""
 

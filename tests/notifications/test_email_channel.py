@@ -1,8 +1,13 @@
-"""An e-mail sent through a real SMTP server on loopback (aiosmtpd), read back."""
+"""The e-mail channel: an e-mail sent through a real SMTP server on loopback (aiosmtpd), read
+back; the mail server down; an e-mail sent once however often its task runs."""
+
+import socket
 
 import pytest
+from django.core import mail
 
-from notifications import services
+from notifications.delivery import delivery_attempt
+from notifications.firing import notification_fire
 from notifications.models import Channel, DeliveryStatus
 from notifications.types import NotificationKind
 from tests.notifications.conftest import org_with, set_preferences
@@ -24,9 +29,9 @@ def test_new_invoice_email_through_smtp_with_the_invoice_pdf(ticket_settings, sm
     set_preferences(email=True, ticket=False)
     org = org_with("recipient")
     invoice = org.invoices.order_by("-invoice_date").first()
-    notification = services.notification_fire(NotificationKind.NEW_INVOICE, invoice=invoice)
+    notification = notification_fire(NotificationKind.NEW_INVOICE, invoice=invoice)
     email = notification.deliveries.get(channel=Channel.EMAIL)
-    assert services.delivery_send_email(email.pk).status == "sent"
+    assert delivery_attempt(email.pk).status == "sent"
     email.refresh_from_db()
     assert email.status == DeliveryStatus.SENT and email.reason == "", email.reason
 
@@ -46,19 +51,29 @@ def test_new_invoice_email_through_smtp_with_the_invoice_pdf(ticket_settings, sm
 
 
 def test_smtp_server_down_is_retried_and_the_log_says_why(ticket_settings, settings):
-    import socket
-
     with socket.socket() as sock:  # a port nothing listens on
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     settings.NOTIFICATIONS_EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", port
     set_preferences(email=True, ticket=False)
-    notification = services.notification_fire(
+    notification = notification_fire(
         NotificationKind.PAYMENT_SUCCESSFUL, organization=org_with("poc"), context={"amount": "1"}
     )
     email = notification.deliveries.get(channel=Channel.EMAIL)
-    outcome = services.delivery_send_email(email.pk)
+    outcome = delivery_attempt(email.pk)
     email.refresh_from_db()
     assert outcome.status == "retrying" and email.status == DeliveryStatus.RETRYING
     assert "ConnectionRefusedError" in email.last_error
+
+
+def test_sent_email_is_never_sent_again(ticket_settings):
+    set_preferences(email=True, ticket=False)
+    notification = notification_fire(
+        NotificationKind.PAYMENT_SUCCESSFUL, organization=org_with("poc"), context={"amount": "5"}
+    )
+    email = notification.deliveries.get(channel=Channel.EMAIL)
+    assert delivery_attempt(email.pk).status == "sent"
+    assert delivery_attempt(email.pk).status == "sent"
+    assert len(mail.outbox) == 1
+    assert mail.outbox[0].extra_headers["Message-ID"].startswith(f"<{notification.uuid}.email@")
