@@ -13,4 +13,5 @@ urlpatterns = [
     path("configurations/billing/", include("billing.config_urls")),
     path("configurations/notifications/", include("notifications.urls")),
     path("portal/", include("billing.client_urls")),
+    path("", include("payments.urls")),  # /payments/... (staff, webhook) and /portal/... (client)
 ]
