@@ -74,7 +74,9 @@ class StripeSettingsForm(forms.Form):
     def clean_publishable_key(self) -> str:
         key = self.cleaned_data["publishable_key"].strip()
         if key.startswith(("sk_", "rk_")):
-            # Never echo a secret back into the page.
+            # Never echo a secret back into the page: the field is shown empty.
+            self.data = self.data.copy()
+            self.data[self.add_prefix("publishable_key")] = ""
             raise forms.ValidationError("That is a secret key: put it in Secret key, and the pk_ key here.")
         if not _PUBLISHABLE_KEY.match(key):
             raise forms.ValidationError("A publishable key starts with pk_test_ or pk_live_.")
