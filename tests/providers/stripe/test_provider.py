@@ -13,15 +13,7 @@ from integrations.capabilities import ChargeState, WebhookRejected
 from integrations.models import DataSource, Integration
 from integrations.registry import get_provider, installation_of, installation_offering
 from providers.stripe.installation import signed_test_delivery
-from tests.payments.conftest import (  # noqa: F401 (fixtures)
-    LOCALSTRIPE_KEY,
-    PUBLISHABLE_KEY,
-    WEBHOOK_SECRET,
-    localstripe,
-    localstripe_server,
-    organization,
-    stripe_integration,
-)
+from tests.payments.conftest import PUBLISHABLE_KEY, WEBHOOK_SECRET
 
 SETTINGS_URL = "/integrations/stripe/settings/"
 
