@@ -26,6 +26,7 @@ check are committed under the payment's row lock before Stripe is asked; one sen
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -443,15 +444,39 @@ def payment_charge(*, payment_id: int) -> Payment:
             charge = _find_or_create_charge(processor, payment)
             charge = _store_charge_id(processor, payment, charge)
         if charge.state is ChargeState.REQUIRES_CONFIRMATION:
-            charge = processor.confirm_charge(
-                payment.processor_intent_id,
-                idempotency_key=f"{payment.idempotency_key}-confirm",
-                off_session=payment.initiated_by == Initiator.AUTOPAY,
-            )
+            try:
+                charge = processor.confirm_charge(
+                    payment.processor_intent_id,
+                    idempotency_key=f"{payment.idempotency_key}-confirm",
+                    off_session=payment.initiated_by == Initiator.AUTOPAY,
+                )
+            except IntegrationError as exc:
+                if exc.transient:
+                    raise  # outcome unknown: the retry reads the charge back first
+                charge = _refused_confirmation(processor, payment, exc)
             _after_confirm()
         return payment_apply_charge(payment_id=payment_id, charge=charge)
     finally:
         _release_lease(payment_id, lease)
+
+
+def _refused_confirmation(processor: PaymentCollector, payment: Payment, exc: IntegrationError) -> Charge:
+    """The processor refused to confirm (a request it will never accept): cancel the charge, so
+    nothing can confirm it later, and fail the payment with the reason. Nothing was charged."""
+    current = processor.charge(payment.processor_intent_id)
+    if current.state is not ChargeState.REQUIRES_CONFIRMATION:
+        return current  # it moved after all: its state is the truth
+    with contextlib.suppress(IntegrationError):
+        processor.cancel_charge(payment.processor_intent_id, idempotency_key=f"{payment.idempotency_key}-cancel")
+    logger.error("Payment %s: the processor refused the confirmation: %s", payment.pk, exc)
+    return Charge(
+        id=current.id,
+        state=ChargeState.FAILED,
+        amount_minor=current.amount_minor,
+        currency=current.currency,
+        failure_code="confirmation_refused",
+        failure_message=f"The payment could not be processed ({exc}). Nothing was charged.",
+    )
 
 
 def _expected_minor(processor: PaymentCollector, payment: Payment) -> int:

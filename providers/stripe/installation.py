@@ -379,9 +379,12 @@ class StripeInstallation(IntegrationInstallation):
         return _charge_from(intent)
 
     def confirm_charge(self, charge_id: str, *, idempotency_key: str, off_session: bool) -> Charge:
+        # Real Stripe is told the client is not there (autopay); localstripe refuses the parameter
+        # on a confirmation, and its answer for a card that needs the client is the same anyway.
+        off_session_param = True if off_session and self.gateway.is_real_stripe else None
         try:
             intent = self.gateway.confirm_payment_intent(
-                charge_id, idempotency_key=idempotency_key, off_session=True if off_session else None
+                charge_id, idempotency_key=idempotency_key, off_session=off_session_param
             )
         except stripe_errors.CardDeclined as exc:
             return _charge_from(

@@ -263,3 +263,20 @@ def test_card_surcharge_only_on_credit_cards(stripe_integration, localstripe, or
     assert services.surcharge_for(method=method, amount=Decimal("1000")) == Decimal("2.00")  # capped
     method.funding = "debit"
     assert services.surcharge_for(method=method, amount=Decimal("1000")) == Decimal("0")
+
+
+def test_a_confirmation_the_processor_refuses_fails_the_payment_and_cancels_the_charge(
+    stripe_integration, localstripe, organization, monkeypatch
+):
+    from providers.stripe.exceptions import InvalidRequest
+    from providers.stripe.installation import StripeInstallation
+
+    def refuse(self, charge_id, **kwargs):
+        raise InvalidRequest("Unexpected parameter", http_status=400)
+
+    monkeypatch.setattr(StripeInstallation, "confirm_charge", refuse)
+    method = save_card(localstripe, organization)
+    payment = services.payment_charge(payment_id=pay(organization, method, (make_invoice(organization, "9"), "9")).pk)
+    assert payment.status == PaymentStatus.FAILED
+    assert "Nothing was charged" in payment.failure_reason and payment.failure_code == "confirmation_refused"
+    assert [i["status"] for i in stripe_list(localstripe, "/v1/payment_intents")] == ["canceled"]
