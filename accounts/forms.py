@@ -1,5 +1,5 @@
 from django import forms
-from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm, SetPasswordForm
 
 from accounts import login_throttle
 
@@ -30,3 +30,28 @@ class ThrottledAuthenticationForm(AuthenticationForm):
             raise
         login_throttle.clear_failures(email, ip)
         return cleaned
+
+
+class BootstrapFields:
+    """Gives every field Bootstrap's form-control class; call ``_style()`` after the fields exist."""
+
+    def _style(self):
+        for field in self.fields.values():
+            field.widget.attrs.setdefault("class", "form-control")
+
+
+class PortalPasswordResetForm(BootstrapFields, PasswordResetForm):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["email"].label = "E-mail"
+        self._style()
+
+
+class PortalSetPasswordForm(BootstrapFields, SetPasswordForm):
+    """Choosing a password: after a reset link, or an invitation (portal.forms)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["new_password1"].label = "Choose a password"
+        self.fields["new_password2"].label = "Repeat the password"
+        self._style()

@@ -77,7 +77,7 @@ class User(AbstractBaseUser, PermissionsMixin):
         """The contact's organization was deleted in BMS (its portal is closed)."""
         if self.organization_id is None:
             return False
-        if ORGANIZATION_DELETED_AT in self.__dict__:  # loaded with the user (accounts.backends)
+        if ORGANIZATION_DELETED_AT in self.__dict__:  # loaded with the user (portal.backends)
             return self.__dict__[ORGANIZATION_DELETED_AT] is not None
         return self.organization.deleted_at is not None
 

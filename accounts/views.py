@@ -1,11 +1,13 @@
+from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.shortcuts import redirect
-from django.views.generic import ListView, TemplateView, View
+from django.urls import reverse_lazy
+from django.views.generic import ListView, View
 
-from accounts.forms import ThrottledAuthenticationForm
+from accounts.forms import PortalPasswordResetForm, PortalSetPasswordForm, ThrottledAuthenticationForm
 from accounts.models import AuditEvent, User
-from accounts.permissions import ClientContactRequiredMixin, MasterAdminRequiredMixin
+from accounts.permissions import MasterAdminRequiredMixin
 
 
 class LoginView(auth_views.LoginView):
@@ -44,5 +46,30 @@ class AuditLogView(MasterAdminRequiredMixin, ListView):
         return AuditEvent.objects.select_related("actor")
 
 
-class ProfileView(ClientContactRequiredMixin, TemplateView):
-    template_name = "client/profile.html"
+# --- password reset (public) --------------------------------------------------------------------
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    template_name = "accounts/password_reset_form.html"
+    email_template_name = "accounts/email/password_reset.txt"
+    subject_template_name = "accounts/email/password_reset_subject.txt"
+    form_class = PortalPasswordResetForm
+    success_url = reverse_lazy("accounts:password-reset-done")
+
+    def form_valid(self, form):
+        self.extra_email_context = {"msp_name": settings.MSP_NAME}
+        return super().form_valid(form)
+
+
+class PasswordResetDoneView(auth_views.PasswordResetDoneView):
+    template_name = "accounts/password_reset_done.html"
+
+
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    template_name = "accounts/password_reset_confirm.html"
+    form_class = PortalSetPasswordForm
+    success_url = reverse_lazy("accounts:password-reset-complete")
+
+
+class PasswordResetCompleteView(auth_views.PasswordResetCompleteView):
+    template_name = "accounts/password_reset_complete.html"

@@ -57,7 +57,7 @@ for label, org in (("big", big), ("small", small)):
     user.save()
     session = SessionStore()
     session[SESSION_KEY] = str(user.pk)
-    session[BACKEND_SESSION_KEY] = "accounts.backends.PortalBackend"
+    session[BACKEND_SESSION_KEY] = "portal.backends.PortalBackend"
     session[HASH_SESSION_KEY] = user.get_session_auth_hash()
     session.create()
     invoice = Invoice.objects.filter(organization=org).order_by("-invoice_date").first()
@@ -73,7 +73,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from accounts.models import User
 from billing.models import Invoice
-from billing import list_cache
+from portal import list_cache
 out = {{}}
 for label in ("small", "big"):
     user = User.objects.get(email=f"bench-{{label}}@client.local")

@@ -28,24 +28,3 @@ class InvoiceFilterForm(forms.Form):
         if cleaned.get("date_from") and cleaned.get("date_to") and cleaned["date_from"] > cleaned["date_to"]:
             self.add_error("date_to", "The end date is before the start date.")
         return cleaned
-
-
-class ClientInvoiceFilterForm(forms.Form):
-    q = forms.CharField(label="Invoice number", required=False, max_length=100)
-    state = forms.ChoiceField(label="Show", required=False, choices=[("", "All invoices"), *INVOICE_STATES.items()])
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["q"].widget.attrs.update(
-            {"class": "form-control", "placeholder": "Search by number", "type": "search"}
-        )
-        self.fields["state"].widget.attrs["class"] = "form-select"
-
-
-class InvoiceCommentForm(forms.Form):
-    body = forms.CharField(
-        label="Comment",
-        max_length=2000,
-        widget=forms.Textarea(attrs={"rows": 3, "class": "form-control", "maxlength": 2000}),
-        error_messages={"required": "Write a comment before sending it."},
-    )

@@ -2,7 +2,6 @@ from dataclasses import dataclass
 from datetime import date
 
 from django.db.models import QuerySet
-from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
@@ -61,29 +60,6 @@ def image_source_config() -> list[ConfiguredSource]:
         position = row.position if row else 1000 + default_position
         configured.append(ConfiguredSource(source, position, row.enabled if row else True))
     return sorted(configured, key=lambda c: (c.position, list(SOURCES).index(c.key)))
-
-
-# --- client portal: always scoped to the contact's organization --------------------------------
-
-
-def client_invoice_list(*, organization_id: int | None, search: str = "", state: str = "") -> QuerySet[Invoice]:
-    """The organization's invoices, open ones first, newest first within each group."""
-    if organization_id is None:
-        return Invoice.objects.none()
-    invoices = invoice_list(search=search, state=state, organization_id=organization_id)
-    return invoices.select_related(None).order_by("-has_balance", "-invoice_date", "-id")
-
-
-def client_invoice_get(*, organization_id: int | None, pk: int) -> Invoice:
-    """One of the organization's invoices, or Http404 (never another organization's)."""
-    if organization_id is None:
-        raise Http404("No such invoice.")
-    return get_object_or_404(
-        Invoice.objects.select_related("organization", "source__integration"),
-        pk=pk,
-        organization_id=organization_id,
-        deleted_at__isnull=True,
-    )
 
 
 def staff_invoice_get(*, pk: int) -> Invoice:

@@ -1,11 +1,9 @@
-"""Billing writes: the image-source order, client comments and portal access requests."""
+"""Billing writes: the image-source order and client comments."""
 
 from __future__ import annotations
 
-import hashlib
 from datetime import timedelta
 
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -14,21 +12,12 @@ from accounts.models import User
 from accounts.services import audit_record
 from billing import signals
 from billing.image_sources import SOURCES
-from billing.models import (
-    AccessRequestStatus,
-    Invoice,
-    InvoiceComment,
-    InvoiceImageSource,
-    PortalAccessRequest,
-)
+from billing.models import Invoice, InvoiceComment, InvoiceImageSource
 from billing.selectors import ConfiguredSource, image_source_config
-from organizations.models import Contact
 
 COMMENT_MAX_LENGTH = 2000
 # The same comment posted again this soon (a double click, a resubmitted form) is ignored.
 COMMENT_DUPLICATE_WINDOW = timedelta(seconds=60)
-# Access requests: at most this many per client IP per hour; one pending request per e-mail.
-ACCESS_REQUESTS_PER_IP_PER_HOUR = 5
 
 
 @transaction.atomic
@@ -84,70 +73,3 @@ def invoice_comment_create(*, invoice: Invoice, author: User, body: str) -> tupl
         )
         transaction.on_commit(lambda: signals.invoice_comment_posted.send(sender=InvoiceComment, comment=comment))
     return comment, True
-
-
-def _ip_key(ip: str) -> str:
-    return f"access-request:ip:{hashlib.sha256(ip.encode()).hexdigest()[:32]}"
-
-
-def access_request_create(
-    *, email: str, full_name: str, company: str = "", message: str = "", ip: str = ""
-) -> PortalAccessRequest | None:
-    """Record a request for portal access and announce it after commit.
-
-    Returns None when nothing new was stored (a pending request for the e-mail exists, or
-    the IP sent too many); the requester sees the same answer either way, so the form never
-    tells whether an address is known.
-    """
-    email = email.strip().lower()
-    if ip and not cache.add(_ip_key(ip), 1, timeout=60 * 60):
-        try:
-            count = cache.incr(_ip_key(ip))
-        except ValueError:
-            count = 1
-        if count > ACCESS_REQUESTS_PER_IP_PER_HOUR:
-            raise ValidationError("Too many access requests from your network. Try again in an hour.")
-    with transaction.atomic():
-        if PortalAccessRequest.objects.filter(email=email, status=AccessRequestStatus.PENDING).exists():
-            return None
-        contact = (
-            Contact.objects.select_related("organization")
-            .filter(
-                email__iexact=email,
-                deleted_at__isnull=True,
-                is_active=True,
-                organization__isnull=False,
-                organization__deleted_at__isnull=True,
-            )
-            .order_by("-is_poc", "-receives_invoices", "id")
-            .first()
-        )
-        request = PortalAccessRequest.objects.create(
-            email=email,
-            full_name=full_name.strip(),
-            company=company.strip(),
-            message=message.strip(),
-            contact=contact,
-            organization=contact.organization if contact else None,
-        )
-        transaction.on_commit(
-            lambda: signals.portal_access_requested.send(sender=PortalAccessRequest, access_request=request)
-        )
-    return request
-
-
-def access_request_close(
-    *, access_request: PortalAccessRequest, actor: User, status: str = AccessRequestStatus.DISMISSED
-) -> PortalAccessRequest:
-    if access_request.status == AccessRequestStatus.PENDING:
-        access_request.status = status
-        access_request.handled_by = actor
-        access_request.handled_at = timezone.now()
-        access_request.save(update_fields=["status", "handled_by", "handled_at"])
-        audit_record(
-            actor=actor,
-            action=f"portal.access_request.{status}",
-            target=access_request.email,
-            summary=f"Portal access request from {access_request.email}: {access_request.get_status_display()}",
-        )
-    return access_request

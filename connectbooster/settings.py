@@ -80,6 +80,7 @@ INSTALLED_APPS = [
     "integrations",
     "organizations",
     "billing",
+    "portal",
     "notifications",
     "payments",
     # Integration providers: each registers itself when its app is ready.
@@ -118,7 +119,7 @@ TEMPLATES = [
 ]
 
 AUTH_USER_MODEL = "accounts.User"
-AUTHENTICATION_BACKENDS = ["accounts.backends.PortalBackend"]
+AUTHENTICATION_BACKENDS = ["portal.backends.PortalBackend"]
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "accounts:login"
@@ -292,9 +293,13 @@ NOTIFICATIONS_PAST_DUE_STAGES = [
     int(d) for d in env.list("NOTIFICATIONS_PAST_DUE_STAGES", default=["1", "15", "30", "60", "90"])
 ]
 NOTIFICATIONS_PAST_DUE_CATCH_UP_DAYS = env.int("NOTIFICATIONS_PAST_DUE_CATCH_UP_DAYS", default=7)
-# Test-only fault injection: "exit" ends the worker process right after BMS created a
-# ticket and before the portal records it (the crash the exactly-once design must survive).
-NOTIFICATIONS_FAULT_AFTER_TICKET_CREATE = env.str("NOTIFICATIONS_FAULT_AFTER_TICKET_CREATE", default="")
+# The class that sends each channel's deliveries (dotted paths, resolved once). The variable
+# (JSON, e.g. {"ticket": "..."}) replaces rows: tests select fault-injecting channels with it.
+NOTIFICATIONS_CHANNELS = {
+    "email": "notifications.channels.email.EmailChannel",
+    "ticket": "notifications.channels.psa_ticket.PsaTicketChannel",
+    **env.json("NOTIFICATIONS_CHANNELS", default={}),
+}
 # Sync events (New Invoice, Sync Failed, Sync Not Running) become notifications. Off by
 # default under test so other areas' sync tests create no tickets in their sandbox.
 NOTIFICATIONS_LISTEN_TO_SYNC = env.bool("NOTIFICATIONS_LISTEN_TO_SYNC", default=PORTAL_ENV != "test")

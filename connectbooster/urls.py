@@ -9,9 +9,10 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("integrations/", include("integrations.urls")),
     path("organizations/", include("organizations.urls")),
-    path("billing/", include("billing.urls")),
-    path("configurations/billing/", include("billing.config_urls")),
+    # /billing/ (staff invoice pages) and /configurations/billing/.
+    path("", include("billing.urls")),
     path("configurations/notifications/", include("notifications.urls")),
-    path("portal/", include("billing.client_urls")),
-    path("", include("payments.urls")),  # /payments/... (staff, webhook) and /portal/... (client)
+    # /portal/ (the client's pages) and /accounts/ (invitations, access requests).
+    path("", include("portal.urls")),
+    path("", include("payments.urls")),  # /payments/... (staff, webhook) and /portal/... (client payments)
 ]

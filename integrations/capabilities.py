@@ -19,6 +19,8 @@ from integrations.base import IntegrationError
 if TYPE_CHECKING:
     from billing.models import Invoice
     from integrations.base import SyncedEntity
+    from integrations.models import SyncRun
+    from integrations.sync.engine import SyncEngine
     from organizations.models import Organization
 
 
@@ -30,8 +32,10 @@ class SyncCapable(Protocol):
         """The kinds of records the sync writes, in the card's order."""
         ...
 
-    def sync_engine(self, run, *, worker_token: str, pacer):
-        """The engine that executes ``run`` (a SyncRun) for this installation's plan."""
+    def sync_engine(self, run: SyncRun, *, worker_token: str) -> SyncEngine:
+        """The engine that executes ``run`` with this installation's plan and client; its
+        writes are fenced by ``worker_token``. Raises ValueError (or SecretUnreadable) when the
+        settings cannot be used (the run fails with a message to fix them)."""
         ...
 
 

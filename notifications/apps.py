@@ -5,4 +5,5 @@ class NotificationsConfig(AppConfig):
     name = "notifications"
 
     def ready(self) -> None:
-        from notifications import receivers  # noqa: F401
+        # why here: the receivers import models, which load only once the app registry is ready.
+        from notifications import events  # noqa: F401

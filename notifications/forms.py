@@ -6,8 +6,9 @@ from integrations.capabilities import TicketLookups
 from notifications import selectors
 from notifications.models import NotificationSettings
 from notifications.selectors import LookupUnavailable
-from notifications.services import TICKET_FIELDS, ticket_config_validate
+from notifications.ticket_config import TICKET_FIELDS, ticket_config_validate
 from notifications.types import SPECS, NotificationKind
+from organizations.models import Organization
 
 
 def _select(options, empty_label: str, current: int | None = None) -> forms.Select:
@@ -164,14 +165,10 @@ class TestNotificationForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        from organizations.models import Organization
-
         orgs = Organization.objects.filter(deleted_at__isnull=True).order_by("name").values_list("pk", "name")
         self.fields["organization"].choices = [("", "None (internal)")] + [(str(pk), name) for pk, name in orgs]
 
     def clean_organization(self):
-        from organizations.models import Organization
-
         value = self.cleaned_data.get("organization")
         if not value:
             return None

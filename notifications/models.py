@@ -45,6 +45,10 @@ class NotificationPreference(models.Model):
     def __str__(self) -> str:
         return f"{self.get_kind_display()}: email={self.email_enabled} ticket={self.ticket_enabled}"
 
+    def enables(self, channel: str) -> bool:
+        """Whether this type is sent on ``channel`` (a ``Channel`` value)."""
+        return {Channel.EMAIL: self.email_enabled, Channel.TICKET: self.ticket_enabled}[channel]
+
 
 class Notification(models.Model):
     """One event worth telling someone about. Its deliveries do the telling."""

@@ -9,11 +9,13 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Prefetch, QuerySet
 
+from accounts.models import Role, User
 from integrations.base import Capability, Category, IntegrationError, IntegrationInstallation
 from integrations.capabilities import Option, TicketLookups
 from integrations.registry import installation_offering
 from notifications.models import Delivery, Notification, NotificationPreference, NotificationSettings
 from notifications.types import SPECS, Audience, spec_for
+from organizations.models import Contact, Organization
 
 logger = logging.getLogger(__name__)
 
@@ -26,6 +28,11 @@ def ticket_installation() -> IntegrationInstallation | None:
 def notification_settings_get() -> NotificationSettings:
     obj, _ = NotificationSettings.objects.get_or_create(pk=1)
     return obj
+
+
+def preference_for(kind: str) -> NotificationPreference:
+    """The type's preference (an unsaved default, both on, when it has no row)."""
+    return NotificationPreference.objects.filter(kind=kind).first() or NotificationPreference(kind=kind)
 
 
 def preferences_map() -> dict[str, NotificationPreference]:
@@ -75,8 +82,6 @@ def sub_issue_types(installation: IntegrationInstallation, issue_type_id: int, *
 
 def internal_account_choices() -> list[tuple[int, str]]:
     """Synced BMS accounts, for the MSP's own account."""
-    from organizations.models import Organization
-
     rows = Organization.objects.filter(deleted_at__isnull=True).order_by("name").values_list("bms_id", "name")
     return [(bms_id, f"{name} (BMS {bms_id})") for bms_id, name in rows]
 
@@ -104,8 +109,6 @@ def _unique(emails) -> list[str]:
 def billing_contacts_for(organization) -> Recipients:
     """BMS contacts that receive invoices; else the point of contact; else the accounting
     package's billing contact; else none, with the reason."""
-    from organizations.models import Contact
-
     contacts = Contact.objects.filter(organization=organization, deleted_at__isnull=True, is_active=True)
     invoice_recipients = _unique(contacts.filter(receives_invoices=True).values_list("email", flat=True))
     if invoice_recipients:
@@ -130,8 +133,6 @@ def billing_contacts_for(organization) -> Recipients:
 
 
 def staff_recipients() -> Recipients:
-    from accounts.models import Role, User
-
     configured = _unique(notification_settings_get().staff_recipient_list)
     if configured:
         return Recipients(configured, "Staff recipients")

@@ -9,10 +9,11 @@ from django.views import View
 from django.views.generic import DetailView, ListView
 
 from accounts.permissions import MasterAdminRequiredMixin, StaffRequiredMixin
-from notifications import selectors, services
+from notifications import actions, rendering, selectors
 from notifications.forms import NotificationSettingsForm, TestNotificationForm
 from notifications.models import Delivery, Notification
 from notifications.types import SPECS, NotificationKind
+from organizations.models import Organization
 
 
 class NotificationSettingsView(StaffRequiredMixin, View):
@@ -59,7 +60,7 @@ class NotificationSettingsView(StaffRequiredMixin, View):
         if not form.is_valid():
             messages.error(request, "Nothing was saved: correct the fields marked below.")
             return self._render(request, form, extra, status=400)
-        services.notification_settings_save(
+        actions.notification_settings_save(
             actor=request.user,
             preferences=form.preferences(),
             staff_recipients=form.cleaned_data["staff_recipients"],
@@ -96,7 +97,7 @@ class TestNotificationView(MasterAdminRequiredMixin, View):
         form = TestNotificationForm(request.GET if "kind" in request.GET else None)
         preview = None
         if form.is_bound and form.is_valid():
-            preview = services.notification_preview(
+            preview = rendering.notification_preview(
                 form.cleaned_data["kind"], organization=form.cleaned_data["organization"]
             )
         return render(request, self.template_name, {"form": form, "preview": preview})
@@ -105,7 +106,7 @@ class TestNotificationView(MasterAdminRequiredMixin, View):
         form = TestNotificationForm(request.POST)
         if not form.is_valid():
             return render(request, self.template_name, {"form": form, "preview": None}, status=400)
-        notification = services.notification_send_test(
+        notification = actions.notification_send_test(
             form.cleaned_data["kind"], organization=form.cleaned_data["organization"], actor=request.user
         )
         messages.success(
@@ -128,8 +129,6 @@ class NotificationLogView(StaffRequiredMixin, ListView):
         )
 
     def get_context_data(self, **kwargs):
-        from organizations.models import Organization
-
         params = self.request.GET.copy()
         params.pop("page", None)
         return super().get_context_data(
@@ -159,7 +158,7 @@ class DeliveryRetryView(StaffRequiredMixin, View):
     def post(self, request, pk):
         delivery = get_object_or_404(Delivery.objects.select_related("notification"), pk=pk)
         try:
-            delivery = services.delivery_retry(delivery=delivery, actor=request.user)
+            delivery = actions.delivery_retry(delivery=delivery, actor=request.user)
         except ValueError as exc:
             messages.error(request, str(exc))
         else:

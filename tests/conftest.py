@@ -178,8 +178,8 @@ def worker_env(django_db_setup, django_db_blocker):
         DATABASE_URL=database_url,
         REDIS_URL=django_settings.REDIS_URL,
         CELERY_QUEUE=django_settings.CELERY_TASK_DEFAULT_QUEUE,
-        # The sandbox runs on plain http on loopback, as the demo allows.
-        BMS_ALLOWED_INSECURE_HOSTS="127.0.0.1",
+        # The sandboxes run on plain http on loopback ports chosen at start, as the demo allows.
+        BMS_ALLOWED_INSECURE_HOSTS="127.0.0.1:*",
         # Short timings so crash and retry tests finish in seconds.
         SYNC_LOCK_TTL_SECONDS="3",
         SYNC_RETRY_BACKOFF_SECONDS="1",

@@ -25,8 +25,11 @@ from integrations.base import (
     TenantIdentity,
 )
 from integrations.capabilities import ExternalTicket, Option, TicketDraft, TicketLookups
-from organizations.models import Contact, Contract, Organization, Ticket
+from integrations.sync.engine import SyncEngine
+from organizations.models import Ticket
 from providers.kaseya_bms import exceptions as bms_errors
+from providers.kaseya_bms import sync_plan
+from providers.kaseya_bms.budget import RedisHourlyBudget
 from providers.kaseya_bms.client import BmsClient
 from providers.kaseya_bms.server_url import InvalidServerUrl, vet_server_url
 from providers.kaseya_bms.types import BmsModule, UserInfo
@@ -105,20 +108,12 @@ class KaseyaBmsInstallation(IntegrationInstallation):
     # --- sync ------------------------------------------------------------------------------------
 
     def synced_entities(self) -> list[SyncedEntity]:
-        return [
-            SyncedEntity("Organizations", Organization),
-            SyncedEntity("Contacts", Contact),
-            SyncedEntity("Contracts", Contract),
-            SyncedEntity("Tickets", Ticket),
-            SyncedEntity("Invoices", Invoice),
-        ]
+        return [SyncedEntity(entity.label, entity.model) for entity in sync_plan.PLAN.entities]
 
-    def sync_engine(self, run, *, worker_token: str):
-        from integrations.sync.budget import RedisHourlyBudget
-        from integrations.sync.engine import SyncEngine
-
+    def sync_engine(self, run, *, worker_token: str) -> SyncEngine:
+        """The BMS plan, with a client paced by the source's hourly request budget."""
         budget = RedisHourlyBudget(run.source_id, settings.BMS_HOURLY_REQUEST_LIMIT)
-        return SyncEngine(run, self.client(pacer=budget), worker_token=worker_token)
+        return SyncEngine(run, self.client(pacer=budget), plan=sync_plan.PLAN, worker_token=worker_token)
 
     # --- service tickets -------------------------------------------------------------------------
 

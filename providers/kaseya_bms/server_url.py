@@ -8,7 +8,8 @@ insecure allow-list (a local sandbox, an on-premises test server).
   (IPv4-mapped, NAT64 ``64:ff9b::/96`` and ``64:ff9b:1::/48``, 6to4 ``2002::/16``, Teredo).
 - ``vet_server_url`` also returns the vetted address: the client connects to it and never
   resolves the name again (no DNS-rebinding window), verifying TLS against the host name.
-- An allow-list entry without a port allows only the scheme's default port.
+- An allow-list entry without a port allows only the scheme's default port; ``host:*`` allows
+  any port of the host (tests, with sandboxes on ephemeral ports).
 """
 
 from __future__ import annotations
@@ -92,7 +93,9 @@ def vet_server_url(
     normalized = f"{scheme}://{display_host}{f':{port}' if port else ''}"
     allowed = {h.strip().lower() for h in allowed_insecure_hosts if h.strip()}
     # An entry without a port allows the scheme's default port only.
-    is_allowed = host_port in allowed or (host in allowed and port in (None, DEFAULT_PORTS[scheme]))
+    is_allowed = (
+        host_port in allowed or f"{host}:*" in allowed or (host in allowed and port in (None, DEFAULT_PORTS[scheme]))
+    )
     if scheme == "http" and not is_allowed:
         raise InvalidServerUrl("Plain http is not allowed: BMS credentials must travel over https://.")
     if is_allowed:
@@ -123,6 +126,8 @@ def _ascii(host: str) -> str:
         return host.encode("idna").decode("ascii")
     except UnicodeError:
         return ""
+
+
 _NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
 _SIX_TO_FOUR = ipaddress.ip_network("2002::/16")
 

@@ -9,6 +9,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from tests.billing.access import BILLING_ACCESS
 from tests.factories import UserFactory
 from tests.notifications.access import NOTIFICATIONS_ACCESS
+from tests.portal.access import PORTAL_ACCESS
 from tests.roles import ADMIN, BILLING, CLIENT, PUBLIC, STAFF
 
 # url name -> (sample kwargs, method, roles allowed). Others get 403; anonymous goes to sign-in.
@@ -20,6 +21,10 @@ CORE = {
     "accounts:logout": ({}, "post", PUBLIC),
     "accounts:users": ({}, "get", {ADMIN}),
     "accounts:audit": ({}, "get", {ADMIN}),
+    "accounts:password-reset": ({}, "get", PUBLIC),
+    "accounts:password-reset-done": ({}, "get", PUBLIC),
+    "accounts:password-reset-confirm": ({"uidb64": "MQ", "token": "set-password"}, "get", PUBLIC),
+    "accounts:password-reset-complete": ({}, "get", PUBLIC),
     "integrations:list": ({}, "get", STAFF),
     "integrations:settings": ({"provider_key": "kaseya-bms"}, "get", {ADMIN}),
     "integrations:test": ({"provider_key": "kaseya-bms"}, "post", {ADMIN}),
@@ -33,7 +38,7 @@ CORE = {
     "organizations:detail": ({"pk": 1}, "get", STAFF),
     "billing:invoices": ({}, "get", STAFF),
 }
-EXPECTED = {**CORE, **BILLING_ACCESS, **NOTIFICATIONS_ACCESS}
+EXPECTED = {**CORE, **BILLING_ACCESS, **PORTAL_ACCESS, **NOTIFICATIONS_ACCESS}
 
 
 def _all_url_names(resolver=None, namespace=""):

@@ -14,7 +14,7 @@ from billing.services import image_sources_save
 from integrations import registry
 from integrations.base import Capability, Category
 from providers.kaseya_bms.installation import PDF_TIMEOUT as BMS_TIMEOUT
-from tests.sync.helpers import run_sync
+from tests.integrations.sync.helpers import run_sync
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -10,7 +10,7 @@ from billing.selectors import image_source_config
 from billing.services import image_sources_save
 from tests.browser.conftest import sign_in
 from tests.factories import DEFAULT_PASSWORD, UserFactory
-from tests.sync.helpers import run_sync
+from tests.integrations.sync.helpers import run_sync
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

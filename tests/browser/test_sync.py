@@ -5,7 +5,7 @@ from playwright.sync_api import expect
 
 from tests.browser.conftest import sign_in
 from tests.factories import DEFAULT_PASSWORD, UserFactory
-from tests.sync.helpers import run_sync
+from tests.integrations.sync.helpers import run_sync
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

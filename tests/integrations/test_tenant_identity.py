@@ -15,7 +15,7 @@ from integrations.sync.service import SyncNeedsTest, sync_request, sync_run_exec
 from organizations.models import Organization
 from tests.billing.factories import OrganizationFactory
 from tests.conftest import sandbox_settings_for
-from tests.sync.helpers import run_sync
+from tests.integrations.sync.helpers import run_sync
 
 pytestmark = pytest.mark.django_db
 

@@ -3,16 +3,25 @@ short retry timings and a loopback SMTP server."""
 
 from __future__ import annotations
 
+import email
+import email.policy
+import socket
 import time
 from dataclasses import dataclass, field
 
 import pytest
+from aiosmtpd.controller import Controller
 from django.core.cache import cache
 
-from notifications.models import NotificationPreference, NotificationSettings
+from connectbooster.celery import app
+from integrations.base import Capability, Category
+from notifications import selectors
+from notifications.delivery import delivery_attempt
+from notifications.models import Delivery, NotificationPreference, NotificationSettings
 from notifications.types import SPECS
 from organizations.models import Contact, Organization
-from tests.sync.helpers import run_sync
+from tests.conftest import CeleryWorker
+from tests.integrations.sync.helpers import run_sync
 
 # Sandbox lookups (bms_sandbox/constants.py): queue 3 (Billing), priority 3 (High), issue type 4
 # (Billing) with sub-type 41, status 1 (New), ticket type 1, source 4 (Email).
@@ -70,6 +79,17 @@ def org_with(kind: str) -> Organization:
     raise AssertionError(f"The sandbox has no organization with billing contacts of kind {kind!r}")
 
 
+def deliver_all(notification) -> dict[str, Delivery]:
+    """Run every open delivery to its end, as the worker would (retries included); by channel."""
+    for d in notification.deliveries.all():
+        for _ in range(10):
+            d.refresh_from_db()
+            if d.status not in ("pending", "retrying", "sending"):
+                break
+            delivery_attempt(d.pk)
+    return {d.channel: d for d in notification.deliveries.all()}
+
+
 def tickets_with_key(control, key: str) -> list[dict]:
     return [t for t in control.records("tickets") if f"[portal-ref:{key}]" in (t.get("details") or "")]
 
@@ -93,11 +113,6 @@ class SmtpServer:
     """aiosmtpd on loopback; every message it accepts is parsed and kept."""
 
     def __init__(self):
-        import email
-        import email.policy
-
-        from aiosmtpd.controller import Controller
-
         captured = self.captured = CapturedMail()
 
         class Handler:
@@ -105,8 +120,6 @@ class SmtpServer:
                 msg = email.message_from_bytes(envelope.original_content, policy=email.policy.default)
                 captured.messages.append((list(envelope.rcpt_tos), msg))
                 return "250 Message accepted"
-
-        import socket
 
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
@@ -148,8 +161,6 @@ def notif_worker_env(worker_env, smtp_server):
 
 
 def start_worker(env):
-    from tests.conftest import CeleryWorker
-
     worker = CeleryWorker(env)
     worker.start()
     return worker
@@ -158,8 +169,6 @@ def start_worker(env):
 @pytest.fixture
 def notif_worker(notif_worker_env, transactional_db, settings):
     """A real worker (short retry timings, e-mail to the loopback SMTP server)."""
-    from connectbooster.celery import app
-
     settings.NOTIFICATIONS_LEASE_SECONDS = 3
     app.control.purge()
     worker = start_worker(notif_worker_env)
@@ -175,9 +184,6 @@ def _fresh_lookups():
 
 def offer_accounting(monkeypatch, fake) -> None:
     """Make ``fake`` (or nothing, when None) the accounting package offering billing contacts."""
-    from integrations.base import Capability, Category
-    from notifications import selectors
-
     real = selectors.installation_offering
 
     def offering(capability, *, category=None, connected=False):

@@ -7,7 +7,7 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts.models import AuditEvent
-from notifications import services
+from notifications.firing import notification_fire
 from notifications.models import Channel, Delivery, DeliveryStatus, NotificationPreference, NotificationSettings
 from notifications.types import NotificationKind
 from tests.notifications.conftest import TICKET_CONFIG, offer_accounting, org_with, set_preferences
@@ -60,9 +60,7 @@ def test_admin_saves_check_boxes_and_ticket_configuration_together(synced, admin
     assert config.names["priority_id"] == "High" and config.names["sub_issue_type_id"]
     assert AuditEvent.objects.filter(action="notifications.settings_saved").exists()
     # Clearing Service Ticket stops ticket creation for that type.
-    notification = services.notification_fire(
-        NotificationKind.NEW_INVOICE, invoice=org_with("recipient").invoices.first()
-    )
+    notification = notification_fire(NotificationKind.NEW_INVOICE, invoice=org_with("recipient").invoices.first())
     ticket = notification.deliveries.get(channel=Channel.TICKET)
     assert ticket.status == DeliveryStatus.SKIPPED and "turned off for New Invoice" in ticket.reason
 
@@ -152,9 +150,9 @@ def test_log_filters_and_retry(ticket_settings, admin_client, billing_client, mo
     offer_accounting(monkeypatch, None)
     set_preferences(email=True, ticket=False)
     poc, none = org_with("poc"), org_with("none")
-    services.notification_fire(NotificationKind.AUTOPAY_CHANGED, organization=poc)
-    skipped = services.notification_fire(NotificationKind.PAYMENT_FAILED, organization=none)
-    services.notification_fire(NotificationKind.SYNC_FAILED, context={"reason": "x"})
+    notification_fire(NotificationKind.AUTOPAY_CHANGED, organization=poc)
+    skipped = notification_fire(NotificationKind.PAYMENT_FAILED, organization=none)
+    notification_fire(NotificationKind.SYNC_FAILED, context={"reason": "x"})
     log = reverse("notifications:log")
     page = billing_client.get(log).content.decode()
     assert "no accounting package is integrated" in page

@@ -5,8 +5,10 @@ import itertools
 import time
 
 import pytest
+from django.urls import reverse
 
-from notifications import services
+from connectbooster.celery import app
+from notifications.firing import notification_fire
 from notifications.models import Channel, Delivery, DeliveryStatus, Notification
 from notifications.tasks import deliver_ticket_task
 from notifications.types import SPECS, Audience, NotificationKind
@@ -18,6 +20,7 @@ from tests.notifications.conftest import (
     tickets_with_key,
     wait_until,
 )
+from tests.notifications.fault_channels import ExitAfterTicketCreated, ticket_channel_env
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -35,8 +38,8 @@ def _all_done(timeout=120):
 def _fire(kind, org, invoice):
     spec = SPECS[kind]
     if spec.audience == Audience.INTERNAL:
-        return services.notification_fire(kind, context={"reason": "Test reason", "source": "Demo MSP"})
-    return services.notification_fire(
+        return notification_fire(kind, context={"reason": "Test reason", "source": "Demo MSP"})
+    return notification_fire(
         kind,
         organization=org,
         invoice=invoice if spec.concerns_invoice else None,
@@ -102,17 +105,13 @@ def test_worker_killed_after_bms_created_the_ticket(
 ):
     """The worker process exits right after BMS answered and before the portal committed; the
     message (acknowledged late) is redelivered to a new worker, which finds the ticket by its key."""
-    from connectbooster.celery import app
-
     app.control.purge()
     settings.NOTIFICATIONS_LEASE_SECONDS = 3
     set_preferences(email=False, ticket=True)
     bms_sandbox.control.set_faults(latency_ms=seed * 7, fault_seed=seed)
-    crashing = start_worker({**notif_worker_env, "NOTIFICATIONS_FAULT_AFTER_TICKET_CREATE": "exit"})
+    crashing = start_worker({**notif_worker_env, **ticket_channel_env(ExitAfterTicketCreated)})
     try:
-        notification = services.notification_fire(
-            NotificationKind.INVOICE_PAST_DUE, invoice=org_with("poc").invoices.first()
-        )
+        notification = notification_fire(NotificationKind.INVOICE_PAST_DUE, invoice=org_with("poc").invoices.first())
         delivery = notification.deliveries.get(channel=Channel.TICKET)
         wait_until(lambda: not crashing.alive, timeout=60, message="the worker to exit")
     finally:
@@ -140,7 +139,7 @@ def test_worker_killed_after_bms_created_the_ticket(
 
 def test_task_delivered_twice_creates_one_ticket(ticket_settings, bms_sandbox, notif_worker):
     set_preferences(email=False, ticket=True)
-    notification = services.notification_fire(
+    notification = notification_fire(
         NotificationKind.PAYMENT_FAILED,
         organization=org_with("poc"),
         context={"amount": "9.99", "reason": "Card expired"},
@@ -161,8 +160,7 @@ def test_lost_answers_and_5xx_through_the_worker_leave_one_ticket(ticket_setting
         drop_after_rate=0.3, error_rate=0.2, fault_seed=seed, paths=["/v2/servicedesk/tickets"], include_auth=False
     )
     notifications = [
-        services.notification_fire(NotificationKind.NEW_INVOICE, invoice=inv)
-        for inv in org_with("recipient").invoices.all()[:3]
+        notification_fire(NotificationKind.NEW_INVOICE, invoice=inv) for inv in org_with("recipient").invoices.all()[:3]
     ]
     _all_done()
     bms_sandbox.control.clear_faults()
@@ -173,13 +171,11 @@ def test_lost_answers_and_5xx_through_the_worker_leave_one_ticket(ticket_setting
 
 
 def test_bms_errors_end_as_the_log_says(ticket_settings, bms_sandbox, notif_worker, admin_client):
-    from django.urls import reverse
-
     set_preferences(email=False, ticket=True)
     # A priority BMS rejects: fails at once, with the reason, no retry.
     ticket_settings.priority_id = 77
     ticket_settings.save()
-    rejected = services.notification_fire(NotificationKind.AUTOPAY_CHANGED, organization=org_with("poc"))
+    rejected = notification_fire(NotificationKind.AUTOPAY_CHANGED, organization=org_with("poc"))
     _all_done()
     delivery = rejected.deliveries.get(channel=Channel.TICKET)
     assert delivery.status == DeliveryStatus.FAILED and delivery.attempts == 1
@@ -195,7 +191,7 @@ def test_bms_errors_end_as_the_log_says(ticket_settings, bms_sandbox, notif_work
     assert len(tickets_with_key(bms_sandbox.control, delivery.dedupe_key)) == 1
     # BMS keeps answering 429: retried with backoff, then given up, and the log says so.
     bms_sandbox.control.set_faults(rate_limit_rate=1.0, retry_after=0, paths=["/v2/servicedesk/tickets"])
-    limited = services.notification_fire(NotificationKind.PAYMENT_SCHEDULED, organization=org_with("poc"))
+    limited = notification_fire(NotificationKind.PAYMENT_SCHEDULED, organization=org_with("poc"))
     _all_done(timeout=90)
     delivery = limited.deliveries.get(channel=Channel.TICKET)
     assert delivery.status == DeliveryStatus.FAILED and delivery.attempts == 6

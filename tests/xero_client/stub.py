@@ -1,4 +1,4 @@
-"""The scripted HTTP server of ``tests/bms_client`` with Xero's conventions: the Accounting API
+"""The scripted HTTP server of ``tests/providers/kaseya_bms/client`` with Xero's conventions: the Accounting API
 under ``/api.xro/2.0``, JSON answers carrying Xero's envelope and rate-limit headers, and every
 exchange (request and the reply sent) kept for the contract check."""
 
@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.bms_client.stub import Reply, Seen, StubServer, json_reply
+from tests.providers.kaseya_bms.client.stub import Reply, Seen, StubServer, json_reply
 
 API = "/api.xro/2.0"
 LIMIT_HEADERS = {"X-MinLimit-Remaining": "59", "X-DayLimit-Remaining": "4999", "X-AppMinLimit-Remaining": "9999"}

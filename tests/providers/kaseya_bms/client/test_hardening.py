@@ -178,6 +178,7 @@ def test_hardening_12_an_allow_list_entry_without_a_port_allows_only_the_default
     with pytest.raises(InvalidServerUrl):
         vet_server_url("http://bms.lan:6379", allowed_insecure_hosts=allowed)
     assert vet_server_url("http://bms.lan:8001", allowed_insecure_hosts=["bms.lan:8001"]).url == "http://bms.lan:8001"
+    assert vet_server_url("http://bms.lan:6379", allowed_insecure_hosts=["bms.lan:*"]).address is None  # explicit
 
 
 def test_newcomer_9_a_server_url_that_is_no_url_says_so_with_an_example():

@@ -1,0 +1,204 @@
+"""Rendering: how a notification reads. Subjects, e-mail bodies, the ticket's title and details,
+the preview on Send test notification, and the sample facts a test notification carries.
+
+Everything here is a pure read: nothing is saved or sent. The ticket's details end with the
+delivery's marker (``[portal-ref:<dedupe_key>]``), which is how the ticket is found again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.conf import settings
+from django.template.loader import render_to_string
+from django.urls import reverse
+
+from billing.models import Invoice
+from notifications import selectors
+from notifications.models import Notification
+from notifications.types import Audience, NotificationKind, spec_for
+
+
+class _Facts(dict):
+    """A missing fact reads as empty, so a subject never fails on a placeholder."""
+
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
+def _money(value: Any) -> str:
+    try:
+        return f"{Decimal(str(value)):,.2f}"
+    except (InvalidOperation, ValueError, TypeError):
+        return str(value or "")
+
+
+def _absolute(path: str) -> str:
+    return settings.PORTAL_BASE_URL.rstrip("/") + path
+
+
+def render_context(notification: Notification) -> dict[str, Any]:
+    """The template context: the flat facts (also as ``facts``) and the objects behind them."""
+    spec = spec_for(notification.kind)
+    c = notification.context or {}
+    invoice = notification.invoice
+    org = notification.organization
+    facts = _Facts(
+        kind=spec.label,
+        msp_name=settings.MSP_NAME,
+        organization=str(org) if org else settings.MSP_NAME,
+        amount=_money(c["amount"]) if c.get("amount") not in (None, "") else "",
+        reason=c.get("reason", ""),
+        source=c.get("source", ""),
+        requester=c.get("requester_name") or c.get("requester_email", ""),
+        requester_email=c.get("requester_email", ""),
+        author=c.get("author_name") or c.get("author_email", ""),
+        comment=c.get("comment", ""),
+        message=c.get("message", ""),
+        days_past_due=str(c.get("days_past_due", "")),
+        portal_url=_absolute(reverse("client:invoices")),
+        staff_url=_absolute(reverse("billing:invoices")),
+        sync_history_url=_absolute(reverse("integrations:sync-history")),
+        log_url=_absolute(reverse("notifications:log")),
+        invoice_number="",
+    )
+    if invoice is not None:
+        facts.update(
+            invoice_number=invoice.number,
+            invoice_total=_money(invoice.total),
+            balance_due=_money(invoice.balance_due),
+            due_date=f"{invoice.due_date:%Y-%m-%d}" if invoice.due_date else "on receipt",
+            invoice_date=f"{invoice.invoice_date:%Y-%m-%d}" if invoice.invoice_date else "",
+        )
+        if not facts["amount"]:
+            facts["amount"] = facts["balance_due"]
+    facts["summary"] = spec.summary.format_map(facts)
+    return {
+        **facts,
+        "facts": facts,
+        "notification": notification,
+        "invoice": invoice,
+        "organization_obj": org,
+        "spec": spec,
+        "is_test": notification.is_test,
+    }
+
+
+def email_subject(notification: Notification, ctx: dict | None = None) -> str:
+    ctx = ctx or render_context(notification)
+    subject = spec_for(notification.kind).subject.format_map(ctx["facts"])
+    return f"[Test] {subject}" if notification.is_test else subject
+
+
+def email_bodies(notification: Notification, ctx: dict | None = None) -> tuple[str, str]:
+    """(text, HTML) of the e-mail."""
+    ctx = ctx or render_context(notification)
+    kind = spec_for(notification.kind).kind.value
+    text = render_to_string(f"notifications/email/{kind}.txt", ctx)
+    html = render_to_string(f"notifications/email/{kind}.html", ctx)
+    return text, html
+
+
+def ticket_title(notification: Notification, ctx: dict | None = None) -> str:
+    return email_subject(notification, ctx)[:250]
+
+
+def ticket_details(notification: Notification, delivery_key: str, ctx: dict | None = None) -> str:
+    """The ticket's details, ending with the delivery's marker."""
+    ctx = ctx or render_context(notification)
+    body = render_to_string("notifications/ticket_details.txt", ctx).strip()
+    return f"{body}\n\n[portal-ref:{delivery_key}]"
+
+
+# --- Send test notification -----------------------------------------------------------------------
+
+
+def sample_facts(kind: str, organization) -> tuple[dict[str, Any], Invoice | None]:
+    """(context, invoice) a test notification of this type carries: the organization's latest
+    unpaid invoice (else any) when the type concerns one, and plausible facts for the rest."""
+    spec = spec_for(kind)
+    invoice = None
+    if spec.concerns_invoice and organization is not None:
+        invoices = Invoice.objects.filter(organization=organization, deleted_at__isnull=True)
+        invoice = invoices.filter(balance_due__gt=0).order_by("-invoice_date").first() or invoices.first()
+    kind = spec.kind
+    context: dict[str, Any] = {}
+    if kind in (
+        NotificationKind.PAYMENT_SUCCESSFUL,
+        NotificationKind.PAYMENT_FAILED,
+        NotificationKind.PAYMENT_SCHEDULED,
+    ):
+        context["amount"] = str(invoice.balance_due) if invoice else "100.00"
+    if kind in (
+        NotificationKind.PAYMENT_FAILED,
+        NotificationKind.AUTOPAY_CHANGED,
+        NotificationKind.PAYMENT_METHOD_CHANGED,
+        NotificationKind.SYNC_FAILED,
+        NotificationKind.SYNC_NOT_RUNNING,
+    ):
+        context["reason"] = "This is a test notification sent from the portal."
+    if kind == NotificationKind.INVOICE_PAST_DUE:
+        context["days_past_due"] = 15
+    if kind == NotificationKind.CLIENT_COMMENTED:
+        context.update(
+            author_name="Test Contact", author_email="contact@example.com", comment="This is a test comment."
+        )
+    if kind == NotificationKind.PORTAL_ACCESS_REQUESTED:
+        context.update(
+            requester_name="Test Requester", requester_email="requester@example.com", message="This is a test request."
+        )
+    if spec.audience == Audience.INTERNAL:
+        context["source"] = "Kaseya BMS"
+    return context, invoice
+
+
+@dataclass
+class Preview:
+    subject: str
+    text: str
+    html: str
+    recipients: list[str]
+    recipient_source: str
+    recipient_reason: str
+    ticket_title: str
+    ticket_details: str
+    ticket_note: str
+    attachment_note: str
+
+
+def notification_preview(kind: str, *, organization=None) -> Preview:
+    """What a test notification for this type and organization would send (nothing is saved)."""
+    context, invoice = sample_facts(kind, organization)
+    notification = Notification(kind=kind, organization=organization, invoice=invoice, context=context, is_test=True)
+    ctx = render_context(notification)
+    text, html = email_bodies(notification, ctx)
+    found = selectors.recipients_for(notification)
+    pref = selectors.preference_for(kind)
+    spec = spec_for(kind)
+    if not pref.ticket_enabled:
+        ticket_note = f"Service Ticket is turned off for {spec.label}: no ticket will be created."
+    elif selectors.ticket_installation() is None:
+        ticket_note = "BMS is not connected: no ticket will be created."
+    else:
+        ticket_note = ""
+    attachment = ""
+    if spec.concerns_invoice:
+        attachment = (
+            f"The PDF of invoice {notification.invoice.number} is attached."
+            if notification.invoice
+            else "No invoice to attach: the organization has none synced."
+        )
+    return Preview(
+        subject=email_subject(notification, ctx),
+        text=text,
+        html=html,
+        recipients=found.emails if pref.email_enabled else [],
+        recipient_source=found.source,
+        recipient_reason=found.reason if pref.email_enabled else f"Email is turned off for {spec.label}.",
+        ticket_title=ticket_title(notification, ctx),
+        ticket_details=ticket_details(notification, "<key>:ticket", ctx),
+        ticket_note=ticket_note,
+        attachment_note=attachment,
+    )

@@ -1,0 +1,237 @@
+"""Client-portal invitations: staff invite synced BMS contacts; the e-mail carries a signed
+sign-in link valid for 7 days with which the contact sets a password.
+
+The token is signed (django.core.signing) over the user id and a digest of the account's
+state (password hash, last sign-in): setting the password makes every earlier link of
+that user invalid, so a link works once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from email.utils import parseaddr
+
+from django.conf import settings
+from django.core import signing
+from django.core.exceptions import ValidationError
+from django.core.mail import EmailMultiAlternatives, get_connection
+from django.core.validators import validate_email
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.models import Role, User
+from accounts.services import audit_record
+from organizations.models import Contact, Organization
+from portal.models import PortalInvitation
+
+logger = logging.getLogger(__name__)
+
+INVITATION_MAX_AGE = timedelta(days=7)
+# Named after the module the tokens were first issued by: links already sent must keep working.
+_SALT = "accounts.invitation"
+# An invitation to the same person this soon after the last one is not sent again (double clicks).
+RESEND_AFTER = timedelta(seconds=60)
+
+
+class InvitationInvalid(Exception):
+    """The link is not one we issued, or was already used."""
+
+
+class InvitationExpired(InvitationInvalid):
+    """The link is older than 7 days."""
+
+
+@dataclass(frozen=True)
+class InviteOutcome:
+    contact: Contact
+    status: str  # invited | resent | has_access | recent | skipped | failed
+    detail: str
+
+    @property
+    def sent(self) -> bool:
+        return self.status in {"invited", "resent"}
+
+
+def _state(user: User) -> str:
+    raw = f"{user.pk}:{user.password}:{user.last_login}:{user.is_active}:{user.email}"
+    return hashlib.sha256(raw.encode()).hexdigest()[:24]
+
+
+def invitation_token_make(user: User) -> str:
+    return signing.dumps({"u": user.pk, "s": _state(user)}, salt=_SALT)
+
+
+def invitation_user_for_token(token: str) -> User:
+    """The invited client contact, or InvitationExpired / InvitationInvalid."""
+    try:
+        data = signing.loads(token, salt=_SALT, max_age=INVITATION_MAX_AGE)
+    except signing.SignatureExpired:
+        raise InvitationExpired("This invitation link has expired: links are valid for 7 days.") from None
+    except signing.BadSignature:
+        raise InvitationInvalid("This invitation link is not valid.") from None
+    user = User.objects.filter(pk=data.get("u"), role=Role.CLIENT_CONTACT, is_active=True).first()
+    if user is None:
+        raise InvitationInvalid("This invitation link is not valid.")
+    if _state(user) != data.get("s"):
+        raise InvitationInvalid("This invitation link was already used. Sign in, or reset your password.")
+    return user
+
+
+def invitation_url(user: User) -> str:
+    path = reverse("portal:invitation-accept", kwargs={"token": invitation_token_make(user)})
+    return settings.PORTAL_BASE_URL.rstrip("/") + path
+
+
+def _contact_email(contact: Contact) -> str | None:
+    email = parseaddr(contact.email or "")[1].strip().lower()
+    if not email:
+        return None
+    try:
+        validate_email(email)
+    except ValidationError:
+        return None
+    return email
+
+
+def _invitation_message(user: User, contact: Contact) -> EmailMultiAlternatives:
+    expires = timezone.localtime(timezone.now() + INVITATION_MAX_AGE)
+    context = {
+        "msp_name": settings.MSP_NAME,
+        "name": contact.full_name or user.full_name or user.email,
+        "organization": user.organization,
+        "url": invitation_url(user),
+        "expires": expires,
+        "login_url": settings.PORTAL_BASE_URL.rstrip("/") + reverse("accounts:login"),
+    }
+    message = EmailMultiAlternatives(
+        subject=f"{settings.MSP_NAME}: your invitation to the billing portal",
+        body=render_to_string("portal/email/invitation.txt", context),
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[user.email],
+    )
+    message.attach_alternative(render_to_string("portal/email/invitation.html", context), "text/html")
+    return message
+
+
+def _prepare(contact: Contact, actor: User) -> tuple[InviteOutcome | None, User | None]:
+    """Create or find the contact's portal account; an outcome when nothing is to be sent."""
+    if contact.organization_id is None or contact.deleted_at is not None:
+        return InviteOutcome(contact, "skipped", "The contact belongs to no current organization."), None
+    if not contact.is_active:
+        return InviteOutcome(contact, "skipped", "The contact is inactive in BMS."), None
+    email = _contact_email(contact)
+    if email is None:
+        return InviteOutcome(contact, "skipped", "The contact has no valid e-mail address."), None
+    user = User.objects.filter(email__iexact=email).first()
+    if user is None:
+        user = User.objects.create_user(
+            email,
+            None,
+            role=Role.CLIENT_CONTACT,
+            organization_id=contact.organization_id,
+            full_name=contact.full_name[:200],
+        )
+        return None, user
+    if not user.is_client_contact:
+        return InviteOutcome(contact, "skipped", f"{email} is a staff account's address."), None
+    if user.organization_id != contact.organization_id:
+        return InviteOutcome(contact, "skipped", f"{email} already has portal access for another organization."), None
+    if not user.is_active:
+        return InviteOutcome(contact, "skipped", f"The portal account of {email} is deactivated."), None
+    if user.has_usable_password():
+        return InviteOutcome(contact, "has_access", f"{email} already has portal access."), None
+    last = PortalInvitation.objects.filter(user=user).order_by("-sent_at").first()
+    if last and last.sent_at > timezone.now() - RESEND_AFTER:
+        return InviteOutcome(contact, "recent", f"An invitation was sent to {email} a moment ago."), None
+    return None, user
+
+
+def contacts_invite(*, contacts: list[Contact], actor: User) -> list[InviteOutcome]:
+    """Invite each contact (one e-mail per distinct address); returns one outcome per contact."""
+    outcomes: list[InviteOutcome] = []
+    to_send: list[tuple[Contact, User, bool]] = []
+    seen: set[str] = set()
+    with transaction.atomic():
+        for contact in contacts:
+            email = _contact_email(contact)
+            if email and email in seen:
+                outcomes.append(InviteOutcome(contact, "skipped", f"{email} is listed twice; invited once."))
+                continue
+            if email:
+                seen.add(email)
+            outcome, user = _prepare(contact, actor)
+            if outcome is not None:
+                outcomes.append(outcome)
+                continue
+            resend = PortalInvitation.objects.filter(user=user).exists()
+            to_send.append((contact, user, resend))
+    if not to_send:
+        return outcomes
+    connection = get_connection()
+    for contact, user, resend in to_send:
+        try:
+            connection.send_messages([_invitation_message(user, contact)])
+        except Exception as exc:  # SMTP down, refused address...
+            logger.warning("Could not send the portal invitation to %s: %s", user.email, exc)
+            outcomes.append(InviteOutcome(contact, "failed", f"Could not send the e-mail to {user.email}: {exc}"))
+            continue
+        PortalInvitation.objects.create(user=user, contact=contact, invited_by=actor)
+        audit_record(
+            actor=actor,
+            action="portal.invitation.sent",
+            target=user.email,
+            summary=f"Invited {user.email} ({contact.organization}) to the client portal",
+            organization_id=contact.organization_id,
+            resent=resend,
+        )
+        outcomes.append(
+            InviteOutcome(
+                contact,
+                "resent" if resend else "invited",
+                f"{'Invitation sent again' if resend else 'Invitation sent'} to {user.email}.",
+            )
+        )
+    return outcomes
+
+
+def organization_invite(*, organization: Organization, actor: User) -> list[InviteOutcome]:
+    """Invite every active contact of the organization that has an e-mail address."""
+    contacts = list(
+        Contact.objects.select_related("organization")
+        .filter(organization=organization, deleted_at__isnull=True, is_active=True)
+        .exclude(email="")
+        .order_by("-is_poc", "-receives_invoices", "last_name", "first_name", "id")
+    )
+    return contacts_invite(contacts=contacts, actor=actor)
+
+
+@transaction.atomic
+def invitation_accept(*, user: User, password: str) -> User:
+    """Set the invited contact's password (validated by the caller's form)."""
+    user.set_password(password)
+    user.save(update_fields=["password"])
+    PortalInvitation.objects.filter(user=user, accepted_at__isnull=True).update(accepted_at=timezone.now())
+    audit_record(
+        actor=user,
+        action="portal.invitation.accepted",
+        target=user.email,
+        summary=f"{user.email} accepted the client-portal invitation",
+    )
+    return user
+
+
+def summarize(outcomes: list[InviteOutcome]) -> str:
+    sent = sum(o.sent for o in outcomes)
+    parts = [f"{sent} invitation{'s' if sent != 1 else ''} sent"]
+    already = sum(o.status == "has_access" for o in outcomes)
+    if already:
+        parts.append(f"{already} already had access")
+    other = [o for o in outcomes if o.status in {"skipped", "failed", "recent"}]
+    if other:
+        parts.append(f"{len(other)} not sent ({'; '.join(o.detail for o in other[:5])})")
+    return ", ".join(parts) + "."

@@ -1,0 +1,119 @@
+"""Portal writes: access requests (made by anyone, closed by staff) and client access
+revoked when BMS no longer backs it. Invitations have their own module (portal.invitations).
+
+Invariants: at most one pending access request per e-mail, and the requester's answer never
+tells whether an address is known; a client contact whose BMS contact is gone, inactive or
+moved (or whose organization was deleted) cannot sign in after the next successful sync.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from django.core.cache import cache
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Exists, OuterRef
+from django.utils import timezone
+
+from accounts.models import Role, User
+from accounts.services import audit_record
+from organizations.models import Contact
+from portal import signals
+from portal.models import AccessRequestStatus, PortalAccessRequest
+
+# Access requests: at most this many per client IP per hour; one pending request per e-mail.
+ACCESS_REQUESTS_PER_IP_PER_HOUR = 5
+
+
+def _ip_key(ip: str) -> str:
+    return f"access-request:ip:{hashlib.sha256(ip.encode()).hexdigest()[:32]}"
+
+
+def access_request_create(
+    *, email: str, full_name: str, company: str = "", message: str = "", ip: str = ""
+) -> PortalAccessRequest | None:
+    """Record a request for portal access and announce it after commit.
+
+    Returns None when nothing new was stored (a pending request for the e-mail exists, or
+    the IP sent too many); the requester sees the same answer either way, so the form never
+    tells whether an address is known.
+    """
+    email = email.strip().lower()
+    if ip and not cache.add(_ip_key(ip), 1, timeout=60 * 60):
+        try:
+            count = cache.incr(_ip_key(ip))
+        except ValueError:
+            count = 1
+        if count > ACCESS_REQUESTS_PER_IP_PER_HOUR:
+            raise ValidationError("Too many access requests from your network. Try again in an hour.")
+    with transaction.atomic():
+        if PortalAccessRequest.objects.filter(email=email, status=AccessRequestStatus.PENDING).exists():
+            return None
+        contact = (
+            Contact.objects.select_related("organization")
+            .filter(
+                email__iexact=email,
+                deleted_at__isnull=True,
+                is_active=True,
+                organization__isnull=False,
+                organization__deleted_at__isnull=True,
+            )
+            .order_by("-is_poc", "-receives_invoices", "id")
+            .first()
+        )
+        request = PortalAccessRequest.objects.create(
+            email=email,
+            full_name=full_name.strip(),
+            company=company.strip(),
+            message=message.strip(),
+            contact=contact,
+            organization=contact.organization if contact else None,
+        )
+        transaction.on_commit(
+            lambda: signals.portal_access_requested.send(sender=PortalAccessRequest, access_request=request)
+        )
+    return request
+
+
+def access_request_close(
+    *, access_request: PortalAccessRequest, actor: User, status: str = AccessRequestStatus.DISMISSED
+) -> PortalAccessRequest:
+    if access_request.status == AccessRequestStatus.PENDING:
+        access_request.status = status
+        access_request.handled_by = actor
+        access_request.handled_at = timezone.now()
+        access_request.save(update_fields=["status", "handled_by", "handled_at"])
+        audit_record(
+            actor=actor,
+            action=f"portal.access_request.{status}",
+            target=access_request.email,
+            summary=f"Portal access request from {access_request.email}: {access_request.get_status_display()}",
+        )
+    return access_request
+
+
+def client_access_revoke_stale(*, source_id: int) -> list[User]:
+    """Deactivate the source's client contacts that BMS no longer backs (after a sync)."""
+    live_contact = Contact.objects.filter(
+        source_id=source_id,
+        organization_id=OuterRef("organization_id"),
+        email__iexact=OuterRef("email"),
+        deleted_at__isnull=True,
+        is_active=True,
+    )
+    stale = list(
+        User.objects.filter(role=Role.CLIENT_CONTACT, is_active=True, organization__source_id=source_id)
+        .annotate(has_contact=Exists(live_contact))
+        .exclude(has_contact=True, organization__deleted_at__isnull=True)
+    )
+    for user in stale:
+        user.is_active = False
+        user.save(update_fields=["is_active"])
+        audit_record(
+            actor=None,
+            action="client.access_revoked",
+            target=user.email,
+            summary="Client portal access revoked: the BMS contact or organization is gone or inactive",
+        )
+    return stale

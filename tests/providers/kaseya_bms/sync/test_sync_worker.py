@@ -1,0 +1,201 @@
+"""Syncs run by a real Celery worker process, on the test database, against the sandbox."""
+
+import threading
+import time
+from datetime import timedelta
+
+import pytest
+from django.db import connections
+from django.test import Client
+from django.urls import reverse
+
+from billing.models import Invoice
+from integrations.models import SyncRun, SyncStatus, SyncTrigger
+from integrations.sync.service import sync_request, sync_watch
+from organizations.models import Organization
+from tests.factories import UserFactory
+from tests.providers.kaseya_bms.sync.helpers import assert_matches_sandbox
+
+pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+
+FINISHED = {SyncStatus.SUCCEEDED, SyncStatus.FAILED, SyncStatus.CANCELLED}
+
+
+def wait_for_run(run: SyncRun, timeout: float = 90, on_poll=None) -> SyncRun:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        run.refresh_from_db()
+        if run.status in FINISHED:
+            return run
+        if on_poll:
+            on_poll()
+        time.sleep(0.25)
+    raise AssertionError(f"sync run {run.pk} did not finish: {run.status} {run.progress}")
+
+
+def test_worker_runs_a_full_sync_equal_to_the_sandbox(celery_worker, bms_integration, bms_sandbox):
+    run = wait_for_run(sync_request(integration=bms_integration, trigger=SyncTrigger.SYNC_NOW))
+    assert run.status == SyncStatus.SUCCEEDED, run.error
+    assert_matches_sandbox(bms_sandbox.control, bms_integration.data_source)
+
+
+def test_worker_incremental_sync_after_changes_equals_the_sandbox(celery_worker, bms_integration, bms_sandbox):
+    control = bms_sandbox.control
+    assert wait_for_run(sync_request(integration=bms_integration, trigger=SyncTrigger.SYNC_NOW)).status == "succeeded"
+    control.mutate("account.create", accountName="Northwind Veterinary")
+    control.mutate("contact.update", id=control.records("contacts")[3]["id"], lastName="Renamed")
+    control.mutate("invoice.pay", id=next(i for i in control.records("invoices") if i["paymentDue"] > 0)["id"])
+    control.mutate("ticket.activity", id=control.records("tickets")[7]["id"])
+    control.mutate("delete", entity="contracts", id=control.records("contracts")[0]["id"])
+    run = wait_for_run(sync_request(integration=bms_integration, trigger=SyncTrigger.SYNC_NOW))
+    assert run.status == SyncStatus.SUCCEEDED and not run.full_reconcile
+    reconcile = wait_for_run(sync_request(integration=bms_integration, trigger=SyncTrigger.RECONCILE))
+    assert reconcile.status == SyncStatus.SUCCEEDED and reconcile.counts["contracts"]["deleted"] == 1
+    assert_matches_sandbox(control, bms_integration.data_source)
+
+
+@pytest.fixture(scope="module")
+def larger_sandbox():
+    """A tenant large enough for a sync of ~100 requests (2,000 invoices)."""
+    from bms_sandbox.testing import SandboxServer
+
+    with SandboxServer(accounts=100, invoices_per_account=20, tickets_per_account=8) as server:
+        yield server
+
+
+@pytest.fixture
+def larger_integration(larger_sandbox, admin_user, settings):
+    from tests.conftest import connect_sandbox
+
+    larger_sandbox.control.reset()
+    return connect_sandbox(larger_sandbox, settings, admin_user)
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_faults_and_token_expiry_do_not_change_the_result(celery_worker, larger_integration, larger_sandbox, seed):
+    bms_integration, control = larger_integration, larger_sandbox.control
+    control.set_faults(
+        error_rate=0.10,
+        rate_limit_rate=0.05,
+        retry_after=1,
+        success_false_rate=0.05,
+        token_max_requests=50,
+        fault_seed=seed,
+    )
+    run = wait_for_run(sync_request(integration=bms_integration, trigger=SyncTrigger.SYNC_NOW), timeout=180)
+    assert run.status == SyncStatus.SUCCEEDED, run.error
+    requests = control.request_counts()["by_endpoint"]
+    control.set_faults()
+    assert_matches_sandbox(control, bms_integration.data_source)
+    # Tokens expired every 50 requests and were renewed mid-sync.
+    assert sum(requests.values()) > 100
+    assert requests.get("POST /v2/security/refreshtoken", 0) + requests.get("POST /v2/security/authenticate", 0) >= 3
+
+
+def test_worker_killed_mid_sync_is_resumed_and_ends_identical(
+    celery_worker, worker_env, bms_integration, bms_sandbox, settings
+):
+    from tests.conftest import CeleryWorker
+
+    settings.SYNC_STALE_HEARTBEAT = timedelta(seconds=2)
+    bms_sandbox.control.set_faults(latency_ms=40)  # slow enough to kill it part-way
+    run = sync_request(integration=bms_integration, trigger=SyncTrigger.SYNC_NOW)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        run.refresh_from_db()
+        if run.checkpoint.get("step") == "invoices" and run.checkpoint.get("page", 0) >= 1:
+            break
+        time.sleep(0.05)
+    else:
+        raise AssertionError(f"the sync never reached the invoices: {run.checkpoint}")
+    celery_worker.kill()
+    killed_at_page = run.checkpoint["page"]
+    run.refresh_from_db()
+    assert run.status == SyncStatus.RUNNING
+    invoices_before = Invoice.objects.count()
+    assert 0 < invoices_before < 300
+
+    bms_sandbox.control.set_faults()
+    bms_sandbox.control.clear_requests()
+    replacement = CeleryWorker(worker_env)
+    replacement.start()
+    try:
+        time.sleep(3.5)  # the dead worker's lock expires (SYNC_LOCK_TTL_SECONDS=3)
+        run = wait_for_run(run, timeout=90, on_poll=sync_watch)
+    finally:
+        replacement.stop()
+    assert run.status == SyncStatus.SUCCEEDED, run.error
+    assert_matches_sandbox(bms_sandbox.control, bms_integration.data_source)
+    # Resumed from the checkpoint: it re-read at most the page it was killed on.
+    requests = bms_sandbox.control.request_counts()["by_endpoint"]
+    remaining_pages = 3 - killed_at_page  # 300 invoices, 100 a page, plus the short-page probe
+    assert requests["GET /v2/finance/invoices/summary"] <= remaining_pages + 2
+    assert "GET /v2/crm/accounts/summary" not in requests
+
+
+def test_twenty_simultaneous_sync_now_clicks_make_one_run(bms_integration, admin_user):
+    url = reverse("integrations:sync", args=["kaseya-bms"])
+    statuses, barrier = [], threading.Barrier(20)
+
+    def click():
+        web = Client()
+        web.force_login(admin_user)
+        barrier.wait()
+        statuses.append(web.post(url, follow=True))
+        connections.close_all()
+
+    threads = [threading.Thread(target=click) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert SyncRun.objects.count() == 1
+    pages = [response.content.decode() for response in statuses]
+    assert sum("A sync is already running." in page for page in pages) == 19
+    assert sum("sync started" in page for page in pages) == 1
+
+
+def test_deleted_integration_keeps_records_and_relinks_them(bms_integration, bms_sandbox, admin_user, sandbox_settings):
+    from integrations.registry import get_provider
+    from integrations.services import integration_delete, integration_save_settings, integration_test_connection
+    from tests.integrations.sync.helpers import run_sync
+
+    run_sync(bms_integration)
+    source = bms_integration.data_source
+    orgs = Organization.objects.count()
+    integration_delete(integration=bms_integration, actor=admin_user)
+    source.refresh_from_db()
+    assert source.is_removed
+    assert Organization.objects.filter(source=source).count() == orgs == 25
+    again = integration_save_settings(
+        provider=get_provider("kaseya-bms"), actor=admin_user, cleaned_data=sandbox_settings
+    )
+    # Test Connection identifies the same tenant: its source, with every record, comes back.
+    assert integration_test_connection(integration=again, actor=admin_user).passed
+    again.refresh_from_db()
+    assert again.data_source.pk == source.pk
+    second = run_sync(again)
+    assert second.status == SyncStatus.SUCCEEDED
+    assert all(counts["created"] == 0 for counts in second.counts.values())
+    assert Organization.objects.count() == orgs
+    assert_matches_sandbox(bms_sandbox.control, source)
+
+
+def test_staff_pages_show_the_synced_data(bms_integration, bms_sandbox):
+    from tests.integrations.sync.helpers import run_sync
+
+    run_sync(bms_integration)
+    web = Client()
+    web.force_login(UserFactory(role="billing_staff"))
+    org = Organization.objects.order_by("name").first()
+    listing = web.get(reverse("organizations:list"), {"q": org.name[:6]}).content.decode()
+    assert org.name in listing
+    detail = web.get(reverse("organizations:detail", args=[org.pk])).content.decode()
+    assert org.contact_set.first().email in detail
+    invoice = org.invoices.first()
+    assert invoice.number in detail
+    filtered = web.get(reverse("billing:invoices"), {"q": invoice.number, "organization": org.pk}).content.decode()
+    assert invoice.number in filtered
+    paid_only = web.get(reverse("billing:invoices"), {"state": "paid"}).context["object_list"]
+    assert all(i.balance_due <= 0 for i in paid_only)
+    assert web.get(reverse("integrations:sync-history")).status_code == 200
