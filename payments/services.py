@@ -112,6 +112,20 @@ def _lease_until() -> timezone.datetime:
     return timezone.now() + timedelta(seconds=settings.PAYMENTS_CHARGE_LEASE_SECONDS)
 
 
+def _announce(payment: Payment, previous_status: str | None) -> None:
+    """After the commit, tell listeners (notifications, cached invoice lists) the payment changed.
+    A listener that fails (Redis down) is logged; the committed payment stands."""
+
+    def send() -> None:
+        for receiver, outcome in signals.payment_changed.send_robust(
+            sender=Payment, payment=payment, previous_status=previous_status
+        ):
+            if isinstance(outcome, Exception):
+                logger.error("payment_changed receiver %r failed: %s", receiver, outcome)
+
+    transaction.on_commit(send)
+
+
 def _enqueue(task, *args) -> None:
     transaction.on_commit(lambda: task.delay(*args))
 
@@ -394,7 +408,7 @@ def _record_payment(
         )
         for invoice in invoices
     )
-    transaction.on_commit(lambda: signals.payment_changed.send(sender=Payment, payment=payment, previous_status=None))
+    _announce(payment, None)
     return payment
 
 
@@ -606,9 +620,7 @@ def payment_apply_charge(*, payment_id: int, charge: Charge) -> Payment:
                 changed += ["failed_at", "failure_code", "failure_reason"]
         payment.save(update_fields=changed)
         if status != previous or "action_required" in changed:
-            transaction.on_commit(
-                lambda: signals.payment_changed.send(sender=Payment, payment=payment, previous_status=previous)
-            )
+            _announce(payment, previous)
     return payment
 
 
@@ -808,9 +820,7 @@ def _refund_apply(*, refund_id: int, outcome: RefundOutcome) -> Refund:
                 payment.status = PaymentStatus.PARTIALLY_REFUNDED
         payment.save(update_fields=["refunded_amount", "status"])
         if payment.status != previous:
-            transaction.on_commit(
-                lambda: signals.payment_changed.send(sender=Payment, payment=payment, previous_status=previous)
-            )
+            _announce(payment, previous)
     return refund
 
 
