@@ -232,9 +232,8 @@ def test_client_pages_are_for_client_contacts_only(role, stripe_integration):
 
 
 def test_staff_pages_and_refund(stripe_integration, localstripe, organization, billing_client, web, admin_user):
-    payment = services.payment_charge(
-        payment_id=recorded(organization, make_invoice(organization, "60.00", "INV-60"), save_card(localstripe, organization), "60").pk
-    )  # fmt: skip
+    invoice, method = make_invoice(organization, "60.00", "INV-60"), save_card(localstripe, organization)
+    payment = services.payment_charge(payment_id=recorded(organization, invoice, method, "60").pk)
     assert web.get("/payments/").status_code == 403
     assert web.get(f"/payments/{payment.pk}/").status_code == 403
     listing = billing_client.get("/payments/?status=succeeded&method=card").content.decode()
