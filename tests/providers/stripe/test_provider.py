@@ -197,3 +197,20 @@ def test_charges_map_to_neutral_states(stripe_integration, localstripe, organiza
     assert [c.id for c in installation.charges_with(metadata_key="portal_payment", value="payment-1")] == [charge.id]
     saved = installation.saved_method(method.processor_method_id)
     assert (saved.kind, saved.last4, saved.funding) == ("card", "0341", "credit")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_demo_command_connects_the_card_to_localstripe(localstripe, live_server, settings):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    settings.STRIPE_API_BASE = localstripe.url
+    settings.PORTAL_BASE_URL = live_server.url
+    out = StringIO()
+    call_command("stripe_demo", stdout=out)
+    assert "Test Connection passed" in out.getvalue()
+    integration = Integration.objects.get(provider_key="stripe")
+    assert integration.last_test_passed and integration.config["mode"] == "test"
+    # Leave localstripe's endpoint pointing nowhere for the next tests.
+    localstripe.register_webhook("http://127.0.0.1:9/", "whsec_unused", endpoint_id="portal", events=[])
