@@ -240,6 +240,7 @@ CELERY_BEAT_SCHEDULE = {
     "notifications-past-due": {"task": "notifications.invoices_past_due", "schedule": timedelta(days=1)},
     # Re-reads the processor's state of payments the portal has not settled (lost webhooks).
     "payments-settle": {"task": "payments.settle_unsettled", "schedule": timedelta(days=1)},
+    "payments-autopay": {"task": "payments.autopay_evaluate", "schedule": timedelta(days=1)},
 }
 # Incremental cursors start this long before the last run's start, to catch clock skew
 # and records changed while that run was paging.
@@ -326,6 +327,9 @@ PAYMENTS_CARD_SURCHARGE_CAP = Decimal(env.str("PAYMENTS_CARD_SURCHARGE_CAP", def
 PAYMENTS_CHARGE_LEASE_SECONDS = env.int("PAYMENTS_CHARGE_LEASE_SECONDS", default=300)
 # The nightly settle re-reads payments still unsettled after this many minutes.
 PAYMENTS_SETTLE_AFTER_MINUTES = env.int("PAYMENTS_SETTLE_AFTER_MINUTES", default=30)
+# Autopay: a failed charge is tried again after these many days (then after the next), then
+# its rule pauses.
+PAYMENTS_AUTOPAY_RETRY_DAYS = [int(d) for d in env.list("PAYMENTS_AUTOPAY_RETRY_DAYS", default=["1", "3"])]
 # Test-only fault injection: "exit" ends the worker process right after Stripe confirmed a
 # charge and before the portal records the outcome (the crash exactly-once must survive).
 PAYMENTS_FAULT_AFTER_CONFIRM = env.str("PAYMENTS_FAULT_AFTER_CONFIRM", default="")

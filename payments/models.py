@@ -267,3 +267,83 @@ class ProcessorEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.type} {self.event_id}"
+
+
+class AutopayTiming(models.TextChoices):
+    DAYS_BEFORE_DUE = "days_before_due", "Days before the due date"
+    DAYS_AFTER_DUE = "days_after_due", "Days after the due date"
+    DAYS_AFTER_INVOICE = "days_after_invoice", "Days after the invoice date"
+    DAY_OF_MONTH = "day_of_month", "Day of the month"
+
+
+class AutopayRule(models.Model):
+    """One of an organization's ordered autopay rules: which saved method pays which invoices,
+    and when. The first rule (by ``position``) an invoice matches schedules it."""
+
+    organization = models.ForeignKey("organizations.Organization", on_delete=models.CASCADE, related_name="+")
+    position = models.PositiveSmallIntegerField(default=0)
+    method = models.ForeignKey(PaymentMethod, on_delete=models.PROTECT, related_name="autopay_rules")
+    timing = models.CharField(max_length=30, choices=AutopayTiming.choices)
+    days = models.PositiveSmallIntegerField(default=0)  # N, or the day of the month (1-31)
+    # Criteria (empty: any). BMS contracts are synced; invoices do not say their contract yet,
+    # so a contract here only makes the rule stop (with an error) once the contract has ended.
+    contract = models.ForeignKey("organizations.Contract", null=True, blank=True, on_delete=models.SET_NULL)
+    max_amount = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    invoice_status = models.CharField(max_length=100, blank=True)
+    locked = models.BooleanField(default=False)  # by the MSP: read-only to the client
+    requires_approval = models.BooleanField(default=False)
+    enabled = models.BooleanField(default=True)
+    paused_at = models.DateTimeField(null=True, blank=True)
+    pause_reason = models.CharField(max_length=500, blank=True)
+    error = models.CharField(max_length=500, blank=True)  # why it cannot charge now
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["organization", "position", "id"]
+
+    def __str__(self) -> str:
+        return f"Autopay rule {self.position} of {self.organization_id}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.enabled and self.paused_at is None and not self.error
+
+
+class ScheduledChargeStatus(models.TextChoices):
+    SCHEDULED = "scheduled", "Scheduled"
+    AWAITING_APPROVAL = "awaiting_approval", "Awaiting approval"
+    APPROVED = "approved", "Approved"
+    CHARGING = "charging", "Charging"
+    CHARGED = "charged", "Charged"
+    FAILED = "failed", "Failed"
+    SKIPPED = "skipped", "Skipped"
+
+
+class ScheduledCharge(models.Model):
+    """An autopay charge of one invoice for one schedule slot (the date the rule gave it).
+    Unique per invoice and slot, so evaluations run twice at once schedule it once; each
+    attempt's payment key comes from this row and the attempt number."""
+
+    rule = models.ForeignKey(AutopayRule, null=True, on_delete=models.SET_NULL, related_name="charges")
+    organization = models.ForeignKey("organizations.Organization", on_delete=models.CASCADE, related_name="+")
+    invoice = models.ForeignKey("billing.Invoice", on_delete=models.CASCADE, related_name="+")
+    slot = models.DateField()
+    charge_on = models.DateField(db_index=True)  # the slot, a retry day, or a rescheduled day
+    status = models.CharField(
+        max_length=20, choices=ScheduledChargeStatus.choices, default=ScheduledChargeStatus.SCHEDULED
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    payment = models.ForeignKey(Payment, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    note = models.CharField(max_length=500, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["charge_on", "id"]
+        constraints = [models.UniqueConstraint(fields=["invoice", "slot"], name="one_autopay_charge_per_slot")]
+
+    def __str__(self) -> str:
+        return f"Autopay of invoice {self.invoice_id} on {self.charge_on} ({self.status})"

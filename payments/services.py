@@ -57,6 +57,7 @@ from integrations.registry import installation_offering
 from organizations.models import Organization
 from payments import selectors, signals
 from payments.models import (
+    AutopayRule,
     Initiator,
     MethodKind,
     Payment,
@@ -242,7 +243,13 @@ def method_in_use_reason(method: PaymentMethod) -> str | None:
     """Why the method may not be removed now (None: it may)."""
     if Payment.objects.filter(method=method, status__in=[PaymentStatus.PENDING, PaymentStatus.PROCESSING]).exists():
         return "A payment with this method is still in progress."
-    # Autopay rules (issue 11, Autopay) will refuse here while a rule names the method.
+    rules = AutopayRule.objects.filter(method=method, enabled=True)
+    if rules.exists():
+        count = rules.count()
+        return (
+            f"{count} autopay rule{'s' if count > 1 else ''} pay{'' if count > 1 else 's'} with it. "
+            "Move the rule to another payment method first."
+        )
     return None
 
 

@@ -10,7 +10,7 @@ import logging
 from celery import shared_task
 
 from integrations.base import IntegrationError
-from payments import services
+from payments import autopay, services
 
 logger = logging.getLogger(__name__)
 
@@ -51,5 +51,13 @@ def process_event_task(self, event_pk: int) -> str:
 def settle_unsettled_task() -> dict:
     try:
         return services.payments_settle_unsettled()
+    except services.PaymentsUnavailable:
+        return {}
+
+
+@shared_task(name="payments.autopay_evaluate")
+def autopay_evaluate_task() -> dict:
+    try:
+        return autopay.autopay_evaluate()
     except services.PaymentsUnavailable:
         return {}
