@@ -13,7 +13,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import HttpResponse, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -137,6 +137,8 @@ class MethodSetupView(ClientPaymentsMixin, View):
     """A setup for the browser to confirm a new card or bank account with (JSON)."""
 
     def post(self, request):
+        if self.organization is None:
+            raise Http404("No organization to add a payment method to.")
         kind = request.POST.get("kind", MethodKind.CARD)
         if kind not in MethodKind.values:
             return JsonResponse({"error": "Unknown payment method type."}, status=400)
@@ -231,6 +233,8 @@ class PaymentMethodsView(ClientPaymentsMixin, View):
         return render(request, self.template_name, context, status=status)
 
     def post(self, request):
+        if self.organization is None:
+            raise Http404("No organization to add a payment method to.")
         form = MethodSaveForm(request.POST)
         if not form.is_valid():
             return self.get(request, status=400, error="Enter the card details, then Add card.")

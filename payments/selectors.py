@@ -88,8 +88,10 @@ def invoice_payment_state(invoice: Invoice) -> InvoicePaymentState:
     return unreflected_amounts([invoice])[invoice.pk]
 
 
-def payable_invoices(*, organization_id: int, invoice_ids: Iterable[int] | None = None) -> list[Invoice]:
+def payable_invoices(*, organization_id: int | None, invoice_ids: Iterable[int] | None = None) -> list[Invoice]:
     """The organization's open invoices (all, or those of ``invoice_ids``), oldest due first."""
+    if organization_id is None:
+        return []
     invoices = Invoice.objects.filter(organization_id=organization_id, deleted_at__isnull=True, balance_due__gt=0)
     if invoice_ids is not None:
         invoices = invoices.filter(pk__in=list(invoice_ids))

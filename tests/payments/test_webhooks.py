@@ -201,3 +201,16 @@ def test_a_payment_never_authenticated_gives_up_after_a_day(stripe_integration, 
         f"{localstripe.url}/v1/payment_intents/{payment.processor_intent_id}", auth=(LOCALSTRIPE_KEY, ""), timeout=10
     ).json()
     assert intent["status"] == "canceled"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("role", [None, "master_admin", "billing_staff", "client_contact"])
+def test_the_webhook_takes_no_role_only_a_signature(stripe_integration, role):
+    from tests.factories import UserFactory
+
+    web = Client()
+    if role:
+        web.force_login(UserFactory(role=role))
+    body, _ = signed_test_delivery("whsec_portal_payments_tests")
+    assert web.post(URL, body, content_type="application/json").status_code == 400
+    assert ProcessorEvent.objects.count() == 0
