@@ -7,6 +7,7 @@ missing one.
 """
 
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -81,8 +82,10 @@ INSTALLED_APPS = [
     "billing",
     "portal",
     "notifications",
+    "payments",
     # Integration providers: each registers itself when its app is ready.
     "providers.kaseya_bms",
+    "providers.stripe",
 ]
 
 MIDDLEWARE = [
@@ -235,6 +238,9 @@ CELERY_BEAT_SCHEDULE = {
     "watch-syncs": {"task": "integrations.watch_syncs", "schedule": timedelta(minutes=1)},
     "notifications-sweep": {"task": "notifications.sweep", "schedule": timedelta(minutes=1)},
     "notifications-past-due": {"task": "notifications.invoices_past_due", "schedule": timedelta(days=1)},
+    # Re-reads the processor's state of payments the portal has not settled (lost webhooks).
+    "payments-settle": {"task": "payments.settle_unsettled", "schedule": timedelta(days=1)},
+    "payments-autopay": {"task": "payments.autopay_evaluate", "schedule": timedelta(days=1)},
 }
 # Incremental cursors start this long before the last run's start, to catch clock skew
 # and records changed while that run was paging.
@@ -301,3 +307,29 @@ NOTIFICATIONS_LISTEN_TO_SYNC = env.bool("NOTIFICATIONS_LISTEN_TO_SYNC", default=
 # The e-mail backend notifications use (empty: EMAIL_BACKEND). Tests point a worker process
 # at a loopback SMTP server with this and EMAIL_URL.
 NOTIFICATIONS_EMAIL_BACKEND = env.str("NOTIFICATIONS_EMAIL_BACKEND", default="")
+
+# Payments (Stripe). STRIPE_API_BASE empty: real Stripe; the demo and the tests point it at
+# localstripe (http://127.0.0.1:8420), whose fake Stripe.js is at <base>/js.stripe.com/v3/.
+STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="") or None
+STRIPE_JS_URL = env.str("STRIPE_JS_URL", default="https://js.stripe.com/v3/")
+STRIPE_CONNECT_TIMEOUT = env.float("STRIPE_CONNECT_TIMEOUT", default=10.0)
+STRIPE_READ_TIMEOUT = env.float("STRIPE_READ_TIMEOUT", default=60.0)
+STRIPE_MAX_NETWORK_RETRIES = env.int("STRIPE_MAX_NETWORK_RETRIES", default=2)
+# The currency invoices are paid in when the portal stores none (the BMS tenant's currency).
+PORTAL_CURRENCY = env.str("PORTAL_CURRENCY", default="USD").upper()
+# The smallest amount a client may pay on an invoice (a smaller balance is paid in full).
+PAYMENTS_MINIMUM_AMOUNT = Decimal(env.str("PAYMENTS_MINIMUM_AMOUNT", default="1.00"))
+# Card surcharge, off by default: a percentage of the amount, capped (0: no cap), on credit cards
+# only. Card-network rules and some jurisdictions limit or forbid surcharging: check before use.
+PAYMENTS_CARD_SURCHARGE_PERCENT = Decimal(env.str("PAYMENTS_CARD_SURCHARGE_PERCENT", default="0"))
+PAYMENTS_CARD_SURCHARGE_CAP = Decimal(env.str("PAYMENTS_CARD_SURCHARGE_CAP", default="0"))
+# A worker charging a payment holds it this long; a worker that died loses it to the next try.
+PAYMENTS_CHARGE_LEASE_SECONDS = env.int("PAYMENTS_CHARGE_LEASE_SECONDS", default=300)
+# The nightly settle re-reads payments still unsettled after this many minutes.
+PAYMENTS_SETTLE_AFTER_MINUTES = env.int("PAYMENTS_SETTLE_AFTER_MINUTES", default=30)
+# Autopay: a failed charge is tried again after these many days (then after the next), then
+# its rule pauses.
+PAYMENTS_AUTOPAY_RETRY_DAYS = [int(d) for d in env.list("PAYMENTS_AUTOPAY_RETRY_DAYS", default=["1", "3"])]
+# Test-only fault injection: "exit" ends the worker process right after Stripe confirmed a
+# charge and before the portal records the outcome (the crash exactly-once must survive).
+PAYMENTS_FAULT_AFTER_CONFIRM = env.str("PAYMENTS_FAULT_AFTER_CONFIRM", default="")

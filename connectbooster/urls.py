@@ -14,4 +14,5 @@ urlpatterns = [
     path("configurations/notifications/", include("notifications.urls")),
     # /portal/ (the client's pages) and /accounts/ (invitations, access requests).
     path("", include("portal.urls")),
+    path("", include("payments.urls")),  # /payments/... (staff, webhook) and /portal/... (client payments)
 ]

@@ -7,9 +7,14 @@ Each provider maps them to its vendor's API in its own package.
 
 from __future__ import annotations
 
+import enum
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import TYPE_CHECKING, Protocol
+
+from integrations.base import IntegrationError
 
 if TYPE_CHECKING:
     from billing.models import Invoice
@@ -129,4 +134,188 @@ class InvoicePdfs(Protocol):
 class BillingContacts(Protocol):
     def billing_contact_emails(self, organization: Organization) -> list[str]:
         """The organization's billing e-mail addresses in this system (may be empty)."""
+        ...
+
+
+# --- payments ------------------------------------------------------------------------------------
+# Card data never reaches the portal: the browser confirms a setup (3-D Secure included) with the
+# processor's script, and the portal keeps only references and what a client needs to recognise
+# a method. Amounts cross this interface in the currency's minor units (``to_minor_units``).
+
+
+class MethodKind(enum.StrEnum):
+    CARD = "card"
+    SEPA_DEBIT = "sepa_debit"
+
+
+class ChargeState(enum.StrEnum):
+    """Where a charge stands at the processor, in the portal's words."""
+
+    REQUIRES_CONFIRMATION = "requires_confirmation"  # created, nothing charged yet
+    REQUIRES_ACTION = "requires_action"  # the cardholder must authenticate (3-D Secure)
+    PROCESSING = "processing"  # accepted, outcome later (bank debits)
+    SUCCEEDED = "succeeded"  # the money moved
+    FAILED = "failed"  # declined or authentication failed: nothing charged
+    CANCELED = "canceled"  # given up before any money moved
+
+
+@dataclass(frozen=True)
+class SavedMethod:
+    """A payment method the processor keeps for a customer: never the number."""
+
+    processor_id: str
+    customer_id: str | None
+    kind: str  # a MethodKind value, or the processor's own word for another kind
+    brand: str = ""
+    last4: str = ""
+    exp_month: int | None = None
+    exp_year: int | None = None
+    funding: str = ""  # credit, debit, prepaid, unknown; empty for bank debits
+
+
+@dataclass(frozen=True)
+class MethodSetup:
+    """A setup the browser confirms with ``client_secret`` (only ever shown to the paying client)."""
+
+    id: str
+    client_secret: str = field(repr=False)
+    state: str  # the processor's word: "succeeded" once confirmed
+    customer_id: str | None = None
+    method_id: str | None = None  # once confirmed
+    failure_message: str = ""
+
+
+@dataclass(frozen=True)
+class Charge:
+    """One charge (a PaymentIntent at Stripe) as the processor now sees it."""
+
+    id: str
+    state: ChargeState
+    amount_minor: int
+    currency: str  # upper-case ISO code
+    method_id: str | None = None
+    metadata: Mapping[str, str] = field(default_factory=dict)
+    failure_code: str = ""
+    failure_message: str = ""  # safe to show the paying client
+    client_secret: str = field(default="", repr=False)  # for the browser's 3-D Secure step only
+    refunded_minor: int | None = None  # what the processor says was refunded, when it says
+
+
+@dataclass(frozen=True)
+class RefundOutcome:
+    id: str
+    state: str  # pending, succeeded, failed, canceled, requires_action
+    amount_minor: int
+    failure_reason: str = ""
+
+
+@dataclass(frozen=True)
+class ProcessorNotice:
+    """One event from the processor (a verified webhook delivery, or one read back later)."""
+
+    id: str
+    type: str
+    created: datetime | None
+    object_type: str | None
+    object_id: str | None
+    payload: dict = field(repr=False)
+
+
+#: The type of the signed event Test Connection sends to the portal's own webhook endpoint: the
+#: endpoint verifies it and answers without storing it.
+WEBHOOK_TEST_NOTICE_TYPE = "portal.webhook_test"
+
+
+class WebhookRejected(IntegrationError):
+    """A webhook delivery that does not verify (forged, altered, another secret, too old)."""
+
+
+class PaymentCollector(Protocol):
+    """Collect payments: customers, saved methods, charges, refunds, events.
+
+    Money-moving calls take the caller's deterministic idempotency key; the collector never
+    relies on it alone (a test processor may ignore it): callers store a charge's id before
+    confirming it and read the charge back by id."""
+
+    def browser_config(self) -> tuple[str, str]:
+        """(publishable key, processor script URL) for the payment pages."""
+        ...
+
+    def to_minor_units(self, amount: Decimal, currency: str) -> int:
+        """``amount`` in the currency's minor unit; refuses an amount that would round."""
+        ...
+
+    def from_minor_units(self, amount_minor: int, currency: str) -> Decimal: ...
+
+    def create_customer(self, *, name: str, email: str, reference: str, idempotency_key: str) -> str:
+        """A new customer; ``reference`` (ours) is kept in its metadata. Returns its id."""
+        ...
+
+    def begin_method_setup(
+        self, *, customer_id: str, kinds: tuple[str, ...], idempotency_key: str | None = None
+    ) -> MethodSetup:
+        """A setup for the browser to confirm, for later off-session charges."""
+        ...
+
+    def method_setup(self, setup_id: str) -> MethodSetup: ...
+
+    def attach_method(self, *, method_id: str, customer_id: str) -> SavedMethod:
+        """The method, attached to the customer (harmless when it already is)."""
+        ...
+
+    def saved_method(self, method_id: str) -> SavedMethod: ...
+
+    def remove_method(self, method_id: str) -> None:
+        """Detach it from its customer; a method already gone is not an error."""
+        ...
+
+    def create_charge(
+        self,
+        *,
+        amount_minor: int,
+        currency: str,
+        customer_id: str,
+        method_id: str,
+        method_kind: str,
+        idempotency_key: str,
+        metadata: Mapping[str, str],
+    ) -> Charge:
+        """Create a charge without confirming it: nothing moves yet."""
+        ...
+
+    def confirm_charge(self, charge_id: str, *, idempotency_key: str, off_session: bool) -> Charge:
+        """Confirm (move the money). A decline or an authentication request is a ``Charge`` in
+        FAILED or REQUIRES_ACTION, not an exception; an unknown outcome raises a transient
+        ``IntegrationError`` (read the charge back before trying again)."""
+        ...
+
+    def charge(self, charge_id: str) -> Charge:
+        """The charge's current state."""
+        ...
+
+    def charges_with(self, *, metadata_key: str, value: str) -> list[Charge]:
+        """Charges whose metadata says ``metadata_key == value`` (a lost id's safety net; may
+        miss charges created in the last minute on processors whose search lags)."""
+        ...
+
+    def cancel_charge(self, charge_id: str, *, idempotency_key: str) -> Charge: ...
+
+    def refund(
+        self,
+        *,
+        charge_id: str,
+        amount_minor: int,
+        currency: str,
+        idempotency_key: str,
+        metadata: Mapping[str, str],
+    ) -> RefundOutcome: ...
+
+    def refund_state(self, refund_id: str) -> RefundOutcome: ...
+
+    def parse_webhook(self, payload: bytes, signature: str | None) -> ProcessorNotice:
+        """The verified event of a webhook delivery (the raw body); raises ``WebhookRejected``."""
+        ...
+
+    def recent_notices(self, *, since: datetime, types: tuple[str, ...] = ()) -> Iterator[ProcessorNotice]:
+        """Events since ``since`` (the processor keeps them for a limited time)."""
         ...

@@ -12,6 +12,7 @@ from django.dispatch import receiver
 from billing.models import Invoice
 from integrations.signals import sync_succeeded, synced_records_changed
 from organizations.models import Organization
+from payments.signals import payment_changed
 from portal import list_cache
 from portal.services import client_access_revoke_stale
 
@@ -28,6 +29,12 @@ def _on_synced_records_changed(sender, source_id, **kwargs):
 def _on_record_saved(sender, **kwargs):
     # Robust: a cache that cannot be told (Redis down) must not fail the save that committed.
     transaction.on_commit(list_cache.invalidate, robust=True)
+
+
+@receiver(payment_changed, dispatch_uid="portal.list_cache.payment_changed")
+def _on_payment_changed(sender, **kwargs):
+    # The lists show "Payment processing" and balances less portal payments (sent after commit).
+    list_cache.invalidate()
 
 
 @receiver(sync_succeeded, dispatch_uid="portal.client_access_revoke_stale")

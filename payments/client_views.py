@@ -1,0 +1,276 @@
+"""The client's payment pages: pay invoices, follow a payment, payment methods, history, receipts.
+
+Every lookup is scoped by ``request.user.organization``: another organization's invoice,
+payment or method answers 404 whatever id is tried. Card data never reaches these views: the
+browser confirms a setup with Stripe.js and posts only its id. Views are thin: the rules live
+in payments.services."""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views import View
+
+from accounts.permissions import ClientContactRequiredMixin
+from integrations.base import IntegrationError
+from payments import selectors, services
+from payments.forms import MethodSaveForm, PayForm, new_attempt_token, parse_amount
+from payments.models import Initiator, MethodKind, Payment, PaymentStatus
+
+# The status panel re-reads a charge in flight at most this often (webhooks may lag or be lost).
+REFRESH_AFTER = timedelta(seconds=10)
+
+
+class ClientPaymentsMixin(ClientContactRequiredMixin):
+    @property
+    def organization(self):
+        return self.request.user.organization
+
+    @property
+    def organization_id(self) -> int | None:
+        return self.request.user.organization_id
+
+    def browser_config(self) -> dict:
+        """Stripe.js's URL and the publishable key, or {} when payments are not set up."""
+        try:
+            publishable_key, js_url = services.collector().browser_config()
+        except services.PaymentsUnavailable:
+            return {}
+        return {"publishable_key": publishable_key, "stripe_js_url": js_url}
+
+
+class PayView(ClientPaymentsMixin, View):
+    """Pay one invoice, or several selected together, in full or in part. ``?invoice=1&invoice=2``
+    preselects; the page lists every open invoice of the organization to choose from."""
+
+    template_name = "payments/pay.html"
+    max_listed = 200  # open invoices offered at once, the oldest due first
+
+    def _selected(self, ids) -> list[int]:
+        return [int(i) for i in ids if str(i).isdigit()]
+
+    def _render(self, request, selected: list[int], *, form=None, amounts=None, error="", status=200):
+        invoices = selectors.payable_invoices(organization_id=self.organization_id)[: self.max_listed]
+        if len(invoices) == 1 and not selected:
+            selected = [invoices[0].pk]
+        states = selectors.unreflected_amounts(invoices)
+        rows = [
+            {
+                "invoice": invoice,
+                "state": states[invoice.pk],
+                "selected": invoice.pk in selected,
+                "amount": (amounts or {}).get(invoice.pk) or states[invoice.pk].payable,
+            }
+            for invoice in invoices
+        ]
+        methods = list(selectors.saved_methods(organization_id=self.organization_id)) if self.organization_id else []
+        default = next((m for m in methods if m.is_default), methods[0] if methods else None)
+        context = {
+            "rows": rows,
+            "methods": methods,
+            "chosen_method": (form.data.get("method") if form is not None else None)
+            or (str(default.pk) if default else "new"),
+            "attempt": (form.data.get("attempt") if form is not None else None) or new_attempt_token(),
+            "currency": selectors.portal_currency(),
+            "minimum": settings.PAYMENTS_MINIMUM_AMOUNT,
+            "surcharge_percent": settings.PAYMENTS_CARD_SURCHARGE_PERCENT,
+            "surcharge_cap": settings.PAYMENTS_CARD_SURCHARGE_CAP,
+            "error": error,
+            **self.browser_config(),
+        }
+        return render(request, self.template_name, context, status=status)
+
+    def get(self, request):
+        return self._render(request, self._selected(request.GET.getlist("invoice")))
+
+    def post(self, request):
+        selected = self._selected(request.POST.getlist("invoice"))
+        invoices = selectors.payable_invoices(organization_id=self.organization_id, invoice_ids=selected)
+        amounts = {invoice.pk: parse_amount(request.POST.get(f"amount-{invoice.pk}")) for invoice in invoices}
+        form = PayForm(request.POST)
+
+        def refused(error: str, status: int = 400):
+            return self._render(request, selected, form=form, amounts=amounts, error=error, status=status)
+
+        if not invoices or len(invoices) != len(set(selected)):
+            return refused("Choose at least one of your open invoices.")
+        if not form.is_valid():
+            return refused(" ".join(e for errors in form.errors.values() for e in errors))
+        bad = [invoice.number for invoice in invoices if amounts[invoice.pk] is None]
+        if bad:
+            return refused(f"Enter an amount for invoice {', '.join(bad)}.")
+        data = form.cleaned_data
+        try:
+            if data["method"] == "new":
+                method = services.method_save_from_setup(
+                    organization=self.organization,
+                    actor=request.user,
+                    setup_id=data["setup_id"],
+                    save=data["save_card"],
+                )
+            else:
+                method = selectors.client_method_get(organization_id=self.organization_id, pk=int(data["method"]))
+            payment = services.payment_create(
+                organization=self.organization,
+                amounts=[services.InvoiceAmount(i.pk, amounts[i.pk]) for i in invoices],
+                method=method,
+                initiated_by=Initiator.CLIENT,
+                actor=request.user,
+                attempt=data["attempt"],
+            )
+        except (services.PaymentRefused, services.PaymentsUnavailable) as exc:
+            return refused(str(exc))
+        except IntegrationError as exc:
+            return refused(f"The payment could not be started: {exc} Nothing was charged; please try again.", 502)
+        return redirect("client-payments:payment", payment.pk)
+
+
+class MethodSetupView(ClientPaymentsMixin, View):
+    """A setup for the browser to confirm a new card or bank account with (JSON)."""
+
+    def post(self, request):
+        if self.organization is None:
+            raise Http404("No organization to add a payment method to.")
+        kind = request.POST.get("kind", MethodKind.CARD)
+        if kind not in MethodKind.values:
+            return JsonResponse({"error": "Unknown payment method type."}, status=400)
+        try:
+            setup = services.method_setup_begin(organization=self.organization, kinds=(kind,))
+        except services.PaymentsUnavailable as exc:
+            return JsonResponse({"error": str(exc)}, status=503)
+        except IntegrationError as exc:
+            return JsonResponse({"error": f"The card form could not be prepared: {exc}"}, status=502)
+        return JsonResponse({"id": setup.id, "client_secret": setup.client_secret})
+
+
+class PaymentStatusView(ClientPaymentsMixin, View):
+    template_name = "payments/payment.html"
+
+    def get(self, request, pk: int):
+        payment = selectors.client_payment_get(organization_id=self.organization_id, pk=pk)
+        context = {"payment": payment, **_status_context(payment), **self.browser_config()}
+        return render(request, self.template_name, context)
+
+
+def _status_context(payment: Payment) -> dict:
+    secret = ""
+    if payment.action_required:
+        try:
+            secret = services.payment_authentication_secret(payment=payment)
+        except (IntegrationError, services.PaymentsUnavailable):
+            secret = ""
+    return {"client_secret": secret, "in_flight": payment.is_in_flight}
+
+
+class PaymentStatusPanelView(ClientPaymentsMixin, View):
+    """The status panel alone, polled while the payment is in flight."""
+
+    def get(self, request, pk: int):
+        payment = selectors.client_payment_get(organization_id=self.organization_id, pk=pk)
+        stale = payment.last_checked_at is None or payment.last_checked_at < timezone.now() - REFRESH_AFTER
+        if payment.is_in_flight and payment.processor_intent_id and stale:
+            # On failure it is shown as it is; the worker and webhooks settle it.
+            with contextlib.suppress(IntegrationError, services.PaymentsUnavailable):
+                payment = services.payment_refresh(payment_id=payment.pk)
+        context = {"payment": payment, **_status_context(payment), **self.browser_config()}
+        return render(request, "payments/_payment_status.html", context)
+
+
+class PaymentAuthenticatedView(ClientPaymentsMixin, View):
+    """The browser finished (or abandoned) 3-D Secure: read the charge's state."""
+
+    def post(self, request, pk: int):
+        payment = selectors.client_payment_get(organization_id=self.organization_id, pk=pk)
+        try:
+            services.payment_refresh(payment_id=payment.pk)
+        except (IntegrationError, services.PaymentsUnavailable):
+            messages.info(request, "Your payment is being checked; this page updates by itself.")
+        return redirect("client-payments:payment", payment.pk)
+
+
+class PaymentHistoryView(ClientPaymentsMixin, View):
+    template_name = "payments/history.html"
+    paginate_by = 25
+
+    def get(self, request):
+        payments = selectors.client_payment_list(organization_id=self.organization_id)
+        page = Paginator(payments, self.paginate_by).get_page(request.GET.get("page"))
+        context = {
+            "page_obj": page,
+            "payments": page.object_list,
+            "is_paginated": page.has_other_pages(),
+            "query_string": "",
+        }
+        return render(request, self.template_name, context)
+
+
+class PaymentReceiptView(ClientPaymentsMixin, View):
+    template_name = "payments/receipt.html"
+
+    def get(self, request, pk: int):
+        payment = selectors.client_payment_get(organization_id=self.organization_id, pk=pk)
+        if payment.status not in (PaymentStatus.SUCCEEDED, PaymentStatus.PARTIALLY_REFUNDED, PaymentStatus.REFUNDED):
+            return HttpResponse("A receipt is issued once the payment has succeeded.", status=404)
+        return render(request, self.template_name, {"payment": payment, "organization": payment.organization})
+
+
+class PaymentMethodsView(ClientPaymentsMixin, View):
+    """The organization's saved methods: add a card, set the default, remove."""
+
+    template_name = "payments/methods.html"
+
+    def get(self, request, status: int = 200, error: str = ""):
+        methods = selectors.saved_methods(organization_id=self.organization_id) if self.organization_id else []
+        context = {"methods": methods, "error": error, **self.browser_config()}
+        return render(request, self.template_name, context, status=status)
+
+    def post(self, request):
+        if self.organization is None:
+            raise Http404("No organization to add a payment method to.")
+        form = MethodSaveForm(request.POST)
+        if not form.is_valid():
+            return self.get(request, status=400, error="Enter the card details, then Add card.")
+        try:
+            method = services.method_save_from_setup(
+                organization=self.organization, actor=request.user, setup_id=form.cleaned_data["setup_id"], save=True
+            )
+        except (services.PaymentRefused, services.PaymentsUnavailable) as exc:
+            return self.get(request, status=400, error=str(exc))
+        except IntegrationError as exc:
+            return self.get(request, status=502, error=f"The card could not be saved: {exc}")
+        messages.success(request, f"{method.label} was added.")
+        return redirect("client-payments:methods")
+
+
+class MethodDefaultView(ClientPaymentsMixin, View):
+    def post(self, request, pk: int):
+        method = selectors.client_method_get(organization_id=self.organization_id, pk=pk)
+        try:
+            services.method_set_default(method=method, actor=request.user)
+        except services.PaymentRefused as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, f"{method.label} is now your default payment method.")
+        return redirect("client-payments:methods")
+
+
+class MethodRemoveView(ClientPaymentsMixin, View):
+    def post(self, request, pk: int):
+        method = selectors.client_method_get(organization_id=self.organization_id, pk=pk)
+        try:
+            services.method_remove(method=method, actor=request.user)
+        except (services.PaymentRefused, services.PaymentsUnavailable) as exc:
+            messages.error(request, str(exc))
+        except IntegrationError as exc:
+            messages.error(request, f"{method.label} could not be removed: {exc}")
+        else:
+            messages.success(request, f"{method.label} was removed.")
+        return redirect(reverse("client-payments:methods"))

@@ -1,0 +1,9 @@
+"""Signals other apps listen to (notifications, the client's cached invoice lists).
+
+``payment_changed(payment, previous_status)``: sent after the commit that recorded a payment
+(``previous_status`` None), changed its status, or changed whether it waits for the
+cardholder. Sent once per change, whatever the duplicates that led to it."""
+
+from django.dispatch import Signal
+
+payment_changed = Signal()

@@ -1,0 +1,119 @@
+// Client payment pages: the Stripe Card Element, saving a card (SetupIntent confirmed in the
+// browser, 3-D Secure included), paying with a new card, and confirming a payment the bank
+// wants authenticated. Card data goes from the browser to Stripe only: the portal receives the
+// SetupIntent's id. Works with Stripe.js and with localstripe's fake (card element only).
+(function () {
+  "use strict";
+
+  function csrfToken(form) {
+    var input = form.querySelector("input[name=csrfmiddlewaretoken]");
+    return input ? input.value : "";
+  }
+
+  function showError(form, message) {
+    var box = form.querySelector("#card-errors");
+    if (box) box.textContent = message || "";
+  }
+
+  function setBusy(form, busy) {
+    Array.prototype.forEach.call(form.querySelectorAll("button[type=submit]"), function (button) {
+      button.disabled = busy;
+    });
+  }
+
+  function cardForm(form) {
+    if (typeof window.Stripe !== "function") {
+      showError(form, "The card form could not load. Check your connection and reload the page.");
+      return null;
+    }
+    var stripe = window.Stripe(form.dataset.publishableKey);
+    var card = stripe.elements().create("card");
+    card.mount("#card-element");
+    return { stripe: stripe, card: card };
+  }
+
+  // Ask the portal for a SetupIntent, then let Stripe.js confirm it with the card entered.
+  function confirmNewCard(form, kit) {
+    var body = new URLSearchParams();
+    body.set("kind", "card");
+    return fetch(form.dataset.setupUrl, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "X-CSRFToken": csrfToken(form), "Content-Type": "application/x-www-form-urlencoded" },
+      body: body.toString(),
+    })
+      .then(function (answer) {
+        return answer.json().then(function (data) {
+          if (!answer.ok) throw new Error(data.error || "The card form could not be prepared.");
+          return data;
+        });
+      })
+      .then(function (setup) {
+        return kit.stripe.confirmCardSetup(setup.client_secret, { payment_method: { card: kit.card } });
+      })
+      .then(function (result) {
+        if (result.error) throw new Error(result.error.message || "The card was not accepted.");
+        return result.setupIntent.id;
+      });
+  }
+
+  function bindCardForm(form, needsCard) {
+    var kit = cardForm(form);
+    if (!kit) return;
+    form.addEventListener("submit", function (event) {
+      if (!needsCard() || form.dataset.confirmed === "1") return;
+      event.preventDefault();
+      showError(form, "");
+      setBusy(form, true);
+      confirmNewCard(form, kit)
+        .then(function (setupId) {
+          form.querySelector("[data-setup-id]").value = setupId;
+          form.dataset.confirmed = "1";
+          form.submit();
+        })
+        .catch(function (error) {
+          setBusy(form, false);
+          showError(form, error.message);
+        });
+    });
+  }
+
+  var pay = document.querySelector("form[data-payments-form=pay]");
+  if (pay) {
+    var newCard = pay.querySelector("[data-new-card]");
+    var radios = pay.querySelectorAll("input[name=method]");
+    var usesNewCard = function () {
+      var chosen = pay.querySelector("input[name=method]:checked");
+      return !!chosen && chosen.value === "new";
+    };
+    var toggle = function () { newCard.hidden = !usesNewCard(); };
+    Array.prototype.forEach.call(radios, function (radio) { radio.addEventListener("change", toggle); });
+    toggle();
+    bindCardForm(pay, usesNewCard);
+    // A second click while the first submit is under way would only resubmit the same attempt.
+    pay.addEventListener("submit", function () {
+      if (!usesNewCard() || pay.dataset.confirmed === "1") setBusy(pay, true);
+    });
+  }
+
+  var addMethod = document.querySelector("form[data-payments-form=add-method]");
+  if (addMethod) bindCardForm(addMethod, function () { return true; });
+
+  // 3-D Secure for a payment in progress (the status panel may be replaced by htmx: delegate).
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!form.matches || !form.matches("form[data-payments-form=authenticate]")) return;
+    if (form.dataset.confirmed === "1") return;
+    event.preventDefault();
+    var root = document.getElementById("payment-status-root");
+    if (typeof window.Stripe !== "function" || !root) return;
+    var stripe = window.Stripe(root.dataset.publishableKey);
+    setBusy(form, true);
+    var data = form.dataset.method ? { payment_method: form.dataset.method } : {};
+    stripe.confirmCardPayment(form.dataset.clientSecret, data).then(function () {
+      // Whatever the outcome, the portal reads the payment's state from Stripe.
+      form.dataset.confirmed = "1";
+      form.submit();
+    });
+  });
+})();
