@@ -330,6 +330,6 @@ PAYMENTS_SETTLE_AFTER_MINUTES = env.int("PAYMENTS_SETTLE_AFTER_MINUTES", default
 # Autopay: a failed charge is tried again after these many days (then after the next), then
 # its rule pauses.
 PAYMENTS_AUTOPAY_RETRY_DAYS = [int(d) for d in env.list("PAYMENTS_AUTOPAY_RETRY_DAYS", default=["1", "3"])]
-# Test-only fault injection: "exit" ends the worker process right after Stripe confirmed a
-# charge and before the portal records the outcome (the crash exactly-once must survive).
-PAYMENTS_FAULT_AFTER_CONFIRM = env.str("PAYMENTS_FAULT_AFTER_CONFIRM", default="")
+# A class wrapping the payment collector (dotted path; empty: none), as Django selects a mail
+# backend. The tests name one that ends a worker right after the processor confirmed a charge.
+PAYMENTS_COLLECTOR_WRAPPER = env.str("PAYMENTS_COLLECTOR_WRAPPER", default="")

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 import requests
+from django.conf import settings as django_settings
 
 from payments import selectors, services
 from payments.models import Initiator, Payment, PaymentStatus
@@ -15,6 +16,8 @@ from payments.services import InvoiceAmount, PaymentRefused
 from .conftest import PUBLISHABLE_KEY, make_invoice, save_card, stripe_list, succeeded_charges
 
 pytestmark = pytest.mark.django_db
+
+CRASH_AFTER_CONFIRM = "tests.payments.fault_collectors.CrashAfterConfirm"
 
 
 def pay(organization, method, *amounts: tuple, attempt: str = "attempt-1") -> Payment:
@@ -170,10 +173,7 @@ def test_a_crash_after_the_charge_moved_money_settles_on_retry(
     method = save_card(localstripe, organization)
     payment = pay(organization, method, (invoice, "99"))
 
-    def crash():
-        raise SystemExit("worker died after Stripe confirmed")
-
-    monkeypatch.setattr(services, "_after_confirm", crash)
+    monkeypatch.setattr(django_settings, "PAYMENTS_COLLECTOR_WRAPPER", CRASH_AFTER_CONFIRM)
     with pytest.raises(SystemExit):
         services.payment_charge(payment_id=payment.pk)
     payment.refresh_from_db()

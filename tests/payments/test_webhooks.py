@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import pytest
 import requests
+from django.conf import settings as django_settings
 from django.test import Client
 
 from payments import services, signals
@@ -27,6 +28,8 @@ from .conftest import (
 )
 
 URL = "/payments/webhooks/stripe/"
+
+CRASH_AFTER_CONFIRM = "tests.payments.fault_collectors.CrashAfterConfirm"
 
 
 def deliver(web: Client, event: dict, **kwargs):
@@ -47,10 +50,7 @@ def confirmed_but_not_recorded(localstripe, organization, monkeypatch) -> Paymen
         attempt="x",
     )
 
-    def crash():
-        raise SystemExit("died")
-
-    monkeypatch.setattr(services, "_after_confirm", crash)
+    monkeypatch.setattr(django_settings, "PAYMENTS_COLLECTOR_WRAPPER", CRASH_AFTER_CONFIRM)
     with pytest.raises(SystemExit):
         services.payment_charge(payment_id=payment.pk)
     monkeypatch.undo()

@@ -54,7 +54,9 @@ def test_a_worker_killed_after_the_confirmation_leaves_one_charge_and_the_retry_
     app.control.purge()
     invoice = make_invoice(organization, "77.00")
     method = save_card(localstripe, organization)
-    crashing = start({**payments_worker_env, "PAYMENTS_FAULT_AFTER_CONFIRM": "exit"})
+    crashing = start(
+        {**payments_worker_env, "PAYMENTS_COLLECTOR_WRAPPER": "tests.payments.fault_collectors.ExitAfterConfirm"}
+    )
     try:
         payment = services.payment_create(
             organization=organization,
