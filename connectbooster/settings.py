@@ -138,16 +138,18 @@ LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
 LOGIN_ADDRESS_FAILURE_LIMIT = env.int("LOGIN_ADDRESS_FAILURE_LIMIT", default=20)
 LOGIN_LOCKOUT_SECONDS = env.int("LOGIN_LOCKOUT_SECONDS", default=15 * 60)
 
-# The reverse proxies in front of the portal (addresses or networks, comma-separated). Only
-# requests from these have their X-Forwarded-For (the client address, for throttles) and
-# X-Forwarded-Proto (https) believed; without them both headers are ignored.
+# The reverse proxies in front of the portal (addresses or networks, comma-separated; "unix"
+# for one that reaches gunicorn over a Unix socket). Only requests from these have their
+# X-Forwarded-For (the client address, for throttles) and X-Forwarded-Proto (https)
+# believed; without them both headers are ignored (core.client_address).
 TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
 for _proxy in TRUSTED_PROXIES:
     try:
-        ip_network(_proxy.strip(), strict=False)
+        if _proxy.strip() != "unix":
+            ip_network(_proxy.strip(), strict=False)
     except ValueError:
         raise ImproperlyConfigured(
-            f"TRUSTED_PROXIES: {_proxy!r} is not an IP address or network (e.g. 10.0.0.5 or 10.0.0.0/24)."
+            f"TRUSTED_PROXIES: {_proxy!r} is not an IP address or network (e.g. 10.0.0.5 or 10.0.0.0/24) or unix."
         ) from None
 
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=8 * 60 * 60)

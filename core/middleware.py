@@ -14,7 +14,7 @@ import logging
 from django.shortcuts import render
 from kombu.exceptions import OperationalError as BrokerUnavailable
 
-from core.client_address import remote_is_trusted_proxy, warn_untrusted_proxy
+from core.client_address import UNIX_SOCKET, remote_is_trusted_proxy, warn_untrusted_proxy
 from core.redis import REDIS_DOWN
 
 logger = logging.getLogger(__name__)
@@ -28,7 +28,7 @@ class TrustedProxyMiddleware:
 
     def __call__(self, request):
         if "HTTP_X_FORWARDED_PROTO" in request.META and not remote_is_trusted_proxy(request):
-            warn_untrusted_proxy(request.META.get("REMOTE_ADDR", ""), "X-Forwarded-Proto")
+            warn_untrusted_proxy(request.META.get("REMOTE_ADDR") or UNIX_SOCKET, "X-Forwarded-Proto")
             del request.META["HTTP_X_FORWARDED_PROTO"]
         return self.get_response(request)
 

@@ -137,6 +137,8 @@ def test_throttle_counters_store_no_address_or_email(master_admin):
         ([PROXY], PROXY, "[2001:db8::7]:443", "2001:db8::7"),
         (["10.0.0.0/8"], "::ffff:10.0.0.5", "198.51.100.7", "198.51.100.7"),  # IPv4-mapped proxy address
         (["2001:db8:1::/48"], "2001:db8:1::2", "2001:db8:9::1", "2001:db8:9::1"),
+        ([], "", "198.51.100.7", "unix"),  # over a Unix socket, from no trusted proxy
+        (["unix"], "", "198.51.100.7", "198.51.100.7"),  # a proxy in front of gunicorn's Unix socket
     ],
 )
 def test_client_address(settings, trusted, remote, forwarded, expected):
