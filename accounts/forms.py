@@ -2,10 +2,12 @@ from django import forms
 from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm, SetPasswordForm
 
 from accounts import login_throttle
+from core.client_address import client_address
 
 
 class ThrottledAuthenticationForm(AuthenticationForm):
-    """Django's sign-in form, refusing further attempts after too many failures."""
+    """Django's sign-in form, refusing further attempts after too many failures from the
+    client's address (accounts.login_throttle)."""
 
     username = forms.EmailField(label="E-mail", widget=forms.EmailInput(attrs={"autofocus": True}))
 
@@ -15,20 +17,17 @@ class ThrottledAuthenticationForm(AuthenticationForm):
         "locked_out": "Too many failed sign-in attempts. Wait 15 minutes and try again.",
     }
 
-    def _client_ip(self) -> str:
-        return self.request.META.get("REMOTE_ADDR", "") if self.request else ""
-
     def clean(self):
         email = self.cleaned_data.get("username") or ""
-        ip = self._client_ip()
-        if login_throttle.is_locked_out(email, ip):
+        address = client_address(self.request) if self.request else "unknown"
+        if login_throttle.is_locked_out(email, address):
             raise forms.ValidationError(self.error_messages["locked_out"], code="locked_out")
         try:
             cleaned = super().clean()
         except forms.ValidationError:
-            login_throttle.record_failure(email, ip)
+            login_throttle.record_failure(email, address)
             raise
-        login_throttle.clear_failures(email, ip)
+        login_throttle.clear_failures(email, address)
         return cleaned
 
 

@@ -146,6 +146,7 @@ def bench_pages(env: dict) -> dict:
         PORTAL_ENV="production",
         SECRET_KEY="bench-" + "x" * 50,
         ALLOWED_HOSTS="127.0.0.1",
+        PORTAL_BASE_URL=f"http://127.0.0.1:{port}",
         SECURE_SSL_REDIRECT="false",
         DEBUG="false",
     )

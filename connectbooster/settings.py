@@ -8,6 +8,7 @@ missing one.
 
 from datetime import timedelta
 from decimal import Decimal
+from ipaddress import ip_network
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -30,6 +31,7 @@ _DEV_DEFAULTS = {
     "FIELD_ENCRYPTION_KEYS": "Mn3Wq0pL2Yl5pY1lWq8bT2kq3zJ3d8mX1qk9m0fYwzs=",
     "ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
     "REDIS_URL": "redis://127.0.0.1:6390/0",
+    "PORTAL_BASE_URL": "http://127.0.0.1:8000",
 }
 
 
@@ -89,6 +91,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: X-Forwarded-Proto counts only from TRUSTED_PROXIES.
+    "core.middleware.TrustedProxyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -97,6 +101,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # A view that needed Redis while it was down answers a styled 503, not a traceback.
+    "core.middleware.RedisUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "connectbooster.urls"
@@ -129,13 +135,30 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-# Failed sign-ins per e-mail address and per client IP before a lock-out.
+# Failed sign-ins before a lock-out of LOGIN_LOCKOUT_SECONDS: per account from one client
+# address, and per client address over all accounts (accounts.login_throttle).
 LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+LOGIN_ADDRESS_FAILURE_LIMIT = env.int("LOGIN_ADDRESS_FAILURE_LIMIT", default=20)
 LOGIN_LOCKOUT_SECONDS = env.int("LOGIN_LOCKOUT_SECONDS", default=15 * 60)
 
+# The reverse proxies in front of the portal (addresses or networks, comma-separated; "unix"
+# for one that reaches gunicorn over a Unix socket). Only requests from these have their
+# X-Forwarded-For (the client address, for throttles) and X-Forwarded-Proto (https)
+# believed; without them both headers are ignored (core.client_address).
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
+for _proxy in TRUSTED_PROXIES:
+    try:
+        if _proxy.strip() != "unix":
+            ip_network(_proxy.strip(), strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"TRUSTED_PROXIES: {_proxy!r} is not an IP address or network (e.g. 10.0.0.5 or 10.0.0.0/24) or unix."
+        ) from None
+
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=8 * 60 * 60)
-# Sessions are read from Redis on each request and kept in the database too.
-SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+# Sessions live in the database with a copy in Redis, read on each request; with Redis down
+# they are read from the database and only signing out needs Redis (core.sessions).
+SESSION_ENGINE = "core.sessions"
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
@@ -147,7 +170,8 @@ if IS_PRODUCTION:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    if TRUSTED_PROXIES:  # the header is stripped from anyone else (core.middleware)
+        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
@@ -186,6 +210,13 @@ def _redis_db(url: str, db: int) -> str:
 # so clearing the cache can never drop a queued task.
 _broker_db = int((urlsplit(REDIS_URL).path or "/0").strip("/") or 0)
 CACHE_REDIS_URL = env.str("CACHE_REDIS_URL", default=_redis_db(REDIS_URL, _broker_db + 1))
+# Every Redis client (the cache and get_redis() apply these in core.redis; Celery below)
+# gives up connecting after REDIS_CONNECT_TIMEOUT and waiting for an answer after
+# REDIS_READ_TIMEOUT seconds; after a failure the cache skips Redis for
+# REDIS_DOWN_PAUSE_SECONDS, so a page waits for one timeout at most.
+REDIS_CONNECT_TIMEOUT = env.float("REDIS_CONNECT_TIMEOUT", default=2.0)
+REDIS_READ_TIMEOUT = env.float("REDIS_READ_TIMEOUT", default=5.0)
+REDIS_DOWN_PAUSE_SECONDS = env.float("REDIS_DOWN_PAUSE_SECONDS", default=5.0)
 CACHES = {
     "default": {
         "BACKEND": "core.redis.PortalRedisCache",
@@ -199,7 +230,12 @@ vars().update(EMAIL_CONFIG)
 # A stuck SMTP server must not hold a worker (or outlive a delivery's lease).
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="billing@portal.local")
-PORTAL_BASE_URL = env.str("PORTAL_BASE_URL", default="http://127.0.0.1:8000")
+# Where the portal is reached (links in e-mails): required in production.
+PORTAL_BASE_URL = _required("PORTAL_BASE_URL")
+if urlsplit(PORTAL_BASE_URL).scheme not in {"http", "https"} or not urlsplit(PORTAL_BASE_URL).netloc:
+    raise ImproperlyConfigured(
+        f"PORTAL_BASE_URL must be an http(s) URL such as https://portal.example.com, not {PORTAL_BASE_URL!r}."
+    )
 MSP_NAME = env.str("MSP_NAME", default="Demo MSP")
 
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
@@ -221,7 +257,13 @@ CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_VISIBILITY_TIMEOUT = env.int("CELERY_BROKER_VISIBILITY_TIMEOUT", default=2 * 60 * 60)
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_BROKER_VISIBILITY_TIMEOUT}
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": CELERY_BROKER_VISIBILITY_TIMEOUT,
+    # A publish from a web request waits at most this long on a dead or hanging broker.
+    "socket_connect_timeout": REDIS_CONNECT_TIMEOUT,
+    "socket_timeout": REDIS_READ_TIMEOUT,
+}
+CELERY_BROKER_CONNECTION_TIMEOUT = REDIS_CONNECT_TIMEOUT
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=55 * 60)
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=60 * 60)
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

@@ -1,7 +1,9 @@
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.decorators import method_decorator
 from django.views import View
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.generic import DetailView, ListView, TemplateView
 
 from accounts.permissions import MasterAdminRequiredMixin, StaffRequiredMixin
@@ -27,6 +29,8 @@ class IntegrationCardView(StaffRequiredMixin, View):
         return render(request, "integrations/_card.html", {"card": selectors.integration_card_for(provider_key)})
 
 
+# The form holds the provider's secrets (passwords, API keys): never in an error report.
+@method_decorator(sensitive_post_parameters(), name="dispatch")
 class IntegrationSettingsView(MasterAdminRequiredMixin, View):
     template_name = "integrations/settings.html"
 

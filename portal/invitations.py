@@ -1,9 +1,16 @@
 """Client-portal invitations: staff invite synced BMS contacts; the e-mail carries a signed
-sign-in link valid for 7 days with which the contact sets a password.
+link valid for 7 days with which the contact sets a password.
 
-The token is signed (django.core.signing) over the user id and a digest of the account's
-state (password hash, last sign-in): setting the password makes every earlier link of
-that user invalid, so a link works once.
+Invariants:
+- The token is signed (django.core.signing) over the user id, the invitation's id and a
+  digest of the account's state (password hash, last sign-in): setting the password makes
+  every link of that user invalid, so a link works once ("already used").
+- Only the newest invitation of a user works: an earlier one says it was replaced.
+- The token never travels in a URL the server sees: the link is
+  ``<PORTAL_BASE_URL>/accounts/invitation/#<token>``; browsers do not send the part after
+  "#", and the page posts it (portal.views.InvitationView), so it stays out of access
+  logs, proxies and Referer headers. Links e-mailed before, with the token in the path
+  (no invitation id), keep working until they expire, are used, or a newer one is sent.
 """
 
 from __future__ import annotations
@@ -39,11 +46,19 @@ RESEND_AFTER = timedelta(seconds=60)
 
 
 class InvitationInvalid(Exception):
-    """The link is not one we issued, or was already used."""
+    """The link is not one we issued, or can no longer be used."""
 
 
 class InvitationExpired(InvitationInvalid):
     """The link is older than 7 days."""
+
+
+class InvitationUsed(InvitationInvalid):
+    """The password was set (with this link or otherwise)."""
+
+
+class InvitationSuperseded(InvitationInvalid):
+    """A newer invitation was sent to the same person."""
 
 
 @dataclass(frozen=True)
@@ -62,29 +77,49 @@ def _state(user: User) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()[:24]
 
 
-def invitation_token_make(user: User) -> str:
-    return signing.dumps({"u": user.pk, "s": _state(user)}, salt=_SALT)
+def invitation_token_make(user: User, invitation: PortalInvitation) -> str:
+    return signing.dumps({"u": user.pk, "s": _state(user), "i": invitation.pk}, salt=_SALT)
+
+
+_USED = "This invitation was already used: your password is set. Sign in, or reset your password if you forgot it."
 
 
 def invitation_user_for_token(token: str) -> User:
-    """The invited client contact, or InvitationExpired / InvitationInvalid."""
+    """The invited client contact, or InvitationExpired / InvitationUsed /
+    InvitationSuperseded / InvitationInvalid, each with a message for the visitor."""
     try:
         data = signing.loads(token, salt=_SALT, max_age=INVITATION_MAX_AGE)
     except signing.SignatureExpired:
         raise InvitationExpired("This invitation link has expired: links are valid for 7 days.") from None
     except signing.BadSignature:
         raise InvitationInvalid("This invitation link is not valid.") from None
+    if not isinstance(data, dict):
+        raise InvitationInvalid("This invitation link is not valid.")
     user = User.objects.filter(pk=data.get("u"), role=Role.CLIENT_CONTACT, is_active=True).first()
     if user is None:
         raise InvitationInvalid("This invitation link is not valid.")
     if _state(user) != data.get("s"):
-        raise InvitationInvalid("This invitation link was already used. Sign in, or reset your password.")
+        raise InvitationUsed(_USED)
+    if "i" in data:  # links e-mailed before invitations were numbered have no "i"
+        invitation = PortalInvitation.objects.filter(pk=data["i"], user=user).first()
+        if invitation is None:
+            raise InvitationInvalid("This invitation link is not valid.")
+        if invitation.accepted_at is not None:
+            raise InvitationUsed(_USED)
+        newer = PortalInvitation.objects.filter(user=user, pk__gt=invitation.pk).order_by("-pk").first()
+        if newer is not None:
+            sent = timezone.localtime(newer.sent_at)
+            raise InvitationSuperseded(
+                f"This invitation was replaced by a newer one, sent on {sent:%B} {sent.day}, {sent:%Y at %H:%M}: "
+                "use the link in the most recent invitation e-mail."
+            )
     return user
 
 
-def invitation_url(user: User) -> str:
-    path = reverse("portal:invitation-accept", kwargs={"token": invitation_token_make(user)})
-    return settings.PORTAL_BASE_URL.rstrip("/") + path
+def invitation_url(user: User, invitation: PortalInvitation) -> str:
+    """The link for the e-mail: the token after "#", which browsers never send to a server."""
+    path = reverse("portal:invitation")
+    return f"{settings.PORTAL_BASE_URL.rstrip('/')}{path}#{invitation_token_make(user, invitation)}"
 
 
 def _contact_email(contact: Contact) -> str | None:
@@ -98,13 +133,13 @@ def _contact_email(contact: Contact) -> str | None:
     return email
 
 
-def _invitation_message(user: User, contact: Contact) -> EmailMultiAlternatives:
+def _invitation_message(user: User, contact: Contact, invitation: PortalInvitation) -> EmailMultiAlternatives:
     expires = timezone.localtime(timezone.now() + INVITATION_MAX_AGE)
     context = {
         "msp_name": settings.MSP_NAME,
         "name": contact.full_name or user.full_name or user.email,
         "organization": user.organization,
-        "url": invitation_url(user),
+        "url": invitation_url(user, invitation),
         "expires": expires,
         "login_url": settings.PORTAL_BASE_URL.rstrip("/") + reverse("accounts:login"),
     }
@@ -174,13 +209,15 @@ def contacts_invite(*, contacts: list[Contact], actor: User) -> list[InviteOutco
         return outcomes
     connection = get_connection()
     for contact, user, resend in to_send:
+        # Numbered before sending: the link names it, and replaces every earlier one.
+        invitation = PortalInvitation.objects.create(user=user, contact=contact, invited_by=actor)
         try:
-            connection.send_messages([_invitation_message(user, contact)])
+            connection.send_messages([_invitation_message(user, contact, invitation)])
         except Exception as exc:  # SMTP down, refused address...
+            invitation.delete()  # the earlier link (if any) stays the one that works
             logger.warning("Could not send the portal invitation to %s: %s", user.email, exc)
             outcomes.append(InviteOutcome(contact, "failed", f"Could not send the e-mail to {user.email}: {exc}"))
             continue
-        PortalInvitation.objects.create(user=user, contact=contact, invited_by=actor)
         audit_record(
             actor=actor,
             action="portal.invitation.sent",

@@ -2,15 +2,15 @@
 revoked when BMS no longer backs it. Invitations have their own module (portal.invitations).
 
 Invariants: at most one pending access request per e-mail, and the requester's answer never
-tells whether an address is known; a client contact whose BMS contact is gone, inactive or
-moved (or whose organization was deleted) cannot sign in after the next successful sync.
+tells whether an address is known; at most ACCESS_REQUESTS_PER_ADDRESS_PER_HOUR requests per
+client address (core.client_address: behind a trusted proxy each client has its own count;
+counted in the database, so the limit holds while Redis is down); a client contact whose
+BMS contact is gone, inactive or moved (or whose organization was deleted) cannot sign in
+after the next successful sync.
 """
 
 from __future__ import annotations
 
-import hashlib
-
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Exists, OuterRef
@@ -18,34 +18,28 @@ from django.utils import timezone
 
 from accounts.models import Role, User
 from accounts.services import audit_record
+from accounts.throttle import address_bucket, attempt_record, throttle_key
 from organizations.models import Contact
 from portal import signals
 from portal.models import AccessRequestStatus, PortalAccessRequest
 
-# Access requests: at most this many per client IP per hour; one pending request per e-mail.
-ACCESS_REQUESTS_PER_IP_PER_HOUR = 5
-
-
-def _ip_key(ip: str) -> str:
-    return f"access-request:ip:{hashlib.sha256(ip.encode()).hexdigest()[:32]}"
+# Access requests: at most this many per client address per hour; one pending request per e-mail.
+ACCESS_REQUESTS_PER_ADDRESS_PER_HOUR = 5
 
 
 def access_request_create(
-    *, email: str, full_name: str, company: str = "", message: str = "", ip: str = ""
+    *, email: str, full_name: str, company: str = "", message: str = "", client_address: str = ""
 ) -> PortalAccessRequest | None:
     """Record a request for portal access and announce it after commit.
 
-    Returns None when nothing new was stored (a pending request for the e-mail exists, or
-    the IP sent too many); the requester sees the same answer either way, so the form never
-    tells whether an address is known.
+    Returns None when nothing new was stored (a pending request for the e-mail exists);
+    the requester sees the same answer either way, so the form never tells whether an
+    address is known. Raises ValidationError when the client address sent too many.
     """
     email = email.strip().lower()
-    if ip and not cache.add(_ip_key(ip), 1, timeout=60 * 60):
-        try:
-            count = cache.incr(_ip_key(ip))
-        except ValueError:
-            count = 1
-        if count > ACCESS_REQUESTS_PER_IP_PER_HOUR:
+    if client_address:
+        key = throttle_key("access-request-address", address_bucket(client_address))
+        if attempt_record(key=key, window_seconds=60 * 60) > ACCESS_REQUESTS_PER_ADDRESS_PER_HOUR:
             raise ValidationError("Too many access requests from your network. Try again in an hour.")
     with transaction.atomic():
         if PortalAccessRequest.objects.filter(email=email, status=AccessRequestStatus.PENDING).exists():

@@ -40,6 +40,8 @@ access_patterns = [
         name="access-request-dismiss",
     ),
     # Public.
+    path("invitation/", views.InvitationView.as_view(), name="invitation"),
+    # Links e-mailed before the token moved after "#"; they expire within 7 days of sending.
     path("invitation/<str:token>/", views.InvitationAcceptView.as_view(), name="invitation-accept"),
     path("request-access/", views.AccessRequestView.as_view(), name="request-access"),
 ]

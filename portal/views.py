@@ -15,7 +15,9 @@ from django.http import QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils.decorators import method_decorator
 from django.views import View
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.generic import TemplateView
 
 from accounts.models import Role
@@ -24,6 +26,7 @@ from billing.models import Invoice
 from billing.selectors import INVOICE_STATES
 from billing.services import invoice_comment_create
 from billing.views import InvoiceDetailBase, InvoiceImagePanelBase, InvoiceLookupMixin, InvoicePdfBase
+from core.client_address import client_address
 from core.redirects import safe_next
 from organizations.models import Contact, Organization
 from portal import list_cache
@@ -258,36 +261,58 @@ class AccessRequestInviteView(StaffRequiredMixin, View):
 # --- public: the invitation link and the access-request form ------------------------------------
 
 
-class InvitationAcceptView(View):
-    """Public: the link from the invitation e-mail; the contact chooses a password."""
+@method_decorator(sensitive_post_parameters(), name="dispatch")
+class InvitationView(View):
+    """Public: the link from the invitation e-mail, ``/accounts/invitation/#<token>``.
+
+    The token comes after "#", which browsers never send: the page's script
+    (static/js/invitation.js) posts it, so it never appears in a request line (access logs)
+    or a Referer. A POST with the token alone shows the password form; with the passwords
+    too, it sets the password and signs in. Without JavaScript, the visitor pastes the code.
+    """
 
     template_name = "portal/invitation_accept.html"
 
-    def _user(self, token: str):
+    def get(self, request):
+        return render(request, self.template_name, {"opening": True})
+
+    def post(self, request):
+        return self.accept(request, request.POST.get("token", "").strip())
+
+    def accept(self, request, token: str):
+        if not token:
+            return render(request, self.template_name, {"opening": True, "missing": True}, status=400)
         try:
-            return invitation_user_for_token(token), None
-        except InvitationExpired as exc:
-            return None, (str(exc), True)
+            user = invitation_user_for_token(token)
         except InvitationInvalid as exc:
-            return None, (str(exc), False)
-
-    def get(self, request, token: str):
-        user, problem = self._user(token)
-        if problem:
-            return render(request, self.template_name, {"problem": problem[0], "expired": problem[1]})
-        return render(request, self.template_name, {"form": InvitationPasswordForm(user), "invitee": user})
-
-    def post(self, request, token: str):
-        user, problem = self._user(token)
-        if problem:
-            return render(request, self.template_name, {"problem": problem[0], "expired": problem[1]}, status=400)
+            context = {"problem": str(exc), "expired": isinstance(exc, InvitationExpired)}
+            return render(request, self.template_name, context, status=400)
+        if "new_password1" not in request.POST:
+            return self._password_page(request, token, InvitationPasswordForm(user), user)
         form = InvitationPasswordForm(user, request.POST)
         if not form.is_valid():
-            return render(request, self.template_name, {"form": form, "invitee": user}, status=400)
+            return self._password_page(request, token, form, user, status=400)
         invitation_accept(user=user, password=form.cleaned_data["new_password1"])
         login(request, user, backend="portal.backends.PortalBackend")
         messages.success(request, "Welcome! Your password is set; this is your organization's billing portal.")
         return redirect("client:invoices" if user.role == Role.CLIENT_CONTACT else "home")
+
+    def _password_page(self, request, token, form, user, status=200):
+        context = {"form": form, "invitee": user, "token": token}
+        return render(request, self.template_name, context, status=status)
+
+
+@method_decorator(sensitive_post_parameters(), name="dispatch")
+class InvitationAcceptView(InvitationView):
+    """Links e-mailed before the token moved after "#" (``/accounts/invitation/<token>/``):
+    they keep working until they expire. Opening one sends the browser to the new page with
+    the token after "#", so later requests (and their Referer) no longer carry it."""
+
+    def get(self, request, token: str):
+        return redirect(f"{reverse('portal:invitation')}#{token}")
+
+    def post(self, request, token: str):
+        return self.accept(request, request.POST.get("token", "").strip() or token)
 
 
 class AccessRequestView(View):
@@ -302,7 +327,7 @@ class AccessRequestView(View):
         form = AccessRequestForm(request.POST)
         if form.is_valid():
             try:
-                access_request_create(**form.cleaned_data, ip=request.META.get("REMOTE_ADDR", ""))
+                access_request_create(**form.cleaned_data, client_address=client_address(request))
             except ValidationError as exc:
                 form.add_error(None, exc)
             else:

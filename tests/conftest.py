@@ -19,6 +19,40 @@ from tests.factories import UserFactory
 
 pytest_plugins = ["bms_sandbox.pytest_plugin"]
 
+# `make run`'s Redis (scripts/run_portal.py, Procfile.dev): its sessions, cache and queue.
+DEVELOPMENT_REDIS_PORT = 6390
+
+
+def development_redis_refusal(environ, redis_urls: list[str]) -> str | None:
+    """Why this run must not use these Redis URLs, or None when it may. The tests empty the
+    cache and purge the queue, so they only use a Redis marked as a test one: started by
+    `make test` (scripts/run_tests.py sets REDIS_URL and PORTAL_TEST_RUN), or declared by
+    setting both by hand, and never `make run`'s."""
+    use_make_test = "Run the tests with `make test`: it starts a Redis of their own (or uses REDIS_URL)."
+    if not environ.get("REDIS_URL"):
+        return f"REDIS_URL is not set, so the tests would use `make run`'s Redis (port 6390). {use_make_test}"
+    for url in redis_urls:
+        if (urlsplit(url).port or 6379) == DEVELOPMENT_REDIS_PORT:
+            return (
+                f"{url} is `make run`'s Redis (port {DEVELOPMENT_REDIS_PORT}); the tests would empty its cache "
+                f"and purge its queue. {use_make_test}"
+            )
+    if not environ.get("PORTAL_TEST_RUN"):
+        return (
+            f"REDIS_URL ({environ['REDIS_URL']}) is not marked as a test Redis: the tests empty it. {use_make_test} "
+            "If that Redis is yours to empty, mark it by also setting PORTAL_TEST_RUN=<a name for this run>."
+        )
+    return None
+
+
+def pytest_configure(config):
+    from django.conf import settings
+
+    urls = [settings.REDIS_URL, settings.CACHE_REDIS_URL, settings.CELERY_BROKER_URL]
+    refusal = development_redis_refusal(os.environ, urls)
+    if refusal:
+        raise pytest.UsageError(f"Refusing to touch a development Redis. {refusal}")
+
 
 @pytest.fixture(autouse=True)
 def _clean_cache():

@@ -21,6 +21,7 @@ def test_collectstatic_succeeds_in_production_mode(tmp_path):
         "ALLOWED_HOSTS": "portal.example.com",
         "REDIS_URL": "redis://127.0.0.1:6379/0",
         "DATABASE_URL": "postgres://portal@127.0.0.1:5432/portal",
+        "PORTAL_BASE_URL": "https://portal.example.com",
         "STATIC_ROOT": str(tmp_path / "static"),
     }
     result = subprocess.run(

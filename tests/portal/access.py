@@ -19,6 +19,7 @@ PORTAL_ACCESS = {
     "portal:invite-organization": ({"pk": 1}, "post", STAFF),
     "portal:access-request-invite": ({"pk": 1}, "post", STAFF),
     "portal:access-request-dismiss": ({"pk": 1}, "post", STAFF),
+    "portal:invitation": ({}, "get", PUBLIC),
     "portal:invitation-accept": ({"token": "not-a-token"}, "get", PUBLIC),
     "portal:request-access": ({}, "get", PUBLIC),
 }
