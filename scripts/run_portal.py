@@ -1,6 +1,6 @@
 """`make run`: migrate, create the demo, start every process of Procfile.dev with honcho,
-connect the demo to the sandbox, and print where to sign in. Ctrl-C stops everything.
-The embedded Redis runs only when REDIS_URL is unset."""
+connect the demo to the BMS sandbox and to localstripe, and print where to sign in. Ctrl-C
+stops everything. The embedded Redis runs only when REDIS_URL is unset."""
 
 from __future__ import annotations
 
@@ -31,8 +31,11 @@ def main() -> None:
     env = dict(os.environ)
     env.setdefault("PORTAL_ENV", "development")
     env.setdefault("BMS_ALLOWED_INSECURE_HOSTS", "127.0.0.1:8001")
+    # Payments go to localstripe (a fake Stripe, run as its own process) and its fake Stripe.js.
+    env.setdefault("STRIPE_API_BASE", "http://127.0.0.1:8420")
+    env.setdefault("STRIPE_JS_URL", "http://127.0.0.1:8420/js.stripe.com/v3/")
     env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
-    processes = ["sandbox", "web", "worker", "beat"]
+    processes = ["sandbox", "stripe", "web", "worker", "beat"]
     if not env.get("REDIS_URL"):
         env["REDIS_URL"] = "redis://127.0.0.1:6390/0"
         processes.insert(0, "redis")
@@ -46,12 +49,15 @@ def main() -> None:
         _wait_for("http://127.0.0.1:8001/_sandbox/health")
         _wait_for("http://127.0.0.1:8000/accounts/login/")
         subprocess.run([*manage, "kaseya_bms_demo"], env=env, cwd=ROOT, check=False)
+        _wait_for("http://127.0.0.1:8420/js.stripe.com/v3/")
+        subprocess.run([*manage, "stripe_demo"], env=env, cwd=ROOT, check=False)
         print(
             "\n  Billing portal:  http://127.0.0.1:8000/\n"
             "  Master Admin:    admin@demo.local / demo-admin\n"
             "  Billing staff:   billing@demo.local / demo-billing\n"
             "  Client contact:  client@demo.local / demo-client\n"
             "  BMS sandbox:     http://127.0.0.1:8001  (Company Name 'Demo MSP', api@demo.local / demo-bms)\n"
+            "  localstripe:     http://127.0.0.1:8420  (a fake Stripe; test card 4242 4242 4242 4242)\n"
             "  Ctrl-C stops everything.\n",
             flush=True,
         )
