@@ -54,8 +54,11 @@ class CheckResult:
 def check_database() -> str:
     """A fresh connection (not this thread's) runs ``SELECT 1``, then closes."""
     params = connections.settings[DEFAULT_DB_ALIAS]
+    # Never through a connection pool: the check asks the server itself, and must not start a pool.
+    options = {name: value for name, value in params.get("OPTIONS", {}).items() if name != "pool"}
     if params["ENGINE"].endswith(("postgresql", "postgis")):
-        params = {**params, "OPTIONS": {**params.get("OPTIONS", {}), "connect_timeout": DATABASE_CONNECT_TIMEOUT}}
+        options["connect_timeout"] = DATABASE_CONNECT_TIMEOUT
+    params = {**params, "OPTIONS": options}
     connection = load_backend(params["ENGINE"]).DatabaseWrapper(params, DEFAULT_DB_ALIAS)
     try:
         with connection.cursor() as cursor:
