@@ -3,10 +3,11 @@
 
 from django.urls import include, path
 
-from billing import views
+from billing import exports, views
 
 invoice_patterns = [
     path("invoices/", views.InvoiceListView.as_view(), name="invoices"),
+    path("invoices/export.csv", exports.InvoiceExportView.as_view(), name="invoices-export"),
     path("invoices/<int:pk>/", views.InvoiceDetailView.as_view(), name="invoice"),
     path("invoices/<int:pk>/image/", views.InvoiceImageView.as_view(), name="invoice-image"),
     path("invoices/<int:pk>/pdf/", views.InvoicePdfView.as_view(), name="invoice-pdf"),

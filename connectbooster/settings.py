@@ -15,6 +15,8 @@ from urllib.parse import urlsplit, urlunsplit
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from core.logging import logging_config, sentry_init
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
 
@@ -91,7 +93,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    # First: X-Forwarded-Proto counts only from TRUSTED_PROXIES.
+    # First, so every response (redirects and errors too) carries the request id it was logged with.
+    "core.middleware.RequestIdMiddleware",
+    # X-Forwarded-Proto counts only from TRUSTED_PROXIES (before SecurityMiddleware reads it).
     "core.middleware.TrustedProxyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -283,6 +287,7 @@ CELERY_BEAT_SCHEDULE = {
     # Re-reads the processor's state of payments the portal has not settled (lost webhooks).
     "payments-settle": {"task": "payments.settle_unsettled", "schedule": timedelta(days=1)},
     "payments-autopay": {"task": "payments.autopay_evaluate", "schedule": timedelta(days=1)},
+    "readiness-beat-tick": {"task": "connectbooster.beat_tick", "schedule": timedelta(minutes=1)},  # /readyz
 }
 # Incremental cursors start this long before the last run's start, to catch clock skew
 # and records changed while that run was paging.
@@ -301,14 +306,21 @@ SYNC_STALE_HEARTBEAT = timedelta(seconds=env.int("SYNC_STALE_HEARTBEAT_SECONDS",
 SYNC_MAX_RETRIES = env.int("SYNC_MAX_RETRIES", default=5)
 SYNC_RETRY_BACKOFF = timedelta(seconds=env.int("SYNC_RETRY_BACKOFF_SECONDS", default=30))
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
-}
+# LOG_FORMAT=json: one JSON object per line (time, level, logger, message, and the request id,
+# sync run id or delivery id it was logged under), for log collectors. Default: plain lines.
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain")
+LOGGING = logging_config(log_format=LOG_FORMAT, level=env.str("LOG_LEVEL", default="INFO"))
+# Celery workers and beat log through LOGGING too, instead of replacing the root logger's handlers.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = LOG_FORMAT != "json"
+
+# Optional error reporting to Sentry (off unless SENTRY_DSN is set); see docs/observability.md.
+SENTRY_DSN = env.str("SENTRY_DSN", default="")
+if SENTRY_DSN:
+    sentry_init(
+        dsn=SENTRY_DSN,
+        environment=env.str("SENTRY_ENVIRONMENT", default=PORTAL_ENV),
+        traces_sample_rate=env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0),
+    )
 
 if PORTAL_ENV == "test":
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

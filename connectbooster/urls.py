@@ -1,11 +1,12 @@
 from django.urls import include, path
 
 from accounts.views import HomeView
-from connectbooster.health import healthz
+from connectbooster.health import healthz, readyz
 
 urlpatterns = [
     path("", HomeView.as_view(), name="home"),
     path("healthz", healthz, name="healthz"),
+    path("readyz", readyz, name="readyz"),
     path("accounts/", include("accounts.urls")),
     path("integrations/", include("integrations.urls")),
     path("organizations/", include("organizations.urls")),

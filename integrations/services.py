@@ -34,7 +34,8 @@ def integration_save_settings(*, provider: IntegrationProvider, actor: User, cle
             integration.set_secret(name, cleaned_data[name])
             changed_fields.append(name)
     if changed_fields or created:
-        # New settings have not been tested yet.
+        # New settings have not been tested yet: the last test's checks stay, shown as from
+        # before the change ("not tested since the settings changed"), neither passed nor failed.
         integration.status = IntegrationStatus.CONFIGURED
         integration.status_detail = ""
         integration.last_test_passed = None

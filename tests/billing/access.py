@@ -6,6 +6,7 @@ INVOICE = {"pk": 1}
 
 BILLING_ACCESS = {
     # Staff: invoices and their images; Configurations > Billing > Invoice Image Data.
+    "billing:invoices-export": ({}, "get", STAFF),
     "billing:invoice": (INVOICE, "get", STAFF),
     "billing:invoice-image": (INVOICE, "get", STAFF),
     "billing:invoice-pdf": (INVOICE, "get", STAFF),
