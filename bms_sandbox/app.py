@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from . import constants as C
+from . import contact_anomalies
 from .data import Options, Tenant, Ts, json_default
 from .schema import ResponseShape, project, response_shape
 
@@ -165,6 +166,13 @@ FAULT_DEFAULTS: dict[str, Any] = {
 }
 
 
+# ---------------------------------------------------------------------- anomalies
+# Opt-in odd data shapes (PUT /_sandbox/anomalies), off by default; each block owns its keys.
+ANOMALY_DEFAULTS: dict[str, Any] = {
+    **contact_anomalies.DEFAULTS,  # multi_address_emails, newline_names
+}
+
+
 @dataclass
 class Route:
     method: str
@@ -207,6 +215,7 @@ class Sandbox:
             self.faults: dict[str, Any] = dict(FAULT_DEFAULTS)
             self.fault_rng = random.Random(0)
             self.request_log: Counter[str] = Counter()
+            self.faults_fired: Counter[str] = Counter()  # "<fault> <method> <path template>" -> n
             self.hourly: Counter[tuple[str, int]] = Counter()
             self._hour = -1
             self.ticket_seq: Counter[str] = Counter()  # tickets created per day (ticket numbers)
@@ -224,6 +233,17 @@ class Sandbox:
             self.faults = {**FAULT_DEFAULTS, **cfg}
             self.fault_rng = random.Random(self.faults["fault_seed"])
         return self.faults
+
+    def set_anomalies(self, cfg: dict[str, Any]) -> dict[str, Any]:
+        """Replace the anomaly set (keys not given go back to off); cached records are rebuilt."""
+        unknown = set(cfg) - set(ANOMALY_DEFAULTS)
+        if unknown:
+            raise ValueError(f"unknown anomaly keys: {sorted(unknown)}")
+        anomalies = {**ANOMALY_DEFAULTS, **cfg}
+        with self.tenant.lock:
+            self.tenant.anomalies = {k: v for k, v in anomalies.items() if v}
+            self.tenant.bump()
+        return anomalies
 
     def hourly_limit(self) -> int:
         lim = self.faults.get("hourly_limit")
@@ -336,6 +356,8 @@ class Sandbox:
             for kind, p in edges:
                 acc += float(p or 0)
                 if roll < acc:
+                    with self.lock:
+                        self.faults_fired[f"{kind} {key}"] += 1
                     if kind == "drop":
                         return DROP
                     if kind == "error":

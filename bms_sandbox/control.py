@@ -7,7 +7,7 @@ from typing import Any
 
 from . import constants as C
 from .api import create_ticket, validate_ticket_input
-from .app import ApiError, Request, Response, Sandbox, User, full_rights, json_response
+from .app import ANOMALY_DEFAULTS, ApiError, Request, Response, Sandbox, User, full_rights, json_response
 from .data import DAY, ENTITIES, Rng, Ts, parse_dt, to_plain
 
 SINGULAR = {
@@ -419,6 +419,11 @@ def handle_control(app: Sandbox, req: Request) -> Response:
                 return json_response(200, app.set_faults(body))
             if m == "GET":
                 return json_response(200, app.faults)
+        if path == "/_sandbox/anomalies":
+            if m == "PUT":
+                return json_response(200, app.set_anomalies(body))
+            if m == "GET":
+                return json_response(200, {**ANOMALY_DEFAULTS, **app.tenant.anomalies})
         if path == "/_sandbox/clock":
             if m == "PUT":
                 with app.lock:
@@ -430,11 +435,12 @@ def handle_control(app: Sandbox, req: Request) -> Response:
         if path == "/_sandbox/requests":
             if m == "GET":
                 with app.lock:
-                    log = dict(app.request_log)
-                return json_response(200, {"total": sum(log.values()), "by_endpoint": log})
+                    log, fired = dict(app.request_log), dict(app.faults_fired)
+                return json_response(200, {"total": sum(log.values()), "by_endpoint": log, "faults_fired": fired})
             if m == "DELETE":
                 with app.lock:
                     app.request_log.clear()
+                    app.faults_fired.clear()
                 return json_response(200, {"ok": True})
         if path.startswith("/_sandbox/records/") and m == "GET":
             return json_response(200, _records(app, path.rsplit("/", 1)[-1]))

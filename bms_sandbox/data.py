@@ -23,6 +23,7 @@ from heapq import merge
 from typing import Any
 
 from . import constants as C
+from . import contact_anomalies
 from . import names as N
 
 DAY = 86_400
@@ -248,6 +249,7 @@ class Tenant:
             self.next_sub_id = 10_000_000  # emails, phones, addresses of created records
             self.version = 0
             self.clock_offset = 0
+            self.anomalies: dict[str, Any] = {}  # opt-in odd shapes (PUT /_sandbox/anomalies); {}: none
             self._query_cache.clear()
             self._clear_gen_caches()
 
@@ -285,7 +287,7 @@ class Tenant:
             parts.append(suffix)
         if a > m:
             parts.append(str((a - 1) // m + 1))
-        return " ".join(parts)
+        return contact_anomalies.account_name(self.anomalies, a, " ".join(parts))
 
     def _acc_active(self, a: int) -> bool:
         return self.h("accounts", a, 4) % 20 != 0
@@ -461,7 +463,7 @@ class Tenant:
             )
         loc = (acc or {}).get("locations") or [{}]
         title = "Accounts Payable" if recv and k == 1 else N.JOB_TITLES[rnd.randrange(len(N.JOB_TITLES))]
-        return {
+        rec = {
             "id": c,
             "createdBy": 1,
             "createdOn": created,
@@ -483,6 +485,8 @@ class Tenant:
             "canRecieveInvoices": recv,
             "hasClientPortalAccess": k == 0,
         }
+        contact_anomalies.contact(self.anomalies, rec, a, k)
+        return rec
 
     @staticmethod
     def _email(eid: int, addr: str, default: bool, created: Ts, personal: bool = False) -> dict[str, Any]:

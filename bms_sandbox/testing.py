@@ -46,6 +46,18 @@ class SandboxControl:
     def clear_faults(self) -> None:
         self._call("PUT", "faults", {})
 
+    def faults_fired(self) -> dict[str, int]:
+        """Random faults that fired since the last reset or ``clear_requests``, by
+        ``"<fault> <method> <path template>"`` (e.g. ``"drop_after POST /v2/servicedesk/tickets"``)."""
+        return self._call("GET", "requests")["faults_fired"]
+
+    def set_anomalies(self, **anomalies: Any) -> dict[str, Any]:
+        """Replace the opt-in data anomalies (keys not given go back to off)."""
+        return self._call("PUT", "anomalies", anomalies)
+
+    def clear_anomalies(self) -> None:
+        self._call("PUT", "anomalies", {})
+
     def add_user(
         self,
         username: str,

@@ -8,9 +8,16 @@ Invariants:
   lease runs out ("busy").
 - A result is recorded only under the lease that produced it (``finish`` filters on the token):
   a worker whose lease was taken over records nothing.
+- Every attempt ends Sent, Retrying (with the next attempt's time) or Failed (with the reason),
+  whatever the channel raises: an exception the channel does not name is logged with its
+  traceback and counts as transient (it may be momentary: a DNS hiccup while building a client).
 - A transient error is retried with capped, jittered backoff (never sooner than the Retry-After
   asked for) until NOTIFICATIONS_MAX_ATTEMPTS, then fails "Gave up after N attempts"; a permanent
   error fails at once with the reason in words. The last MAX_ERRORS_KEPT errors stay on the row.
+- Attempts never climb past NOTIFICATIONS_MAX_ATTEMPTS on their own: an attempt that ended
+  without a result (its worker died, its lease ran out) is noted in the errors when the next
+  attempt takes over, and once the last allowed attempt ended that way the delivery fails
+  with that reason instead of being claimed again. (A staff retry from the log allows one more.)
 - A delivery whose task was lost (broker hiccup, worker death) is queued again by the sweep.
 """
 
@@ -45,30 +52,83 @@ def delivery_attempt(delivery_id: int) -> DeliveryOutcome:
         return record_error(delivery, str(exc), transient=False)
     except DeliveryRetry as exc:
         return record_error(delivery, str(exc), transient=True, retry_after=exc.retry_after)
+    except Exception as exc:  # anything else: said in the log and on the row, never left "Sending"
+        logger.exception("Delivery %s attempt %s: unexpected error", delivery.pk, delivery.attempts)
+        return record_error(delivery, f"Unexpected error: {type(exc).__name__}: {exc}"[:500], transient=True)
 
 
 def claim(delivery_id: int) -> tuple[Delivery | None, str]:
     """Take the delivery for one attempt: (delivery holding the lease token, ""), or (None, why not)."""
     now = timezone.now()
     token = uuid.uuid4().hex
-    claimable = Q(status__in=CLAIMABLE_STATUSES) | Q(status=DeliveryStatus.SENDING, lease_until__lt=now)
-    updated = Delivery.objects.filter(claimable, pk=delivery_id).update(
-        status=DeliveryStatus.SENDING,
-        lease_token=token,
-        lease_until=now + timedelta(seconds=settings.NOTIFICATIONS_LEASE_SECONDS),
-        attempts=F("attempts") + 1,
-        next_attempt_at=None,
-    )
+    take = {
+        "status": DeliveryStatus.SENDING,
+        "lease_token": token,
+        "lease_until": now + timedelta(seconds=settings.NOTIFICATIONS_LEASE_SECONDS),
+        "attempts": F("attempts") + 1,
+        "next_attempt_at": None,
+    }
+    rows = Delivery.objects.filter(pk=delivery_id)
+    taken_over = False
+    updated = rows.filter(status__in=CLAIMABLE_STATUSES).update(**take)
+    if not updated:
+        # An attempt whose lease ran out ended without a result: take over, if attempts are left.
+        abandoned = rows.filter(status=DeliveryStatus.SENDING, lease_until__lt=now)
+        updated = taken_over = bool(abandoned.filter(attempts__lt=settings.NOTIFICATIONS_MAX_ATTEMPTS).update(**take))
+        if not updated and give_up_abandoned(abandoned):
+            return None, DeliveryStatus.FAILED
     if updated:
-        return Delivery.objects.select_related("notification__organization", "notification__invoice").get(
+        delivery = Delivery.objects.select_related("notification__organization", "notification__invoice").get(
             pk=delivery_id
-        ), ""
-    current = Delivery.objects.filter(pk=delivery_id).values("status", "lease_until").first()
+        )
+        if taken_over:
+            note_abandoned_attempt(delivery)
+        return delivery, ""
+    current = rows.values("status", "lease_until").first()
     if current is None:
         return None, "gone"
     if current["status"] == DeliveryStatus.SENDING:
         return None, "busy"
     return None, current["status"]
+
+
+def _abandoned_message(attempt: int) -> str:
+    return f"Attempt {attempt} ended without a result (its worker stopped or its lease ran out)."
+
+
+def note_abandoned_attempt(delivery: Delivery) -> None:
+    """Taking over from an attempt that ended without a result: say so on the row."""
+    message = _abandoned_message(delivery.attempts - 1)
+    delivery.errors = [
+        *delivery.errors,
+        {"at": timezone.now().isoformat(), "attempt": delivery.attempts - 1, "error": message, "transient": True},
+    ][-MAX_ERRORS_KEPT:]
+    Delivery.objects.filter(pk=delivery.pk, lease_token=delivery.lease_token).update(errors=delivery.errors)
+    logger.warning("Delivery %s: %s Taking over.", delivery.pk, message)
+
+
+def give_up_abandoned(abandoned) -> bool:
+    """The last allowed attempt ended without a result: fail the delivery with that reason."""
+    row = abandoned.values("pk", "attempts", "errors", "lease_token").first()
+    if row is None:
+        return False
+    message = _abandoned_message(row["attempts"])
+    errors = [
+        *row["errors"],
+        {"at": timezone.now().isoformat(), "attempt": row["attempts"], "error": message, "transient": True},
+    ][-MAX_ERRORS_KEPT:]
+    reason = f"Gave up after {row['attempts']} attempts: {message}"
+    failed = abandoned.filter(lease_token=row["lease_token"]).update(
+        status=DeliveryStatus.FAILED,
+        reason=reason,
+        errors=errors,
+        lease_token="",
+        lease_until=None,
+        updated_at=timezone.now(),
+    )
+    if failed:
+        logger.warning("Delivery %s failed: %s", row["pk"], reason)
+    return bool(failed)
 
 
 def busy_outcome(delivery_id: int) -> DeliveryOutcome:

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from notifications import markers
 from notifications.types import NotificationKind
 
 
@@ -115,6 +116,9 @@ class Delivery(models.Model):
     bms_ticket_id = models.BigIntegerField(null=True, blank=True)
     bms_ticket_number = models.CharField(max_length=50, blank=True)
     adopted = models.BooleanField(default=False)  # found in BMS by its key after a lost answer
+    # Created before ticket markers were signed: may adopt a ticket with its unsigned marker
+    # (see notifications.markers). True only for rows that existed at the upgrade.
+    accepts_unsigned_marker = models.BooleanField(default=False)
     sent_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
@@ -131,8 +135,8 @@ class Delivery(models.Model):
 
     @property
     def marker(self) -> str:
-        """What the ticket's details carry, to find it again."""
-        return f"[portal-ref:{self.dedupe_key}]"
+        """What the ticket's details carry, to find it again (signed: see notifications.markers)."""
+        return markers.ticket_marker(self.dedupe_key)
 
     @property
     def last_error(self) -> str:

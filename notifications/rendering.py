@@ -1,8 +1,12 @@
 """Rendering: how a notification reads. Subjects, e-mail bodies, the ticket's title and details,
 the preview on Send test notification, and the sample facts a test notification carries.
 
-Everything here is a pure read: nothing is saved or sent. The ticket's details end with the
-delivery's marker (``[portal-ref:<dedupe_key>]``), which is how the ticket is found again.
+Everything here is a pure read: nothing is saved or sent.
+- A subject (and so a ticket's title) is one line: every run of whitespace, line breaks
+  included, folds into one space, so a name with a line break never breaks a mail header.
+- The ticket's details end with the delivery's signed marker (``notifications.markers``),
+  which is how the ticket is found again; nothing above it (client comments, names,
+  messages) can read as a marker.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 
 from billing.models import Invoice
-from notifications import selectors
+from notifications import markers, selectors
 from notifications.models import Notification
 from notifications.types import Audience, NotificationKind, spec_for
 
@@ -88,8 +92,15 @@ def render_context(notification: Notification) -> dict[str, Any]:
 
 def email_subject(notification: Notification, ctx: dict | None = None) -> str:
     ctx = ctx or render_context(notification)
-    subject = spec_for(notification.kind).subject.format_map(ctx["facts"])
+    subject = one_line(spec_for(notification.kind).subject.format_map(ctx["facts"]))
     return f"[Test] {subject}" if notification.is_test else subject
+
+
+def one_line(text: str) -> str:
+    """``text`` folded onto one line: whitespace runs (line breaks too) become one space and
+    other control characters go, as a mail header must be."""
+    text = "".join(ch if ch.isprintable() or ch.isspace() else " " for ch in text)
+    return " ".join(text.split())
 
 
 def email_bodies(notification: Notification, ctx: dict | None = None) -> tuple[str, str]:
@@ -106,10 +117,10 @@ def ticket_title(notification: Notification, ctx: dict | None = None) -> str:
 
 
 def ticket_details(notification: Notification, delivery_key: str, ctx: dict | None = None) -> str:
-    """The ticket's details, ending with the delivery's marker."""
+    """The ticket's details, ending with the delivery's marker (the only marker in them)."""
     ctx = ctx or render_context(notification)
-    body = render_to_string("notifications/ticket_details.txt", ctx).strip()
-    return f"{body}\n\n[portal-ref:{delivery_key}]"
+    body = markers.neutralize(render_to_string("notifications/ticket_details.txt", ctx).strip())
+    return f"{body}\n\n{markers.ticket_marker(delivery_key)}"
 
 
 # --- Send test notification -----------------------------------------------------------------------

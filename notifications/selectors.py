@@ -1,4 +1,11 @@
-"""Reads: the PSA's lookups for the drop-downs (cached), billing-contact resolution, the log."""
+"""Reads: the PSA's lookups for the drop-downs (cached), billing-contact resolution, the log.
+
+Invariants:
+- Recipients are valid single addresses (``notifications.addresses``): a BMS e-mail field
+  holding two addresses gives both; an invalid one is logged and skipped, never fatal.
+- Asking the PSA for its lists never raises anything but ``LookupUnavailable`` (whose
+  ``transient`` says whether asking again may help): a page or a delivery says why.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +20,8 @@ from accounts.models import Role, User
 from integrations.base import Capability, Category, IntegrationError, IntegrationInstallation
 from integrations.capabilities import Option, TicketLookups
 from integrations.registry import installation_offering
+from integrations.secrets import SecretUnreadable
+from notifications.addresses import valid_addresses
 from notifications.models import Delivery, Notification, NotificationPreference, NotificationSettings
 from notifications.types import SPECS, Audience, spec_for
 from organizations.models import Contact, Organization
@@ -45,7 +54,23 @@ def preferences_map() -> dict[str, NotificationPreference]:
 
 
 class LookupUnavailable(Exception):
-    """The PSA could not be asked for its lists; the message says why."""
+    """The PSA could not be asked for its lists; the message says why. ``transient``: False
+    when asking again cannot help until someone changes something (a password to re-enter)."""
+
+    def __init__(self, message: str, *, transient: bool = True):
+        super().__init__(message)
+        self.transient = transient
+
+
+def lookup_unavailable(could_not: str, exc: Exception) -> LookupUnavailable:
+    """``exc``, raised while asking the PSA, in words (``could_not``: "Could not load the lists
+    from Kaseya BMS"). A failure the integration does not name is logged in full."""
+    if isinstance(exc, IntegrationError):
+        return LookupUnavailable(f"{could_not}: {exc}", transient=exc.transient)
+    if isinstance(exc, SecretUnreadable):
+        return LookupUnavailable(f"{could_not}: {exc}", transient=False)
+    logger.exception(could_not)
+    return LookupUnavailable(f"{could_not}: {type(exc).__name__}: {exc}")
 
 
 def _lookup_cache_key(installation: IntegrationInstallation, name: str) -> str:
@@ -61,8 +86,8 @@ def ticket_lookups(installation: IntegrationInstallation, *, fresh: bool = False
         return cached
     try:
         lookups = installation.ticket_lookups()
-    except IntegrationError as exc:
-        raise LookupUnavailable(f"Could not load the lists from {installation.name}: {exc}") from exc
+    except Exception as exc:  # a provider's failure of any kind is said in words, never a 500
+        raise lookup_unavailable(f"Could not load the lists from {installation.name}", exc) from exc
     cache.set(key, lookups, settings.NOTIFICATIONS_LOOKUP_CACHE_SECONDS)
     return lookups
 
@@ -74,8 +99,8 @@ def sub_issue_types(installation: IntegrationInstallation, issue_type_id: int, *
         return cached
     try:
         options = installation.sub_issue_types(int(issue_type_id))
-    except IntegrationError as exc:
-        raise LookupUnavailable(f"Could not load the sub-issue types from {installation.name}: {exc}") from exc
+    except Exception as exc:  # a provider's failure of any kind is said in words, never a 500
+        raise lookup_unavailable(f"Could not load the sub-issue types from {installation.name}", exc) from exc
     cache.set(key, options, settings.NOTIFICATIONS_LOOKUP_CACHE_SECONDS)
     return options
 
@@ -96,24 +121,17 @@ class Recipients:
     reason: str = ""  # why there are none
 
 
-def _unique(emails) -> list[str]:
-    seen, out = set(), []
-    for email in emails:
-        email = (email or "").strip()
-        if email and "@" in email and email.lower() not in seen:
-            seen.add(email.lower())
-            out.append(email)
-    return out
-
-
 def billing_contacts_for(organization) -> Recipients:
     """BMS contacts that receive invoices; else the point of contact; else the accounting
     package's billing contact; else none, with the reason."""
     contacts = Contact.objects.filter(organization=organization, deleted_at__isnull=True, is_active=True)
-    invoice_recipients = _unique(contacts.filter(receives_invoices=True).values_list("email", flat=True))
+    source = f"the BMS contacts of {organization}"
+    invoice_recipients = valid_addresses(
+        contacts.filter(receives_invoices=True).values_list("email", flat=True), source=source
+    )
     if invoice_recipients:
         return Recipients(invoice_recipients, "BMS invoice recipient")
-    pocs = _unique(contacts.filter(is_poc=True).values_list("email", flat=True))
+    pocs = valid_addresses(contacts.filter(is_poc=True).values_list("email", flat=True), source=source)
     if pocs:
         return Recipients(pocs, "BMS point of contact")
     no_bms = (
@@ -123,7 +141,7 @@ def billing_contacts_for(organization) -> Recipients:
     if package is None:
         return Recipients([], "", f"{no_bms}, and no accounting package is integrated.")
     try:
-        emails = _unique(package.billing_contact_emails(organization))
+        emails = valid_addresses(package.billing_contact_emails(organization), source=package.name)
     except Exception as exc:  # a broken provider must not stop the notification
         logger.warning("%s billing contact lookup failed: %s", package.name, type(exc).__name__)
         return Recipients([], "", f"{no_bms}, and {package.name} could not be asked: {exc}")
@@ -133,10 +151,13 @@ def billing_contacts_for(organization) -> Recipients:
 
 
 def staff_recipients() -> Recipients:
-    configured = _unique(notification_settings_get().staff_recipient_list)
+    configured = valid_addresses(notification_settings_get().staff_recipient_list, source="Staff recipients")
     if configured:
         return Recipients(configured, "Staff recipients")
-    admins = _unique(User.objects.filter(role=Role.MASTER_ADMIN, is_active=True).values_list("email", flat=True))
+    admins = valid_addresses(
+        User.objects.filter(role=Role.MASTER_ADMIN, is_active=True).values_list("email", flat=True),
+        source="Master Admins",
+    )
     if admins:
         return Recipients(admins, "Master Admins (no staff recipients set)")
     return Recipients(

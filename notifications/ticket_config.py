@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from integrations.base import IntegrationError, IntegrationInstallation
+from integrations.base import IntegrationInstallation
 from notifications import selectors
 from notifications.channels.base import DeliveryFailed, DeliveryRetry
 from notifications.models import NotificationSettings
@@ -68,8 +68,8 @@ def ticket_config_validate(
     if account is not None:
         try:
             problem = installation.account_problem(account)
-        except IntegrationError as exc:
-            raise selectors.LookupUnavailable(f"Could not check the account in {installation.name}: {exc}") from exc
+        except Exception as exc:  # a provider's failure of any kind is said in words, never a 500
+            raise selectors.lookup_unavailable(f"Could not check the account in {installation.name}", exc) from exc
         if problem:
             errors["internal_account_id"] = problem
     return errors, names
@@ -92,7 +92,8 @@ class TicketConfig:
 def ticket_config_effective(config: NotificationSettings, installation: IntegrationInstallation) -> TicketConfig:
     """The saved Service Ticket Configuration, with BMS's defaults for required fields left unset.
 
-    Raises DeliveryRetry when BMS's lists cannot be loaded, DeliveryFailed when BMS has no default."""
+    Raises DeliveryRetry when BMS's lists cannot be loaded for now, DeliveryFailed when they
+    cannot be until someone acts (a password to re-enter) or BMS has no default."""
     required = {
         "status_id": config.status_id,
         "priority_id": config.priority_id,
@@ -103,6 +104,8 @@ def ticket_config_effective(config: NotificationSettings, installation: Integrat
         try:
             lookups = selectors.ticket_lookups(installation)
         except selectors.LookupUnavailable as exc:
+            if not exc.transient:
+                raise DeliveryFailed(str(exc)) from exc
             raise DeliveryRetry(str(exc)) from exc
         defaults = {
             "status_id": "statuses",

@@ -4,6 +4,10 @@ attached when the type concerns an invoice.
 E-mail has no idempotency key a mail server honours, so this channel cannot find what an
 earlier attempt did. Every attempt carries the same Message-ID (mail systems drop a duplicate)
 and its task is acknowledged early (see ``tasks.py``): a message is not redelivered blindly.
+
+A message is sent only to valid single addresses (``notifications.addresses``), checked again
+when sent (a row addressed by an earlier version may hold ``a@x, b@y``); its subject is one
+line (``rendering.email_subject``). A message that still cannot be built fails with the reason.
 """
 
 from __future__ import annotations
@@ -12,11 +16,12 @@ import logging
 import smtplib
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives, get_connection
+from django.core.mail import BadHeaderError, EmailMultiAlternatives, get_connection
 from django.utils import timezone
 
 from billing.images import resolve_invoice_image
 from notifications import rendering, selectors
+from notifications.addresses import valid_addresses
 from notifications.channels.base import DeliveryChannel, DeliveryFailed, DeliveryOutcome, DeliveryRetry
 from notifications.delivery import finish
 from notifications.models import Delivery, DeliveryStatus
@@ -68,6 +73,8 @@ class EmailChannel(DeliveryChannel):
             raise DeliveryFailed(smtp_reason(exc)) from exc
         except (smtplib.SMTPException, OSError) as exc:
             raise DeliveryRetry(smtp_reason(exc)) from exc
+        except (BadHeaderError, ValueError) as exc:  # an address or header Django refuses: it will not change
+            raise DeliveryFailed(f"The email could not be built: {exc}"[:500]) from exc
         finish(delivery, status=DeliveryStatus.SENT, sent_at=timezone.now(), reason=note)
         return DeliveryOutcome("sent")
 
@@ -86,6 +93,9 @@ def smtp_reason(exc: BaseException) -> str:
 def email_message(delivery: Delivery) -> tuple[EmailMultiAlternatives, str]:
     """The message to send, and a note for the log when the invoice PDF could not be attached."""
     notification = delivery.notification
+    recipients = valid_addresses(delivery.recipients, source=f"delivery {delivery.pk}")
+    if not recipients:
+        raise DeliveryFailed(f"No valid e-mail address among the recipients: {', '.join(delivery.recipients)}"[:500])
     ctx = rendering.render_context(notification)
     text, html = rendering.email_bodies(notification, ctx)
     domain = settings.DEFAULT_FROM_EMAIL.rpartition("@")[2] or "portal.local"
@@ -93,7 +103,7 @@ def email_message(delivery: Delivery) -> tuple[EmailMultiAlternatives, str]:
         subject=rendering.email_subject(notification, ctx),
         body=text,
         from_email=settings.DEFAULT_FROM_EMAIL,
-        to=list(delivery.recipients),
+        to=recipients,
         # The same Message-ID on every attempt: mail systems drop a duplicate after a crash.
         headers={
             "Message-ID": f"<{delivery.dedupe_key.replace(':', '.')}@{domain}>",

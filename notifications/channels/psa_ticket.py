@@ -4,11 +4,15 @@ the integration interface (``selectors.ticket_installation()``), never a provide
 Invariant: exactly one ticket per delivery, however often the task runs or dies.
 - Lease: only the worker holding the delivery's lease creates a ticket, and it renews the
   lease right before creating one, giving up if the lease was already taken over.
-- Marker: the ticket's details carry ``delivery.marker`` (``[portal-ref:<dedupe_key>]``).
+- Marker: the ticket's details carry ``delivery.marker``, signed so only the portal can write
+  it, and nothing else in them reads as a marker (``notifications.markers``).
 - Find before create: an attempt after the first searches the PSA for the marker and adopts
   the ticket it finds (an earlier attempt created it and lost the answer, or died before
-  recording it) instead of creating a second one.
+  recording it) instead of creating a second one. Only a ticket carrying this delivery's
+  exact marker, on the delivery's account, is adopted (an unsigned marker only by a delivery
+  created before markers were signed).
 Hence its task is acknowledged late and redelivered when a worker dies (see ``tasks.py``).
+A stored password the encryption keys can no longer read fails the delivery with the reason.
 """
 
 from __future__ import annotations
@@ -21,7 +25,8 @@ from django.utils import timezone
 
 from integrations.base import Activity, IntegrationError, IntegrationInstallation
 from integrations.capabilities import ExternalTicket, TicketDraft
-from notifications import rendering, selectors
+from integrations.secrets import SecretUnreadable
+from notifications import markers, rendering, selectors
 from notifications.channels.base import DeliveryChannel, DeliveryFailed, DeliveryOutcome, DeliveryRetry
 from notifications.delivery import finish, renew_lease
 from notifications.models import Delivery, DeliveryStatus, Notification
@@ -48,6 +53,8 @@ class PsaTicketChannel(DeliveryChannel):
             if exc.transient:
                 raise DeliveryRetry(message, retry_after=exc.retry_after) from exc
             raise DeliveryFailed(message) from exc
+        except SecretUnreadable as exc:  # until someone re-enters the password, no attempt can succeed
+            raise DeliveryFailed(f"{installation.name}: {exc}") from exc
 
     def _send(self, delivery: Delivery, installation: IntegrationInstallation) -> DeliveryOutcome:
         cfg = ticket_config_effective(selectors.notification_settings_get(), installation)
@@ -55,11 +62,7 @@ class PsaTicketChannel(DeliveryChannel):
         if delivery.attempts > 1:
             # An earlier attempt may have created the ticket and lost the PSA's answer, or died
             # before recording it: find it by its key instead of creating another.
-            existing = installation.find_ticket(
-                marker=delivery.marker,
-                account_id=delivery.bms_account_id or account_id,
-                created_from=delivery.created_at - timedelta(hours=1),
-            )
+            existing = find_own_ticket(installation, delivery, delivery.bms_account_id or account_id)
             if existing is not None:
                 finish(
                     delivery,
@@ -93,6 +96,30 @@ class PsaTicketChannel(DeliveryChannel):
     def create_ticket(self, installation: IntegrationInstallation, draft: TicketDraft) -> ExternalTicket:
         """Open the ticket in the PSA: the step a crash right after must not turn into two tickets."""
         return installation.create_ticket(draft)
+
+
+def find_own_ticket(
+    installation: IntegrationInstallation, delivery: Delivery, account_id: int
+) -> ExternalTicket | None:
+    """The ticket an earlier attempt of this delivery opened: one whose details carry the
+    delivery's exact marker, on its account, opened since the delivery was created."""
+    for marker in markers.markers_to_find(delivery.dedupe_key, accept_unsigned=delivery.accepts_unsigned_marker):
+        found = installation.find_ticket(
+            marker=marker, account_id=account_id, created_from=delivery.created_at - timedelta(hours=1)
+        )
+        if found is None:
+            continue
+        if found.account_id is not None and found.account_id != account_id:
+            logger.warning(
+                "Delivery %s: ticket %s carries its marker but is on account %s, not %s; not adopted",
+                delivery.pk,
+                found.number,
+                found.account_id,
+                account_id,
+            )
+            continue
+        return found
+    return None
 
 
 def ticket_account(notification: Notification, cfg: TicketConfig) -> tuple[int, Any]:

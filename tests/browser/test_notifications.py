@@ -13,6 +13,7 @@ from tests.notifications.conftest import (  # noqa: F401 - fixtures shared with 
     notif_worker,
     notif_worker_env,
     org_with,
+    sandbox_anomalies,
     smtp_server,
     synced,
     tickets_with_key,

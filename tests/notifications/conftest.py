@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import re
 import socket
 import time
 from dataclasses import dataclass, field
@@ -37,8 +38,17 @@ TICKET_CONFIG = {
 
 
 @pytest.fixture
-def synced(bms_integration, settings):
+def sandbox_anomalies() -> dict:
+    """The sandbox anomalies the tenant is synced with (none); a test parametrizes it to
+    turn some on, e.g. ``@pytest.mark.parametrize("sandbox_anomalies", [{"newline_names": True}])``."""
+    return {}
+
+
+@pytest.fixture
+def synced(bms_integration, bms_sandbox, sandbox_anomalies, settings):
     """BMS integrated and synced once: real organizations, contacts and invoices."""
+    if sandbox_anomalies:
+        bms_sandbox.control.set_anomalies(**sandbox_anomalies)
     run = run_sync(bms_integration)
     assert run.status == "succeeded", run.error
     bms_integration.refresh_from_db()
@@ -79,6 +89,25 @@ def org_with(kind: str) -> Organization:
     raise AssertionError(f"The sandbox has no organization with billing contacts of kind {kind!r}")
 
 
+# The sandbox's multi-address e-mail fields (bms_sandbox/contact_anomalies.py), by what follows
+# the first address.
+ADDRESS_FORMS = {"comma": ", accounts@", "semicolon": "; accounts@", "one invalid": "; not an address"}
+
+
+def invoice_recipient_whose_email_has(tail: str) -> Contact:
+    """A synced invoice recipient whose e-mail field holds ``tail`` (see ADDRESS_FORMS)."""
+    contact = (
+        Contact.objects.filter(
+            receives_invoices=True, is_active=True, deleted_at__isnull=True, email__contains=tail.strip()
+        )
+        .select_related("organization")
+        .order_by("organization__bms_id")
+        .first()
+    )
+    assert contact is not None, f"no invoice recipient with {tail!r} in the synced sandbox tenant"
+    return contact
+
+
 def deliver_all(notification) -> dict[str, Delivery]:
     """Run every open delivery to its end, as the worker would (retries included); by channel."""
     for d in notification.deliveries.all():
@@ -91,7 +120,30 @@ def deliver_all(notification) -> dict[str, Delivery]:
 
 
 def tickets_with_key(control, key: str) -> list[dict]:
-    return [t for t in control.records("tickets") if f"[portal-ref:{key}]" in (t.get("details") or "")]
+    """The sandbox's tickets whose details carry the delivery key's marker (signed or not)."""
+    marker = re.compile(rf"\[portal-ref:{re.escape(key)}[]:]")
+    return [t for t in control.records("tickets") if marker.search(t.get("details") or "")]
+
+
+TICKET_SEARCH = "/v2/servicedesk/tickets/search"
+# What BMS does to the search of the attempt that takes over after the crash, and the fault
+# that must have fired: the first draw of each seed is below 0.5 and the second above it.
+AFTER_THE_CRASH = {
+    "bms-answers": ({}, None),
+    "search-answer-lost": (
+        {"drop_after_rate": 0.5, "fault_seed": 1, "paths": [TICKET_SEARCH]},
+        f"drop_after POST {TICKET_SEARCH}",
+    ),
+    "search-503": ({"error_rate": 0.5, "fault_seed": 3, "paths": [TICKET_SEARCH]}, f"error POST {TICKET_SEARCH}"),
+}
+
+
+def assert_fault_fired(control, expected: str | None) -> None:
+    fired = control.faults_fired()
+    if expected is None:
+        assert fired == {}, fired
+    else:
+        assert fired.get(expected, 0) >= 1, fired
 
 
 def wait_until(predicate, timeout: float = 60.0, interval: float = 0.2, message: str = "condition"):
@@ -143,6 +195,16 @@ def smtp_server():
     server = SmtpServer().start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def smtp_settings(settings, smtp_server):
+    """In-process e-mail through the loopback SMTP server (Django's SMTP backend, as in production)."""
+    settings.NOTIFICATIONS_EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", smtp_server.port
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+    return smtp_server
 
 
 @pytest.fixture

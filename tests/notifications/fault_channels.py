@@ -8,10 +8,13 @@ from __future__ import annotations
 import json
 import logging
 import os
+import socket
+from unittest import mock
 
 from django.conf import settings
 
 from notifications.channels.psa_ticket import PsaTicketChannel
+from providers.kaseya_bms.server_url import vet_server_url
 
 logger = logging.getLogger(__name__)
 
@@ -49,3 +52,30 @@ def ticket_channel_setting(channel_class: type) -> dict[str, str]:
 def ticket_channel_env(channel_class: type) -> dict[str, str]:
     """A worker's environment variables that replace its ticket channel with ``channel_class``."""
     return {"NOTIFICATIONS_CHANNELS": json.dumps({"ticket": _dotted(channel_class)})}
+
+
+class DiesWhileSending(PsaTicketChannel):
+    """In-process: every attempt dies before it records anything, as a killed worker does."""
+
+    def send(self, delivery):
+        raise SimulatedCrash()
+
+
+def _resolver_down(host: str) -> list[str]:
+    raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+
+
+def vet_server_url_while_dns_is_down(url, **kwargs):
+    """What ``vet_server_url`` raises while the resolver fails: InvalidServerUrl (DNS lookup failed)."""
+    return vet_server_url("https://api.bms.kaseya.com", resolve=_resolver_down)
+
+
+class DnsFailsOnFirstAttempt(PsaTicketChannel):
+    """In a worker process: the first attempt of every delivery cannot build the BMS client,
+    the resolver failing for a moment; later attempts find DNS answering again."""
+
+    def send(self, delivery):
+        if delivery.attempts > 1:
+            return super().send(delivery)
+        with mock.patch("providers.kaseya_bms.installation.vet_server_url", vet_server_url_while_dns_is_down):
+            return super().send(delivery)

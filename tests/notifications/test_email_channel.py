@@ -15,15 +15,6 @@ from tests.notifications.conftest import org_with, set_preferences
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def smtp_settings(settings, smtp_server):
-    settings.NOTIFICATIONS_EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", smtp_server.port
-    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
-    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
-    return smtp_server
-
-
 def test_new_invoice_email_through_smtp_with_the_invoice_pdf(ticket_settings, smtp_settings):
     """Depends on billing.images.resolve_invoice_image (the invoice image resolver)."""
     set_preferences(email=True, ticket=False)

@@ -130,7 +130,7 @@ def test_send_test_notification_previews_then_sends(ticket_settings, admin_clien
     url = reverse("notifications:test")
     preview = admin_client.get(url, {"kind": "invoice_past_due", "organization": org.pk}).content.decode()
     assert "[Test] Invoice" in preview and "BMS invoice recipient" in preview
-    assert "[portal-ref:&lt;key&gt;:ticket]" in preview
+    assert "[portal-ref:&lt;key&gt;:ticket:" in preview  # the marker, signed
     assert Delivery.objects.count() == 0  # a preview saves nothing
     response = admin_client.post(url, {"kind": "invoice_past_due", "organization": org.pk})
     assert response.status_code == 302

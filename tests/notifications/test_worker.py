@@ -5,22 +5,30 @@ import itertools
 import time
 
 import pytest
+from cryptography.fernet import Fernet
 from django.urls import reverse
 
 from connectbooster.celery import app
+from notifications.events import access_requested_notify
 from notifications.firing import notification_fire
 from notifications.models import Channel, Delivery, DeliveryStatus, Notification
 from notifications.tasks import deliver_ticket_task
 from notifications.types import SPECS, Audience, NotificationKind
+from organizations.models import Organization
+from portal.services import access_request_create
 from tests.notifications.conftest import (
+    ADDRESS_FORMS,
+    AFTER_THE_CRASH,
     TICKET_CONFIG,
+    assert_fault_fired,
+    invoice_recipient_whose_email_has,
     org_with,
     set_preferences,
     start_worker,
     tickets_with_key,
     wait_until,
 )
-from tests.notifications.fault_channels import ExitAfterTicketCreated, ticket_channel_env
+from tests.notifications.fault_channels import DnsFailsOnFirstAttempt, ExitAfterTicketCreated, ticket_channel_env
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -73,7 +81,7 @@ def test_every_type_with_every_combination_of_check_boxes(ticket_settings, bms_s
             assert sorted(sent_mail[0][0]) == sorted(expected_to), label
         else:
             assert email.status == DeliveryStatus.SKIPPED and sent_mail == [], label
-        found = [t for t in tickets if f"[portal-ref:{ticket.dedupe_key}]" in (t.get("details") or "")]
+        found = [t for t in tickets if ticket.marker in (t.get("details") or "")]
         if ticket_on:
             assert ticket.status == DeliveryStatus.SENT, (label, ticket.errors)
             assert len(found) == 1, label
@@ -99,16 +107,17 @@ def test_every_type_with_every_combination_of_check_boxes(ticket_settings, bms_s
     assert len([t for t in tickets if "[portal-ref:" in (t.get("details") or "")]) == 22
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
-def test_worker_killed_after_bms_created_the_ticket(
-    ticket_settings, bms_sandbox, notif_worker_env, seed, transactional_db, settings
+@pytest.mark.parametrize("after_the_crash", AFTER_THE_CRASH.values(), ids=AFTER_THE_CRASH.keys())
+def test_hardening_15_worker_killed_after_bms_created_the_ticket(
+    ticket_settings, bms_sandbox, notif_worker_env, after_the_crash, transactional_db, settings
 ):
     """The worker process exits right after BMS answered and before the portal committed; the
-    message (acknowledged late) is redelivered to a new worker, which finds the ticket by its key."""
+    message (acknowledged late) is redelivered to a new worker, which finds the ticket by its key,
+    whatever BMS does to its search (each case's fault is checked to have fired)."""
+    faults, expected_fault = after_the_crash
     app.control.purge()
     settings.NOTIFICATIONS_LEASE_SECONDS = 3
     set_preferences(email=False, ticket=True)
-    bms_sandbox.control.set_faults(latency_ms=seed * 7, fault_seed=seed)
     crashing = start_worker({**notif_worker_env, **ticket_channel_env(ExitAfterTicketCreated)})
     try:
         notification = notification_fire(NotificationKind.INVOICE_PAST_DUE, invoice=org_with("poc").invoices.first())
@@ -122,6 +131,7 @@ def test_worker_killed_after_bms_created_the_ticket(
 
     # The unacknowledged message becomes visible again after the broker's visibility timeout
     # (2 s here); a new worker restores it when it starts.
+    bms_sandbox.control.set_faults(**faults)
     time.sleep(3)
     worker = start_worker(notif_worker_env)
     try:
@@ -132,6 +142,8 @@ def test_worker_killed_after_bms_created_the_ticket(
         )
     finally:
         worker.stop()
+    bms_sandbox.control.clear_faults()
+    assert_fault_fired(bms_sandbox.control, expected_fault)
     delivery.refresh_from_db()
     [ticket] = tickets_with_key(bms_sandbox.control, delivery.dedupe_key)
     assert delivery.adopted and delivery.bms_ticket_number == ticket["ticketNumber"]
@@ -153,8 +165,17 @@ def test_task_delivered_twice_creates_one_ticket(ticket_settings, bms_sandbox, n
     assert len(tickets_with_key(bms_sandbox.control, delivery.dedupe_key)) == 1
 
 
-@pytest.mark.parametrize("seed", [3, 5, 8, 13])
-def test_lost_answers_and_5xx_through_the_worker_leave_one_ticket(ticket_settings, bms_sandbox, notif_worker, seed):
+# One draw per request to the tickets paths: a draw below 0.2 is a 503, from 0.2 to 0.5 a lost
+# answer. The first request is the POST that creates a ticket, and these seeds' first draw
+# (0.238, 0.236, 0.227, 0.259) loses its answer, so every case meets a lost answer (seed 5,
+# once here, drew 0.623, 0.742, 0.795 for the three creations and met no fault at all).
+LOST_ANSWER_SEEDS = [3, 4, 8, 13]
+
+
+@pytest.mark.parametrize("seed", LOST_ANSWER_SEEDS)
+def test_hardening_15_lost_answers_and_5xx_through_the_worker_leave_one_ticket(
+    ticket_settings, bms_sandbox, notif_worker, seed
+):
     set_preferences(email=False, ticket=True)
     bms_sandbox.control.set_faults(
         drop_after_rate=0.3, error_rate=0.2, fault_seed=seed, paths=["/v2/servicedesk/tickets"], include_auth=False
@@ -164,10 +185,14 @@ def test_lost_answers_and_5xx_through_the_worker_leave_one_ticket(ticket_setting
     ]
     _all_done()
     bms_sandbox.control.clear_faults()
-    for notification in notifications:
-        delivery = notification.deliveries.get(channel=Channel.TICKET)
+    fired = bms_sandbox.control.faults_fired()
+    assert fired.get("drop_after POST /v2/servicedesk/tickets", 0) >= 1, fired
+    deliveries = [n.deliveries.get(channel=Channel.TICKET) for n in notifications]
+    for delivery in deliveries:
         assert delivery.status == DeliveryStatus.SENT, delivery.errors
         assert len(tickets_with_key(bms_sandbox.control, delivery.dedupe_key)) == 1
+    # Each lost creation answer was made good by adopting the ticket, not by opening another.
+    assert sum(d.adopted for d in deliveries) == fired["drop_after POST /v2/servicedesk/tickets"]
 
 
 def test_bms_errors_end_as_the_log_says(ticket_settings, bms_sandbox, notif_worker, admin_client):
@@ -201,3 +226,60 @@ def test_bms_errors_end_as_the_log_says(ticket_settings, bms_sandbox, notif_work
     bms_sandbox.control.clear_faults()
     assert tickets_with_key(bms_sandbox.control, delivery.dedupe_key) == []
     assert Notification.objects.count() == 2
+
+
+@pytest.mark.parametrize(
+    "sandbox_anomalies", [{"multi_address_emails": True, "newline_names": True}], ids=["bms-anomalies"]
+)
+def test_hardening_1_every_delivery_ends_sent_or_failed_with_the_reason_through_the_worker(
+    ticket_settings, bms_integration, bms_sandbox, smtp_server, notif_worker_env, transactional_db, settings
+):
+    """Through a real worker: BMS e-mail fields with two addresses (or an invalid one), line
+    breaks in an access request's name and in BMS names, a DNS failure while building the BMS
+    client on every ticket's first attempt, then a password the keys cannot read. Before, the
+    first three left deliveries "Sending" for good (the test timed out waiting for them)."""
+    app.control.purge()
+    settings.NOTIFICATIONS_LEASE_SECONDS = 3
+    set_preferences(email=True, ticket=True)
+    worker = start_worker({**notif_worker_env, **ticket_channel_env(DnsFailsOnFirstAttempt)})
+    try:
+        fired = [
+            notification_fire(
+                NotificationKind.NEW_INVOICE,
+                invoice=invoice_recipient_whose_email_has(tail).organization.invoices.order_by("-pk").first(),
+            )
+            for tail in ADDRESS_FORMS.values()
+        ]
+        request = access_request_create(email="eve@client.example", full_name="Eve\nBcc: victim@evil.example")
+        fired.append(access_requested_notify(access_request=request))
+        org = next(o for o in Organization.objects.order_by("bms_id") if "\n" in o.name)
+        fired.append(notification_fire(NotificationKind.AUTOPAY_CHANGED, organization=org, context={"reason": "x"}))
+        _all_done(timeout=90)
+
+        for notification in fired:
+            email, ticket = (notification.deliveries.get(channel=c) for c in (Channel.EMAIL, Channel.TICKET))
+            assert email.status in (DeliveryStatus.SENT, DeliveryStatus.SKIPPED), (notification, email.errors)
+            assert email.attempts <= 1
+            # The DNS failure: retried with the reason, then sent, one ticket.
+            assert ticket.status == DeliveryStatus.SENT and ticket.attempts == 2, ticket.errors
+            assert "DNS lookup failed" in ticket.errors[0]["error"]
+            assert len(tickets_with_key(bms_sandbox.control, ticket.dedupe_key)) == 1
+        sent_to = [rcpt for rcpt_tos, _message in smtp_server.messages for rcpt in rcpt_tos]
+        assert all("," not in r and ";" not in r and " " not in r for r in sent_to), sent_to
+        assert "victim@evil.example" not in sent_to
+        subjects = [message["Subject"] for _rcpt_tos, message in smtp_server.messages]
+        assert "Portal access requested by Eve Bcc: victim@evil.example" in subjects
+
+        # The stored password becomes unreadable (encrypted under a key no longer configured).
+        integration = bms_integration
+        integration.refresh_from_db()
+        integration.encrypted_secrets["password"] = Fernet(Fernet.generate_key()).encrypt(b"old").decode()
+        integration.save(update_fields=["encrypted_secrets"])
+        unreadable = notification_fire(NotificationKind.PAYMENT_SCHEDULED, organization=org_with("poc"))
+        _all_done(timeout=60)
+        ticket = unreadable.deliveries.get(channel=Channel.TICKET)
+        assert ticket.status == DeliveryStatus.FAILED and "cannot be decrypted" in ticket.reason, ticket.errors
+        assert ticket.attempts == 2  # the first met the DNS failure, the second the password
+    finally:
+        worker.stop()
+    assert not Delivery.objects.filter(attempts__gt=6).exists()
