@@ -45,7 +45,9 @@ def _required(name: str) -> str:
 
 
 SECRET_KEY = _required("SECRET_KEY")
-DEBUG = env.bool("DEBUG", default=PORTAL_ENV == "development")
+# Off in every mode, `make run` included, so a newcomer sees the pages production shows
+# (styled 403/404/500); a developer asks for Django's debug pages with DEBUG=1.
+DEBUG = env.bool("DEBUG", default=False)
 if IS_PRODUCTION and DEBUG:
     raise ImproperlyConfigured("DEBUG must be off in production (PORTAL_ENV=production).")
 ALLOWED_HOSTS = [h.strip() for h in _required("ALLOWED_HOSTS").split(",") if h.strip()]
@@ -253,13 +255,21 @@ SYNC_STALE_HEARTBEAT = timedelta(seconds=env.int("SYNC_STALE_HEARTBEAT_SECONDS",
 SYNC_MAX_RETRIES = env.int("SYNC_MAX_RETRIES", default=5)
 SYNC_RETRY_BACKOFF = timedelta(seconds=env.int("SYNC_RETRY_BACKOFF_SECONDS", default=30))
 
+# One line per event on the console: Django's own console handler (on with DEBUG) would
+# repeat what the root handler prints, and a refused request (4xx: a 403, a 404) is logged
+# without a traceback; server errors keep theirs.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"no_client_error_traceback": {"()": "connectbooster.log_filters.no_client_error_traceback"}},
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        "django.request": {"filters": ["no_client_error_traceback"]},
+        "django.db.backends": {"level": "WARNING"},
+    },
 }
 
 if PORTAL_ENV == "test":
