@@ -20,6 +20,7 @@ from billing.images import invoice_image_cache_clear, resolve_invoice_image
 from billing.models import Invoice
 from billing.selectors import image_source_config, invoice_comments, invoice_lines, invoice_list, staff_invoice_get
 from billing.services import image_sources_save
+from core.pagination import NearestPageMixin
 
 # --- shared by staff and client invoice pages ----------------------------------------------------
 
@@ -58,9 +59,12 @@ class InvoiceDetailBase(InvoiceLookupMixin, View):
 
 
 class InvoiceImagePanelBase(InvoiceLookupMixin, View):
-    """The image panel (loaded by htmx after the page): which source served, the inline PDF."""
+    """The image panel (loaded by htmx after the page): the inline PDF and, for staff, which
+    source served it and why the sources before it did not (clients are not told about
+    the MSP's systems)."""
 
     template_name = "billing/_invoice_image.html"
+    show_source = False
     show_skipped = False
 
     def get(self, request, pk: int):
@@ -69,7 +73,13 @@ class InvoiceImagePanelBase(InvoiceLookupMixin, View):
         return render(
             request,
             self.template_name,
-            {"invoice": invoice, "image": image, "urls": self.urls(invoice), "show_skipped": self.show_skipped},
+            {
+                "invoice": invoice,
+                "image": image,
+                "urls": self.urls(invoice),
+                "show_source": self.show_source,
+                "show_skipped": self.show_skipped,
+            },
         )
 
 
@@ -92,7 +102,7 @@ class InvoicePdfBase(InvoiceLookupMixin, View):
 # --- staff invoice pages -------------------------------------------------------------------------
 
 
-class InvoiceListView(StaffRequiredMixin, ListView):
+class InvoiceListView(StaffRequiredMixin, NearestPageMixin, ListView):
     template_name = "billing/invoice_list.html"
     paginate_by = 50
 
@@ -130,6 +140,7 @@ class InvoiceDetailView(StaffInvoiceMixin, InvoiceDetailBase):
 
 
 class InvoiceImageView(StaffInvoiceMixin, InvoiceImagePanelBase):
+    show_source = True
     show_skipped = True
 
 

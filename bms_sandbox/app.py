@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from . import constants as C
-from . import contact_anomalies
+from . import contact_anomalies, home
 from .data import Options, Tenant, Ts, json_default
 from .schema import ResponseShape, project, response_shape
 
@@ -315,6 +315,8 @@ class Sandbox:
         return None, {}, other
 
     def handle(self, req: Request) -> Response | type[DROP]:
+        if req.method == "GET" and req.path == "/":  # the front page (home.py), outside the API's log and faults
+            return Response(200, home.page(self), "text/html; charset=utf-8")
         route, params, other = self.match(req.method, req.path)
         key = f"{req.method} {route.template if route else req.path}"
         with self.lock:

@@ -50,7 +50,9 @@ def _required(name: str) -> str:
 
 
 SECRET_KEY = _required("SECRET_KEY")
-DEBUG = env.bool("DEBUG", default=PORTAL_ENV == "development")
+# Off in every mode, `make run` included, so a newcomer sees the pages production shows
+# (styled 403/404/500); a developer asks for Django's debug pages with DEBUG=1.
+DEBUG = env.bool("DEBUG", default=False)
 if IS_PRODUCTION and DEBUG:
     raise ImproperlyConfigured("DEBUG must be off in production (PORTAL_ENV=production).")
 ALLOWED_HOSTS = [h.strip() for h in _required("ALLOWED_HOSTS").split(",") if h.strip()]

@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from types import MappingProxyType
@@ -86,7 +86,10 @@ def logging_config(*, log_format: str, level: str) -> dict:
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "filters": {"log_context": {"()": "core.logging.LogContextFilter"}},
+        "filters": {
+            "log_context": {"()": "core.logging.LogContextFilter"},
+            "no_client_error_traceback": {"()": "core.logging.no_client_error_traceback"},
+        },
         "formatters": {
             "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
             "json": {"()": "core.logging.JsonFormatter"},
@@ -95,8 +98,27 @@ def logging_config(*, log_format: str, level: str) -> dict:
             "console": {"class": "logging.StreamHandler", "formatter": log_format, "filters": ["log_context"]},
         },
         "root": {"handlers": ["console"], "level": level},
-        "loggers": {"django.db.backends": {"level": "WARNING"}},
+        "loggers": {
+            # Django's own console handler (on with DEBUG) would repeat what the root one prints.
+            "django": {"handlers": [], "level": "INFO", "propagate": True},
+            "django.request": {"filters": ["no_client_error_traceback"]},
+            "django.db.backends": {"level": "WARNING"},
+        },
     }
+
+
+def no_client_error_traceback() -> Callable[[logging.LogRecord], bool]:
+    """A request refused with a 4xx (PermissionDenied, Http404, a bad request) is an expected
+    answer, not a fault: it is logged as one line, without the traceback Django attaches.
+    Server errors (5xx) keep theirs."""
+
+    def drop_traceback(record: logging.LogRecord) -> bool:
+        if getattr(record, "status_code", 500) < 500:
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+    return drop_traceback
 
 
 def sentry_init(*, dsn: str, environment: str, traces_sample_rate: float) -> None:

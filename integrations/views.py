@@ -87,8 +87,8 @@ class IntegrationSyncNowView(MasterAdminRequiredMixin, View):
             sync_request(integration=integration, trigger=self.trigger, actor=request.user)
         except SyncRefused as exc:
             messages.warning(request, str(exc))
-        else:
-            messages.success(request, f"{provider.name}: sync started.")
+        # Started: no message, which would stay on the page after the run ended; the card
+        # says "Sync queued", then "Syncing" with the progress, while the run is active.
         return redirect(safe_next(request, reverse("integrations:list")))
 
 

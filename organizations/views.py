@@ -1,11 +1,14 @@
+from urllib.parse import urlencode
+
 from django.views.generic import DetailView, ListView
 
 from accounts.permissions import StaffRequiredMixin
+from core.pagination import NearestPageMixin
 from organizations.models import Organization
 from organizations.selectors import organization_list
 
 
-class OrganizationListView(StaffRequiredMixin, ListView):
+class OrganizationListView(StaffRequiredMixin, NearestPageMixin, ListView):
     template_name = "organizations/list.html"
     paginate_by = 50
 
@@ -14,7 +17,7 @@ class OrganizationListView(StaffRequiredMixin, ListView):
 
     def get_context_data(self, **kwargs):
         q = self.request.GET.get("q", "").strip()
-        return super().get_context_data(q=q, query_string=f"q={q}" if q else "", **kwargs)
+        return super().get_context_data(q=q, query_string=urlencode({"q": q}) if q else "", **kwargs)
 
 
 class OrganizationDetailView(StaffRequiredMixin, DetailView):

@@ -7,10 +7,13 @@
 """
 
 from django.urls import include, path
+from django.views.generic import RedirectView
 
 from portal import views
 
 client_patterns = [
+    # /portal/ itself (the address the README gives): the invoices, or sign-in on the way.
+    path("", RedirectView.as_view(pattern_name="client:invoices"), name="home"),
     path("invoices/", views.ClientInvoiceListView.as_view(), name="invoices"),
     path("invoices/<int:pk>/", views.ClientInvoiceDetailView.as_view(), name="invoice"),
     path("invoices/<int:pk>/image/", views.ClientInvoiceImageView.as_view(), name="invoice-image"),

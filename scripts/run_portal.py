@@ -30,6 +30,9 @@ def _wait_for(url: str, timeout: float = 60) -> None:
 def main() -> None:
     env = dict(os.environ)
     env.setdefault("PORTAL_ENV", "development")
+    # DEBUG stays off unless asked for (DEBUG=1 make run): the pages are production's.
+    debug = env.get("DEBUG", "").lower() in {"1", "true", "yes", "on"}
+    debug_pages = "on (DEBUG=1)" if debug else "off, as in production (DEBUG=1 make run turns them on)"
     env.setdefault("BMS_ALLOWED_INSECURE_HOSTS", "127.0.0.1:8001")
     # Payments go to localstripe (a fake Stripe, run as its own process) and its fake Stripe.js.
     env.setdefault("STRIPE_API_BASE", "http://127.0.0.1:8420")
@@ -58,6 +61,7 @@ def main() -> None:
             "  Client contact:  client@demo.local / demo-client\n"
             "  BMS sandbox:     http://127.0.0.1:8001  (Company Name 'Demo MSP', api@demo.local / demo-bms)\n"
             "  localstripe:     http://127.0.0.1:8420  (a fake Stripe; test card 4242 4242 4242 4242)\n"
+            f"  Debug pages:     {debug_pages}\n"
             "  Ctrl-C stops everything.\n",
             flush=True,
         )

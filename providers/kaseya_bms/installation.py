@@ -17,6 +17,7 @@ from django.conf import settings
 
 from billing.models import Invoice
 from core.redis import get_redis
+from core.text import sentence
 from integrations import secrets
 from integrations.base import (
     Activity,
@@ -309,38 +310,41 @@ def _sign_in_failure(exc: IntegrationError) -> tuple[str, str]:
                 "Grant Admin > Special Features > Has API Access in the user's security role."
             ),
         }
-        return str(exc), remedies.get(exc.reason, "Check Company Name, Username and Password.")
+        return sentence(exc), remedies.get(exc.reason, "Check Company Name, Username and Password.")
     if isinstance(exc, bms_errors.BmsTlsError):
-        return str(exc), "The server's TLS certificate is not valid: check the Server URL."
+        return sentence(exc), "The server's TLS certificate is not valid: check the Server URL."
     if isinstance(exc, bms_errors.BmsNotABmsServer):
-        return str(exc), "Check the Server URL: use your BMS API host, e.g. api.bms.kaseya.com."
+        return sentence(exc), "Check the Server URL: use your BMS API host, e.g. api.bms.kaseya.com."
     if isinstance(exc, bms_errors.BmsRateLimited):
-        return str(exc), "BMS limits API calls per hour; try again later."
+        return sentence(exc), "BMS limits API calls per hour; try again later."
     if isinstance(exc, bms_errors.BmsTimeout | bms_errors.BmsUnavailable):
-        return str(exc), "Check the Server URL and that the server is reachable from the portal."
-    return str(exc), "Check the settings and try again."
+        return sentence(exc), "Check the Server URL and that the server is reachable from the portal."
+    return sentence(exc), "Check the settings and try again."
 
 
 def _sync_failure(exc: IntegrationError) -> str:
     if isinstance(exc, bms_errors.BmsAuthenticationError):
-        return f"BMS refused the sign-in: {exc} Check Settings, then run Test Connection."
+        return f"BMS refused the sign-in: {sentence(exc)} Check Settings, then run Test Connection."
     if isinstance(exc, bms_errors.BmsPermissionDenied):
-        return f"The BMS API user lacks a permission: {exc} Grant it in the user's security role."
+        return f"The BMS API user lacks a permission: {sentence(exc)} Grant it in the user's security role."
     if isinstance(exc, bms_errors.BmsNotABmsServer | bms_errors.BmsTlsError):
-        return f"{exc} Check the Server URL in Settings."
+        return f"{sentence(exc)} Check the Server URL in Settings."
     if exc.transient:
-        return f"BMS kept failing after {settings.SYNC_MAX_RETRIES} retries: {exc} The next scheduled sync will resume."
+        return (
+            f"BMS kept failing after {settings.SYNC_MAX_RETRIES} retries: {sentence(exc)} "
+            "The next scheduled sync will resume."
+        )
     return f"BMS rejected a request: {exc}"
 
 
 def _ticket_failure(exc: IntegrationError) -> str:
     if isinstance(exc, bms_errors.BmsRequestRejected):
         field = f" ({exc.field})" if exc.field else ""
-        return f"BMS rejected the ticket{field}: {exc}. Check Service Ticket Configuration."
+        return f"BMS rejected the ticket{field}: {sentence(exc)} Check Service Ticket Configuration."
     if isinstance(exc, bms_errors.BmsPermissionDenied):
-        return f"The BMS API user may not create tickets: {exc}. Grant ServiceDesk: Modify All."
+        return f"The BMS API user may not create tickets: {sentence(exc)} Grant ServiceDesk: Modify All."
     if isinstance(exc, bms_errors.BmsAuthenticationError):
-        return f"BMS refused the sign-in: {exc}. Check the Kaseya BMS settings."
+        return f"BMS refused the sign-in: {sentence(exc)} Check the Kaseya BMS settings."
     if isinstance(exc, bms_errors.BmsRateLimited):
         return f"BMS rate limit reached: {exc}"
     return str(exc)

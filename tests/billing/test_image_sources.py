@@ -170,14 +170,16 @@ def test_the_bms_pdf_is_cached_and_refreshed_when_a_sync_changes_the_invoice(syn
     assert files == [f"{invoice.sync_hash}.pdf"]
 
 
-def test_staff_and_client_pages_name_the_source(synced, admin_user, admin_client, client_of):
+def test_the_staff_panel_names_the_source_the_client_panel_serves_it(synced, admin_user, admin_client, client_of):
     _order(admin_user, "psa", "accounting", "portal")
     invoice = _with_pdf()
     _user, web = client_of(invoice.organization)
     panel = web.get(f"/portal/invoices/{invoice.pk}/image/")
     assert panel.status_code == 200
     assert 'data-source="psa"' in panel.content.decode()
-    assert "Image from <strong>Kaseya BMS</strong>" in panel.content.decode()
+    assert "Kaseya BMS" not in panel.content.decode()  # the source is named to staff only
+    staff_panel = admin_client.get(f"/billing/invoices/{invoice.pk}/image/").content.decode()
+    assert 'data-source="psa"' in staff_panel and "Image from <strong>Kaseya BMS</strong>" in staff_panel
     pdf = web.get(f"/portal/invoices/{invoice.pk}/pdf/")
     assert pdf["Content-Type"] == "application/pdf" and pdf["X-Invoice-Image-Source"] == "psa"
     assert pdf["Content-Disposition"].startswith("inline;")

@@ -1,4 +1,9 @@
-"""Headless Chromium (the system's) driven by Playwright against the live server."""
+"""Headless Chromium (the system's) driven by Playwright against the live server.
+
+Screenshots go to test-artifacts/screenshots/; those the README shows are written to
+docs/screenshots/ as well (``screenshot(name, readme="...")``), so the README's images are
+those of the last browser test run and cannot drift from the pages
+(tests/browser/test_readme_screenshots.py checks that each has a test writing it)."""
 
 import os
 import shutil
@@ -6,7 +11,11 @@ from pathlib import Path
 
 import pytest
 
-SCREENSHOTS = Path(__file__).resolve().parent.parent.parent / "test-artifacts" / "screenshots"
+ROOT = Path(__file__).resolve().parent.parent.parent
+SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
+README_SCREENSHOTS = ROOT / "docs" / "screenshots"
+DESKTOP = {"width": 1400, "height": 900}
+PHONE = {"width": 390, "height": 844}  # an iPhone 12-15's CSS pixels
 
 
 def _chromium_path() -> str:
@@ -43,7 +52,20 @@ def browser():
 
 @pytest.fixture
 def page(browser, live_server):
-    context = browser.new_context(base_url=live_server.url, viewport={"width": 1400, "height": 900})
+    context = browser.new_context(base_url=live_server.url, viewport=DESKTOP)
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def phone(browser, live_server):
+    """A page at a phone's width, as a phone's browser renders it (touch, mobile viewport).
+    Reduced motion: menus open without their slide, so a test sees them where they stop."""
+    context = browser.new_context(
+        base_url=live_server.url, viewport=PHONE, is_mobile=True, has_touch=True, reduced_motion="reduce"
+    )
     page = context.new_page()
     page.set_default_timeout(15_000)
     yield page
@@ -54,12 +76,32 @@ def page(browser, live_server):
 def screenshot(page):
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
 
-    def take(name: str) -> Path:
+    def take(name: str, *, readme: str | None = None, of=None, full_page: bool = True) -> Path:
+        """Save ``of`` (default: the desktop page) as test-artifacts/screenshots/<name>.png and,
+        with ``readme``, as docs/screenshots/<readme>.png too."""
         path = SCREENSHOTS / f"{name}.png"
-        page.screenshot(path=str(path), full_page=True)
+        (of or page).screenshot(path=str(path), full_page=full_page)
+        if readme:
+            README_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, README_SCREENSHOTS / f"{readme}.png")
         return path
 
     return take
+
+
+def assert_no_sideways_scroll(page) -> None:
+    """The page is no wider than the window: nothing to scroll to sideways."""
+    scroll_width, inner_width = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+    assert scroll_width <= inner_width, f"{page.url} is {scroll_width} px wide in a {inner_width} px window"
+
+
+def assert_within_width(page, locator) -> None:
+    """Every element ``locator`` matches lies inside the window's width (seen without scrolling sideways)."""
+    width = page.evaluate("window.innerWidth")
+    boxes = [box for box in (element.bounding_box() for element in locator.all()) if box]
+    assert boxes, "nothing to check"
+    for box in boxes:
+        assert box["x"] >= 0 and box["x"] + box["width"] <= width + 0.5, f"{box} outside 0..{width} px"
 
 
 def sign_in(page, email: str, password: str) -> None:

@@ -54,7 +54,7 @@ def test_a_contact_is_invited_signs_in_and_comments_on_an_invoice(page, screensh
     page.get_by_role("button", name="Search").click()
     expect(table.locator("tbody tr")).to_have_count(1)
     page.get_by_role("link", name=invoices[0].number).click()
-    expect(page.get_by_test_id("image-source")).to_contain_text("Portal rendering")
+    expect(page.get_by_test_id("invoice-image")).to_have_attribute("data-source", "portal")
     expect(page.get_by_test_id("invoice-lines")).to_contain_text("Managed firewall")
     page.get_by_label("Question or comment about this invoice").fill("Is the firewall line prorated?")
     page.get_by_role("button", name="Send comment").click()

@@ -47,7 +47,7 @@ def test_admin_sets_up_tests_and_deletes_kaseya_bms(page, screenshot, sandbox_se
     expect(page.locator("#card-kaseya-bms")).to_contain_text("Connected", timeout=60_000)
     expect(page.get_by_test_id("record-counts")).to_contain_text("25 organizations")
     page.locator("#card-kaseya-bms details summary").click()
-    screenshot("03-test-connection-passed-and-synced")
+    screenshot("03-test-connection-passed-and-synced", readme="integrations")
 
     # The same card with an API user lacking Finance Modify.
     _open_menu_item(page, "Settings")
@@ -63,7 +63,7 @@ def test_admin_sets_up_tests_and_deletes_kaseya_bms(page, screenshot, sandbox_se
     dialog = page.get_by_role("dialog")
     expect(dialog).to_contain_text("Delete Kaseya BMS?")
     screenshot("05-delete-confirmation")
-    dialog.get_by_role("button", name="Confirm").click()
+    dialog.get_by_role("button", name="Delete").click()
     expect(page.locator("#card-kaseya-bms")).to_contain_text("Not configured")
     assert not Integration.objects.exists()
     screenshot("06-deleted")

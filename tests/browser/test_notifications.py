@@ -55,7 +55,7 @@ def test_admin_configures_notifications_and_sends_a_test(  # noqa: F811 - fixtur
     expect(page.get_by_text("Notification settings saved.")).to_be_visible()
     expect(page.get_by_label("Service Ticket for Autopay Changed")).not_to_be_checked()
     expect(page.get_by_label("Priority")).to_have_value("3")
-    screenshot("notifications-02-settings-saved")
+    screenshot("notifications-02-settings-saved", readme="notifications")
     assert not NotificationPreference.objects.get(kind="autopay_changed").ticket_enabled
     config = NotificationSettings.objects.get()
     assert (
@@ -99,3 +99,11 @@ def test_admin_configures_notifications_and_sends_a_test(  # noqa: F811 - fixtur
     assert ticket["accountId"] == org.bms_id
     assert (ticket["queueId"], ticket["priorityId"], ticket["subIssueTypeId"], ticket["typeId"]) == (3, 3, 41, 2)
     assert ticket["title"].startswith("[Test] Invoice")
+
+    # The sandbox's front page shows the ticket, for a demo (issue 14 item 16).
+    page.goto(f"{bms_sandbox.url}/")
+    created = page.get_by_test_id("created-tickets")
+    expect(created).to_contain_text(delivery.bms_ticket_number)
+    expect(created).to_contain_text(ticket["title"])
+    expect(created).to_contain_text(org.name)
+    screenshot("notifications-06-sandbox-front-page")

@@ -96,7 +96,7 @@ def test_delete_removes_credentials_and_is_audited(admin_client, bms_integration
     assert response.status_code == 302
     assert not Integration.objects.exists()
     assert AuditEvent.objects.filter(action="integration.deleted").count() == 1
-    # A second Confirm (double click) changes nothing and does not fail.
+    # A second Delete (double click) changes nothing and does not fail.
     assert admin_client.post(reverse("integrations:delete", args=["kaseya-bms"])).status_code == 302
     assert AuditEvent.objects.filter(action="integration.deleted").count() == 1
 
@@ -105,7 +105,7 @@ def test_integrations_page_shows_the_card_with_its_state(admin_client, bms_integ
     page = admin_client.get(reverse("integrations:list")).content.decode()
     assert "Kaseya BMS" in page
     assert "Not tested" in page
-    for item in ("Settings", "Test Connection", "Delete", "Confirm"):
+    for item in ("Settings", "Test Connection", "Delete", "Cancel"):  # the dialog's button says Delete too
         assert item in page
 
 

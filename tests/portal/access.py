@@ -6,6 +6,7 @@ INVOICE = {"pk": 1}
 
 PORTAL_ACCESS = {
     # Client portal (another organization's invoice is a 404: tests/portal/test_client_portal.py).
+    "client:home": ({}, "get", PUBLIC),  # a redirect to client:invoices, which checks the role
     "client:invoices": ({}, "get", {CLIENT}),
     "client:invoice": (INVOICE, "get", {CLIENT}),
     "client:invoice-image": (INVOICE, "get", {CLIENT}),

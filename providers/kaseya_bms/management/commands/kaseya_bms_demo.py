@@ -10,6 +10,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.models import User
+from core.text import sentence
 from integrations.models import ACTIVE_SYNC_STATUSES, Integration, SyncRun
 from integrations.services import integration_save_settings, integration_test_connection
 from organizations.models import Contact
@@ -61,4 +62,4 @@ class Command(BaseCommand):
             self.stdout.write("The demo client's contact is not synced yet; it is linked after the next sync.")
             return
         User.objects.filter(email=CLIENT_EMAIL).update(organization=contact.organization)
-        self.stdout.write(self.style.SUCCESS(f"Demo client linked to {contact.organization}."))
+        self.stdout.write(self.style.SUCCESS(sentence(f"Demo client linked to {contact.organization}")))
