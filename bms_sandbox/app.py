@@ -8,7 +8,7 @@ import random
 import re
 import secrets
 import threading
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.parser import BytesParser
@@ -16,6 +16,7 @@ from email.policy import HTTP
 from typing import Any
 from urllib.parse import parse_qs
 
+from . import anomalies
 from . import constants as C
 from .data import Options, Tenant, Ts, json_default
 from .schema import ResponseShape, project, response_shape
@@ -52,6 +53,23 @@ class Request:
         if self._json is None:
             self._json = json.loads(self.body or b"{}")
         return self._json
+
+    def paging_value(self, name: str) -> int | None:
+        """``pagenumber`` or ``pagesize`` as a listing request sends it (query, or JSON body
+        for the POST listings), if any. Reads what the handler already parsed."""
+        values = self.query.get(name) if self.query_string else None
+        raw: Any = values[-1] if values else None
+        if raw is None and self.method == "POST" and self.body[:1] == b"{":
+            try:
+                body = self.json()
+            except ValueError:
+                return None
+            if isinstance(body, dict):
+                raw = next((v for k, v in body.items() if str(k).lower() == name), None)
+        try:
+            return int(raw) if raw not in (None, "") else None
+        except (TypeError, ValueError):
+            return None
 
     def form(self) -> dict[str, str]:
         """Form fields (urlencoded or multipart), keyed by lower-cased name."""
@@ -207,6 +225,9 @@ class Sandbox:
             self.faults: dict[str, Any] = dict(FAULT_DEFAULTS)
             self.fault_rng = random.Random(0)
             self.request_log: Counter[str] = Counter()
+            # endpoint -> the page numbers asked, in order (listings only)
+            self.request_pages: defaultdict[str, list[int]] = defaultdict(list)
+            self.anomalies: dict[str, dict[str, Any]] = {}  # see anomalies.py: off by default
             self.hourly: Counter[tuple[str, int]] = Counter()
             self._hour = -1
             self.ticket_seq: Counter[str] = Counter()  # tickets created per day (ticket numbers)
@@ -224,6 +245,13 @@ class Sandbox:
             self.faults = {**FAULT_DEFAULTS, **cfg}
             self.fault_rng = random.Random(self.faults["fault_seed"])
         return self.faults
+
+    def set_anomalies(self, cfg: dict[str, Any]) -> dict[str, Any]:
+        """Replace the anomaly set (anomalies.py); modes not given are off."""
+        modes = anomalies.configure(cfg)
+        with self.lock:
+            self.anomalies = modes
+        return anomalies.shown(modes)
 
     def hourly_limit(self) -> int:
         lim = self.faults.get("hourly_limit")
@@ -373,4 +401,10 @@ class Sandbox:
             resp = error_response(e.status, e.code, e.message, e.details)
         except (ValueError, json.JSONDecodeError) as e:
             resp = error_response(400, C.ERR_VALIDATION, "Bad Request", str(e))
+        number = req.paging_value("pagenumber")
+        if number is not None:
+            self.request_pages[key].append(number)
+        modes = self.anomalies
+        if modes and resp.status == 200 and resp.content_type.startswith("application/json"):
+            resp.body = anomalies.apply_to_answer(modes, route.template, req, resp.body)
         return DROP if drop_after else resp

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from . import anomalies
 from . import constants as C
 from .api import create_ticket, validate_ticket_input
 from .app import ApiError, Request, Response, Sandbox, User, full_rights, json_response
@@ -360,9 +361,13 @@ def _records(app: Sandbox, entity: str) -> list[dict[str, Any]]:
     t = app.tenant
     if entity == "invoice_lines":
         invoices = (t.get("invoices", i) or {} for i in t.query("invoices", ()))
-        return [to_plain(li) for inv in invoices for li in inv.get("lineItems", [])]
-    ent = _entity(entity)
-    return [to_plain(r) for i in t.query(ent, ()) if (r := t.get(ent, i)) is not None]
+        records = [to_plain(li) for inv in invoices for li in inv.get("lineItems", [])]
+    else:
+        ent = _entity(entity)
+        records = [to_plain(r) for i in t.query(ent, ()) if (r := t.get(ent, i)) is not None]
+    # As the API shows them: the anomalies switched on (anomalies.py) included.
+    anomalies.apply_to_records(app.anomalies, entity if entity == "invoice_lines" else _entity(entity), records)
+    return records
 
 
 def handle_control(app: Sandbox, req: Request) -> Response:
@@ -414,6 +419,11 @@ def handle_control(app: Sandbox, req: Request) -> Response:
                     str(body.get("full_name", "API User")),
                 )
             return json_response(200, {"ok": True, "userId": uid})
+        if path == "/_sandbox/anomalies":
+            if m == "PUT":
+                return json_response(200, app.set_anomalies(body))
+            if m == "GET":
+                return json_response(200, anomalies.shown(app.anomalies))
         if path == "/_sandbox/faults":
             if m == "PUT":
                 return json_response(200, app.set_faults(body))
@@ -431,13 +441,17 @@ def handle_control(app: Sandbox, req: Request) -> Response:
             if m == "GET":
                 with app.lock:
                     log = dict(app.request_log)
-                return json_response(200, {"total": sum(log.values()), "by_endpoint": log})
+                    pages = {key: list(numbers) for key, numbers in app.request_pages.items()}
+                return json_response(200, {"total": sum(log.values()), "by_endpoint": log, "pages": pages})
             if m == "DELETE":
                 with app.lock:
                     app.request_log.clear()
+                    app.request_pages.clear()
                 return json_response(200, {"ok": True})
         if path.startswith("/_sandbox/records/") and m == "GET":
-            return json_response(200, _records(app, path.rsplit("/", 1)[-1]))
+            response = json_response(200, _records(app, path.rsplit("/", 1)[-1]))
+            response.body = anomalies.encode_raw_numbers(response.body)
+            return response
     except ApiError as e:
         return json_response(e.status, {"error": e.message})
     except (KeyError, TypeError, ValueError) as e:

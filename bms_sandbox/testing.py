@@ -46,6 +46,14 @@ class SandboxControl:
     def clear_faults(self) -> None:
         self._call("PUT", "faults", {})
 
+    def set_anomalies(self, **modes: Any) -> dict[str, Any]:
+        """Replace the anomaly set (``bms_sandbox/anomalies.py``); modes not given are off."""
+        return self._call("PUT", "anomalies", modes)
+
+    def request_pages(self) -> dict[str, list[int]]:
+        """The page numbers asked of each listing endpoint since the last clear, in order."""
+        return self.request_counts()["pages"]
+
     def add_user(
         self,
         username: str,
