@@ -1,4 +1,5 @@
-"""Control API under /_sandbox/ (not part of BMS, no auth): reset, users, faults, mutations, log."""
+"""Control API under /_sandbox/ (not part of BMS, no auth): reset, users, faults, anomalies,
+mutations, caches, log."""
 
 from __future__ import annotations
 
@@ -419,6 +420,10 @@ def handle_control(app: Sandbox, req: Request) -> Response:
                     str(body.get("full_name", "API User")),
                 )
             return json_response(200, {"ok": True, "userId": uid})
+        if path == "/_sandbox/caches/reset" and m == "POST":
+            return json_response(200, app.tenant.drop_caches())
+        if path == "/_sandbox/caches" and m == "GET":
+            return json_response(200, app.tenant.cache_sizes())
         if path == "/_sandbox/anomalies":
             if m == "PUT":
                 return json_response(200, app.set_anomalies(body))

@@ -46,6 +46,14 @@ class SandboxControl:
     def clear_faults(self) -> None:
         self._call("PUT", "faults", {})
 
+    def reset_caches(self) -> dict[str, Any]:
+        """Drop what serving warmed (hot records, query results) and build the indexes: the
+        sandbox as cold as after its start, data unchanged. Returns the caches' sizes."""
+        return self._call("POST", "caches/reset")
+
+    def cache_sizes(self) -> dict[str, Any]:
+        return self._call("GET", "caches")
+
     def set_anomalies(self, **modes: Any) -> dict[str, Any]:
         """Replace the anomaly set (``bms_sandbox/anomalies.py``); modes not given are off."""
         return self._call("PUT", "anomalies", modes)
