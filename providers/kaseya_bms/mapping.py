@@ -8,7 +8,7 @@ Dates out of the range every time zone can show arrive here empty (`types.parse_
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from integrations.sync.plan import RecordRejected
 from providers.kaseya_bms import types as bms
@@ -40,7 +40,7 @@ def _money(value: Decimal | None, name: str) -> Decimal:
         return _NO_MONEY
     # is_finite first: NaN cannot be compared (and sNaN not even tested for equality).
     if value.is_finite() and -MONEY_BOUND < value < MONEY_BOUND:
-        return value.quantize(CENT, rounding=ROUND_HALF_UP)
+        return value.quantize(CENT, ROUND_HALF_UP)
     raise _NotStorable(name, value)
 
 
@@ -48,7 +48,7 @@ def _units(value: Decimal | None, name: str) -> Decimal:
     if not value:
         return _NO_UNITS
     if value.is_finite() and -UNIT_BOUND < value < UNIT_BOUND:
-        return value.quantize(UNIT, rounding=ROUND_HALF_EVEN)
+        return value.quantize(UNIT)  # the context's rounding (half-even), as always
     raise _NotStorable(name, value)
 
 
