@@ -408,8 +408,15 @@ class SyncEngine:
             }
             if child_rows is not None:
                 counts[entity.children.entity] = self._write_children(entity, plan, child_rows, now)
+            # A rejected record was listed all the same: seen, so that neither the deletion check
+            # nor the re-pull's leftovers ask for it again (and count it twice).
+            rejected_ids = [r.record_id for r in rejected]
             if note_seen:
-                SyncSeenPage.objects.create(run_id=self.run.pk, bms_ids=list(plan.rows))
+                SyncSeenPage.objects.create(run_id=self.run.pk, bms_ids=list(plan.rows) + rejected_ids)
+            if seen and rejected_ids:
+                entity.model.objects.filter(source_id=self.source_id, bms_id__in=rejected_ids).update(
+                    last_seen_run=self.run.pk
+                )
             self._rows_created += sum(c.created for c in counts.values())
             self._commit(
                 step,

@@ -200,3 +200,15 @@ def test_hardening_5_the_run_keeps_the_first_reasons_and_counts_them_all(source,
     run.refresh_from_db()
     assert run.counts["names"]["failed"] == 7
     assert [r["id"] for r in run.checkpoint["rejected"]] == [1, 2, 3]
+
+
+def test_hardening_5_a_stored_record_rejected_on_a_full_listing_is_seen_not_asked_again(source):
+    SyncEngine(_run(source), MemoryClient({1: "Ada", 2: "Bob"}), plan=PICKY_PLAN, worker_token="this-worker").execute()
+    SyncRun.objects.update(status=SyncStatus.SUCCEEDED)
+    client = MemoryClient({1: "Ada", 2: "!Bob"})  # listed, but what it now holds cannot be stored
+    run = _run(source)
+    SyncEngine(run, client, plan=PICKY_PLAN, worker_token="this-worker").execute()
+    run.refresh_from_db()
+    assert _stored(source) == {1: "Ada", 2: "Bob"}  # kept as it was
+    assert run.counts["names"]["failed"] == 1  # once: the deletion check does not ask for it again
+    assert "get" not in client.request_counts
