@@ -8,7 +8,7 @@ import random
 import re
 import secrets
 import threading
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.parser import BytesParser
@@ -16,8 +16,8 @@ from email.policy import HTTP
 from typing import Any
 from urllib.parse import parse_qs
 
+from . import anomalies, contact_anomalies, home
 from . import constants as C
-from . import contact_anomalies, home
 from .data import Options, Tenant, Ts, json_default
 from .schema import ResponseShape, project, response_shape
 
@@ -53,6 +53,23 @@ class Request:
         if self._json is None:
             self._json = json.loads(self.body or b"{}")
         return self._json
+
+    def paging_value(self, name: str) -> int | None:
+        """``pagenumber`` or ``pagesize`` as a listing request sends it (query, or JSON body
+        for the POST listings), if any. Reads what the handler already parsed."""
+        values = self.query.get(name) if self.query_string else None
+        raw: Any = values[-1] if values else None
+        if raw is None and self.method == "POST" and self.body[:1] == b"{":
+            try:
+                body = self.json()
+            except ValueError:
+                return None
+            if isinstance(body, dict):
+                raw = next((v for k, v in body.items() if str(k).lower() == name), None)
+        try:
+            return int(raw) if raw not in (None, "") else None
+        except (TypeError, ValueError):
+            return None
 
     def form(self) -> dict[str, str]:
         """Form fields (urlencoded or multipart), keyed by lower-cased name."""
@@ -216,6 +233,9 @@ class Sandbox:
             self.fault_rng = random.Random(0)
             self.request_log: Counter[str] = Counter()
             self.faults_fired: Counter[str] = Counter()  # "<fault> <method> <path template>" -> n
+            # endpoint -> the page numbers asked, in order (listings only)
+            self.request_pages: defaultdict[str, list[int]] = defaultdict(list)
+            self.anomalies: dict[str, dict[str, Any]] = {}  # answer shapes (anomalies.py): off by default
             self.hourly: Counter[tuple[str, int]] = Counter()
             self._hour = -1
             self.ticket_seq: Counter[str] = Counter()  # tickets created per day (ticket numbers)
@@ -235,15 +255,20 @@ class Sandbox:
         return self.faults
 
     def set_anomalies(self, cfg: dict[str, Any]) -> dict[str, Any]:
-        """Replace the anomaly set (keys not given go back to off); cached records are rebuilt."""
-        unknown = set(cfg) - set(ANOMALY_DEFAULTS)
-        if unknown:
-            raise ValueError(f"unknown anomaly keys: {sorted(unknown)}")
-        anomalies = {**ANOMALY_DEFAULTS, **cfg}
+        """Replace the anomaly set; modes not given are off. Two kinds: data shapes
+        (contact_anomalies.py: generated contacts and accounts, cached records rebuilt) and answer
+        shapes (anomalies.py: dates, amounts, descriptions, page sizes as served)."""
+        data_shapes = {k: v for k, v in cfg.items() if k in ANOMALY_DEFAULTS}
+        modes = anomalies.configure({k: v for k, v in cfg.items() if k not in ANOMALY_DEFAULTS})
         with self.tenant.lock:
-            self.tenant.anomalies = {k: v for k, v in anomalies.items() if v}
+            self.tenant.anomalies = {k: v for k, v in data_shapes.items() if v}
             self.tenant.bump()
-        return anomalies
+        with self.lock:
+            self.anomalies = modes
+        return self.anomalies_shown()
+
+    def anomalies_shown(self) -> dict[str, Any]:
+        return {**ANOMALY_DEFAULTS, **self.tenant.anomalies, **anomalies.shown(self.anomalies)}
 
     def hourly_limit(self) -> int:
         lim = self.faults.get("hourly_limit")
@@ -397,4 +422,10 @@ class Sandbox:
             resp = error_response(e.status, e.code, e.message, e.details)
         except (ValueError, json.JSONDecodeError) as e:
             resp = error_response(400, C.ERR_VALIDATION, "Bad Request", str(e))
+        number = req.paging_value("pagenumber")
+        if number is not None:
+            self.request_pages[key].append(number)
+        modes = self.anomalies
+        if modes and resp.status == 200 and resp.content_type.startswith("application/json"):
+            resp.body = anomalies.apply_to_answer(modes, route.template, req, resp.body)
         return DROP if drop_after else resp

@@ -1,13 +1,15 @@
-"""Control API under /_sandbox/ (not part of BMS, no auth): reset, users, faults, mutations, log."""
+"""Control API under /_sandbox/ (not part of BMS, no auth): reset, users, faults, anomalies,
+mutations, caches, log."""
 
 from __future__ import annotations
 
 import re
 from typing import Any
 
+from . import anomalies
 from . import constants as C
 from .api import create_ticket, validate_ticket_input
-from .app import ANOMALY_DEFAULTS, ApiError, Request, Response, Sandbox, User, full_rights, json_response
+from .app import ApiError, Request, Response, Sandbox, User, full_rights, json_response
 from .data import DAY, ENTITIES, Rng, Ts, parse_dt, to_plain
 
 SINGULAR = {
@@ -360,9 +362,13 @@ def _records(app: Sandbox, entity: str) -> list[dict[str, Any]]:
     t = app.tenant
     if entity == "invoice_lines":
         invoices = (t.get("invoices", i) or {} for i in t.query("invoices", ()))
-        return [to_plain(li) for inv in invoices for li in inv.get("lineItems", [])]
-    ent = _entity(entity)
-    return [to_plain(r) for i in t.query(ent, ()) if (r := t.get(ent, i)) is not None]
+        records = [to_plain(li) for inv in invoices for li in inv.get("lineItems", [])]
+    else:
+        ent = _entity(entity)
+        records = [to_plain(r) for i in t.query(ent, ()) if (r := t.get(ent, i)) is not None]
+    # As the API shows them: the anomalies switched on (anomalies.py) included.
+    anomalies.apply_to_records(app.anomalies, entity if entity == "invoice_lines" else _entity(entity), records)
+    return records
 
 
 def handle_control(app: Sandbox, req: Request) -> Response:
@@ -414,16 +420,20 @@ def handle_control(app: Sandbox, req: Request) -> Response:
                     str(body.get("full_name", "API User")),
                 )
             return json_response(200, {"ok": True, "userId": uid})
+        if path == "/_sandbox/caches/reset" and m == "POST":
+            return json_response(200, app.tenant.drop_caches())
+        if path == "/_sandbox/caches" and m == "GET":
+            return json_response(200, app.tenant.cache_sizes())
+        if path == "/_sandbox/anomalies":
+            if m == "PUT":
+                return json_response(200, app.set_anomalies(body))
+            if m == "GET":
+                return json_response(200, app.anomalies_shown())
         if path == "/_sandbox/faults":
             if m == "PUT":
                 return json_response(200, app.set_faults(body))
             if m == "GET":
                 return json_response(200, app.faults)
-        if path == "/_sandbox/anomalies":
-            if m == "PUT":
-                return json_response(200, app.set_anomalies(body))
-            if m == "GET":
-                return json_response(200, {**ANOMALY_DEFAULTS, **app.tenant.anomalies})
         if path == "/_sandbox/clock":
             if m == "PUT":
                 with app.lock:
@@ -436,14 +446,19 @@ def handle_control(app: Sandbox, req: Request) -> Response:
             if m == "GET":
                 with app.lock:
                     log, fired = dict(app.request_log), dict(app.faults_fired)
-                return json_response(200, {"total": sum(log.values()), "by_endpoint": log, "faults_fired": fired})
+                    pages = {key: list(numbers) for key, numbers in app.request_pages.items()}
+                answer = {"total": sum(log.values()), "by_endpoint": log, "faults_fired": fired, "pages": pages}
+                return json_response(200, answer)
             if m == "DELETE":
                 with app.lock:
                     app.request_log.clear()
                     app.faults_fired.clear()
+                    app.request_pages.clear()
                 return json_response(200, {"ok": True})
         if path.startswith("/_sandbox/records/") and m == "GET":
-            return json_response(200, _records(app, path.rsplit("/", 1)[-1]))
+            response = json_response(200, _records(app, path.rsplit("/", 1)[-1]))
+            response.body = anomalies.encode_raw_numbers(response.body)
+            return response
     except ApiError as e:
         return json_response(e.status, {"error": e.message})
     except (KeyError, TypeError, ValueError) as e:

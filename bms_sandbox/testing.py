@@ -51,12 +51,25 @@ class SandboxControl:
         ``"<fault> <method> <path template>"`` (e.g. ``"drop_after POST /v2/servicedesk/tickets"``)."""
         return self._call("GET", "requests")["faults_fired"]
 
-    def set_anomalies(self, **anomalies: Any) -> dict[str, Any]:
-        """Replace the opt-in data anomalies (keys not given go back to off)."""
-        return self._call("PUT", "anomalies", anomalies)
-
     def clear_anomalies(self) -> None:
         self._call("PUT", "anomalies", {})
+
+    def reset_caches(self) -> dict[str, Any]:
+        """Drop what serving warmed (hot records, query results) and build the indexes: the
+        sandbox as cold as after its start, data unchanged. Returns the caches' sizes."""
+        return self._call("POST", "caches/reset")
+
+    def cache_sizes(self) -> dict[str, Any]:
+        return self._call("GET", "caches")
+
+    def set_anomalies(self, **modes: Any) -> dict[str, Any]:
+        """Replace the anomaly set (data shapes in ``contact_anomalies.py``, answer shapes in
+        ``anomalies.py``); modes not given are off."""
+        return self._call("PUT", "anomalies", modes)
+
+    def request_pages(self) -> dict[str, list[int]]:
+        """The page numbers asked of each listing endpoint since the last clear, in order."""
+        return self.request_counts()["pages"]
 
     def add_user(
         self,

@@ -8,7 +8,12 @@ from integrations.sync import service
 @shared_task(name="integrations.sync_run", acks_late=True, reject_on_worker_lost=True)
 def sync_run_task(run_id: int) -> str:
     """Idempotent: a redelivered or duplicated message resumes from the checkpoint or
-    finds the run owned by another worker and returns."""
+    finds the run owned by another worker and returns.
+
+    ``acks_late`` + ``reject_on_worker_lost``: a worker that dies mid-run (out of memory, the
+    hard time limit) leaves the message to be delivered again. The service counts each start
+    on the run and stops one started three times in a row without progress, with the reason,
+    so such a message is not redelivered forever."""
     outcome = service.sync_run_execute(run_id)
     if outcome.resume_in is not None:
         sync_run_task.apply_async((run_id,), countdown=outcome.resume_in)

@@ -8,6 +8,9 @@ Invariants:
   run (another took it over, or it was cancelled) stops with `LostOwnership`, writing nothing.
 - Only new or changed rows are written (`upsert`), and nothing is removed: what a full
   reconcile no longer finds is marked deleted once asked for by id (`reconcile`).
+- A record its mapping rejects (`RecordRejected`) is left out of its page, counted as failed
+  with its reason in the same commit as the page (so a resumed run does not count it twice),
+  and the run goes on: one bad record never fails a run, nor the next one.
 
 Incremental runs ask only for what changed since the last successful run's high-water mark
 (minus an overlap), as each entity's cursor rule says; rows a cursor cannot see change are
@@ -17,6 +20,7 @@ The engine knows no provider: the plan's table says what is listed, mapped and s
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing
@@ -30,7 +34,16 @@ from django.utils import timezone
 from integrations.models import SyncRun, SyncSeenPage, SyncStatus
 from integrations.signals import synced_records_changed
 from integrations.sync import reconcile
-from integrations.sync.plan import Children, Entity, ListedPage, Step, SyncClient, SyncPlan, Window
+from integrations.sync.plan import (
+    Children,
+    Entity,
+    ListedPage,
+    RecordRejected,
+    Step,
+    SyncClient,
+    SyncPlan,
+    Window,
+)
 from integrations.sync.postgres import refresh_statistics, relaxed_commits
 from integrations.sync.prefetch import fetched_in_parallel, prefetched
 from integrations.sync.progress import page_progress
@@ -44,9 +57,13 @@ from integrations.sync.upsert import (
     stored_state,
 )
 
+logger = logging.getLogger(__name__)
+
 # Every this many rows a step creates, the planner's statistics are refreshed (PostgreSQL).
 ANALYZE_AFTER_ROWS = 20_000
 RECONCILE_STEP = Step("reconcile", "deleted", "Deleted records")
+# The run keeps (and its page shows) the reasons of this many rejected records; all are counted.
+REJECTIONS_KEPT = 50
 
 
 class LostOwnership(Exception):
@@ -57,6 +74,7 @@ class LostOwnership(Exception):
 class FetchedChildren:
     parent_ids: frozenset[int]
     rows: list[dict]
+    rejected: tuple[RecordRejected, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -65,6 +83,22 @@ class Prepared:
 
     plan: UpsertPlan
     children: FetchedChildren
+    rejected: tuple[RecordRejected, ...] = ()
+
+
+def mapped_rows(to_row: Callable[[object], dict], items: Sequence) -> tuple[list[dict], tuple[RecordRejected, ...]]:
+    """The rows of ``items``, and the records the mapping rejected (left out)."""
+    try:
+        return [to_row(item) for item in items], ()  # the usual case, at list-comprehension speed
+    except RecordRejected:
+        pass
+    rows, rejected = [], []
+    for item in items:
+        try:
+            rows.append(to_row(item))
+        except RecordRejected as exc:
+            rejected.append(exc)
+    return rows, tuple(rejected)
 
 
 def _as_listed(page: ListedPage) -> tuple[ListedPage, Prepared | None]:
@@ -249,8 +283,9 @@ class SyncEngine:
         assert children is not None
 
         def prepare(page: ListedPage) -> tuple[ListedPage, Prepared]:
-            plan = plan_upsert(entity.model, self.source_id, [entity.to_row(item) for item in page.items])
-            return page, Prepared(plan, _fetch_children(children, self.client, plan.changed_ids))
+            rows, rejected = mapped_rows(entity.to_row, page.items)
+            plan = plan_upsert(entity.model, self.source_id, rows)
+            return page, Prepared(plan, _fetch_children(children, self.client, plan.changed_ids), rejected)
 
         return prepare
 
@@ -276,8 +311,18 @@ class SyncEngine:
         reconcile's deletion check; by default in a full reconcile); ``note_seen`` notes the
         page's ids in one row instead (`Repull` listings). Custom steps write through this."""
         if entity.children is None:
-            plan = plan_upsert(entity.model, self.source_id, [entity.to_row(i) for i in items], known=known)
-            self._write_page(step, entity, page_number, total_records, plan, mark_seen=mark_seen, note_seen=note_seen)
+            rows, rejected = mapped_rows(entity.to_row, items)
+            plan = plan_upsert(entity.model, self.source_id, rows, known=known)
+            self._write_page(
+                step,
+                entity,
+                page_number,
+                total_records,
+                plan,
+                mark_seen=mark_seen,
+                note_seen=note_seen,
+                rejected=rejected,
+            )
         else:
             plan = self._write_with_children(
                 step, entity, page_number, items, total_records, known, mark_seen, note_seen, prepared
@@ -302,17 +347,30 @@ class SyncEngine:
         # The prefetch thread planned this page while the previous one was being written:
         # its plan holds unless the two pages share a record (a listing that shifted).
         if prepared is not None and not (set(prepared.plan.rows) & self._last_written_parents):
-            plan = prepared.plan
+            plan, rejected = prepared.plan, prepared.rejected
         else:
-            plan = plan_upsert(entity.model, self.source_id, [entity.to_row(i) for i in items], known=known)
+            rows, rejected = mapped_rows(entity.to_row, items)
+            plan = plan_upsert(entity.model, self.source_id, rows, known=known)
         self._last_written_parents = set(plan.rows)
         # Children only for new or changed records: the provider bumps a record when its children change.
         fetched = prepared.children if prepared is not None else FetchedChildren(frozenset(), [])
         missing = [row_id for row_id in plan.changed_ids if row_id not in fetched.parent_ids]
         if missing:
             extra = _fetch_children(children, self._writer_client, missing)
-            fetched = FetchedChildren(fetched.parent_ids | extra.parent_ids, fetched.rows + extra.rows)
+            fetched = FetchedChildren(
+                fetched.parent_ids | extra.parent_ids, fetched.rows + extra.rows, fetched.rejected + extra.rejected
+            )
         changed = set(plan.changed_ids)
+        if fetched.rejected:
+            # A rejected child rejects its parent: children are replaced whole, never in part.
+            by_parent = {r.parent_id: r for r in fetched.rejected if r.parent_id in changed}
+            if by_parent:
+                plan = plan.without(by_parent)
+                changed -= by_parent.keys()
+                rejected += tuple(
+                    RecordRejected(parent_id, f"{children.entity} {r.record_id}: {r.reason}")
+                    for parent_id, r in by_parent.items()
+                )
         child_rows = [row for row in fetched.rows if row[children.parent_key] in changed]
         self._write_page(
             step,
@@ -323,6 +381,7 @@ class SyncEngine:
             child_rows=child_rows,
             mark_seen=mark_seen,
             note_seen=note_seen,
+            rejected=rejected,
         )
         return plan
 
@@ -337,8 +396,9 @@ class SyncEngine:
         child_rows: list[dict] | None = None,
         mark_seen: bool | None = None,
         note_seen: bool = False,
+        rejected: tuple[RecordRejected, ...] = (),
     ) -> None:
-        """Commit one page's rows and the checkpoint in one transaction."""
+        """Commit one page's rows, its rejected records and the checkpoint in one transaction."""
         now = self.clock()
         seen = self.run.full_reconcile if mark_seen is None else mark_seen
         with transaction.atomic():
@@ -348,10 +408,24 @@ class SyncEngine:
             }
             if child_rows is not None:
                 counts[entity.children.entity] = self._write_children(entity, plan, child_rows, now)
+            # A rejected record was listed all the same: seen, so that neither the deletion check
+            # nor the re-pull's leftovers ask for it again (and count it twice).
+            rejected_ids = [r.record_id for r in rejected]
             if note_seen:
-                SyncSeenPage.objects.create(run_id=self.run.pk, bms_ids=list(plan.rows))
+                SyncSeenPage.objects.create(run_id=self.run.pk, bms_ids=list(plan.rows) + rejected_ids)
+            if seen and rejected_ids:
+                entity.model.objects.filter(source_id=self.source_id, bms_id__in=rejected_ids).update(
+                    last_seen_run=self.run.pk
+                )
             self._rows_created += sum(c.created for c in counts.values())
-            self._commit(step, page=page_number, counts=counts, records=len(plan.rows), total_records=total_records)
+            self._commit(
+                step,
+                page=page_number,
+                counts=counts,
+                records=len(plan.rows) + len(rejected),
+                total_records=total_records,
+                rejected=rejected,
+            )
         if self._rows_created >= ANALYZE_AFTER_ROWS:
             # Mid-load too: each page's lookup would otherwise scan the growing table.
             self._analyze(step)
@@ -405,7 +479,7 @@ class SyncEngine:
             if number < start_page:
                 continue
             while missing := reconcile.unconfirmed(entity, source_id=self.source_id, run_id=self.run.pk):
-                gone, still_there = reconcile.confirm_by_id(entity, self.client, missing)
+                gone, still_there, rejected = reconcile.confirm_by_id(entity, self.client, missing)
                 with transaction.atomic():
                     counts = reconcile.settle(
                         entity,
@@ -417,7 +491,9 @@ class SyncEngine:
                         still_there=still_there,
                     )
                     # Page number - 1: a resumed run re-enters this entity for what is left.
-                    self._commit(step, page=number - 1, counts={entity.counts: counts})
+                    self._commit(
+                        step, page=number - 1, counts={entity.counts: counts}, rejected=rejected, bucket=entity.counts
+                    )
             self._commit(step, page=number, counts=None)
 
     # --- checkpoint, progress, fencing -----------------------------------------------------------
@@ -431,17 +507,25 @@ class SyncEngine:
         records: int = 0,
         total_records: int | None = None,
         step_done: list[str] | None = None,
+        rejected: tuple[RecordRejected, ...] = (),
+        bucket: str | None = None,
     ) -> None:
+        """Save the checkpoint and what this commit adds to the run: counts, progress, requests,
+        and the records rejected (counted as failed in ``bucket``, the step's by default)."""
         checkpoint = dict(self.run.checkpoint)
         if step_done is not None:
             checkpoint.update(done=step_done, step=None, page=0)
         else:
             checkpoint.update(step=step.name, page=page)
+        # Progress, as the service counts a run's starts (a restart at the same count made none).
+        checkpoint["commits"] = checkpoint.get("commits", 0) + 1
+        if rejected:
+            counts = self._note_rejected(checkpoint, bucket or step.entity, rejected, counts)
         merged = {entity: dict(values) for entity, values in self.run.counts.items()}
         for entity, delta in (counts or {}).items():
-            bucket = merged.setdefault(entity, Counts().as_dict())
+            totals = merged.setdefault(entity, Counts().as_dict())
             for key, value in delta.as_dict().items():
-                bucket[key] += value
+                totals[key] = totals.get(key, 0) + value  # runs saved before "failed" existed lack it
         self._records_this_process += records
         if any(c.created or c.updated or c.deleted for c in (counts or {}).values()):
             # Robust: a cache that cannot be told (Redis down) must not fail a committed page.
@@ -464,6 +548,22 @@ class SyncEngine:
             for endpoint, number in dict(client.request_counts).items():
                 requests[endpoint] = requests.get(endpoint, 0) + number
         self._save(checkpoint=checkpoint, counts=merged, progress=progress, requests=requests)
+
+    def _note_rejected(
+        self, checkpoint: dict, bucket: str, rejected: tuple[RecordRejected, ...], counts: dict[str, Counts] | None
+    ) -> dict[str, Counts]:
+        """Count the rejected records as failed in ``bucket`` and keep the first reasons in the
+        checkpoint (the run page shows them)."""
+        counts = dict(counts or {})
+        failed = counts[bucket] = Counts(**counts[bucket].as_dict()) if bucket in counts else Counts()
+        failed.failed += len(rejected)
+        kept = list(checkpoint.get("rejected", []))
+        for record in rejected:
+            logger.warning("Sync run %s: %s %s not synced: %s", self.run.pk, bucket, record.record_id, record.reason)
+            if len(kept) < REJECTIONS_KEPT:
+                kept.append({"entity": bucket, "id": record.record_id, "reason": record.reason})
+        checkpoint["rejected"] = kept
+        return counts
 
     def _rate(self) -> float | None:
         """Records per second written by this process."""
@@ -511,8 +611,8 @@ class SyncEngine:
 
 
 def _fetch_children(children: Children, client: SyncClient, parent_ids: list[int]) -> FetchedChildren:
-    rows = children.fetch(client, parent_ids) if parent_ids else []
-    return FetchedChildren(parent_ids=frozenset(parent_ids), rows=rows)
+    rows, rejected = mapped_rows(children.to_row, children.fetch(client, parent_ids)) if parent_ids else ([], ())
+    return FetchedChildren(parent_ids=frozenset(parent_ids), rows=rows, rejected=rejected)
 
 
 def _remember_written(known: StoredState, plan: UpsertPlan) -> None:

@@ -12,7 +12,11 @@ Invariants a plan keeps:
   set by ``link`` on changed rows only, so they are not part of a row's hash);
 - a listing's pages are numbered from 1 and ``is_last_page`` tells where it ends, so a run
   resumed from a checkpoint asks for the page after it;
-- step names are stable across releases: they are the keys of stored checkpoints.
+- step names are stable across releases: they are the keys of stored checkpoints;
+- a mapping that cannot store one record (an amount that is not a number, or too large for
+  its column) raises `RecordRejected` for that record alone: the run counts it as failed,
+  shows why, and goes on without it (a child's rejection rejects its parent, whose children
+  are replaced whole).
 """
 
 from __future__ import annotations
@@ -27,6 +31,18 @@ if TYPE_CHECKING:
     from integrations.models import SyncRun
     from integrations.sync.engine import SyncEngine
     from integrations.sync.upsert import UpsertPlan
+
+
+class RecordRejected(Exception):
+    """A mapping refuses one record: ``record_id`` is its external id, ``reason`` what the run
+    page shows; ``parent_id`` the external id of its parent record, for a child (an invoice's
+    line). Never raised for a whole page: the rest of the page is written."""
+
+    def __init__(self, record_id: int, reason: str, *, parent_id: int | None = None):
+        super().__init__(f"{record_id}: {reason}")
+        self.record_id = record_id
+        self.reason = reason
+        self.parent_id = parent_id
 
 
 class ListedPage(Protocol):
@@ -94,7 +110,8 @@ class Children:
     entity: str  # the counts bucket
     parent_field: str  # the child model's foreign key to the parent model
     parent_key: str  # the key of a child row holding its parent's external id
-    fetch: Callable[[SyncClient, list[int]], list[dict]]  # mapped rows of these parents' children
+    fetch: Callable[[SyncClient, list[int]], Sequence[Any]]  # these parents' children, as listed
+    to_row: Callable[[Any], dict]  # a child → its row (may raise `RecordRejected`)
 
 
 @dataclass(frozen=True)
@@ -127,7 +144,7 @@ class Entity:
     model: type[models.Model]
     list_page: ListPage
     cursor: Cursor
-    to_row: Callable[[Any], dict]
+    to_row: Callable[[Any], dict]  # a record → its row (may raise `RecordRejected`)
     link: Callable[[int, list[dict]], None] | None = None  # (source id, changed rows): set local links
     confirm: Callable[[SyncClient, int], Any] | None = None
     children: Children | None = None

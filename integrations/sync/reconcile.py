@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from integrations.sync.plan import Entity, SyncClient
+from integrations.sync.plan import Entity, RecordRejected, SyncClient
 from integrations.sync.upsert import Counts, apply_upsert, plan_upsert
 
 # Records a full listing missed are checked by id this many at a time, one commit each.
@@ -26,16 +26,22 @@ def unconfirmed(entity: Entity, *, source_id: int, run_id: int) -> list[int]:
     )
 
 
-def confirm_by_id(entity: Entity, client: SyncClient, ids: list[int]) -> tuple[list[int], list[dict]]:
-    """(ids the provider no longer has, rows of those it still has)."""
-    gone, still_there = [], []
+def confirm_by_id(
+    entity: Entity, client: SyncClient, ids: list[int]
+) -> tuple[list[int], list[dict], tuple[RecordRejected, ...]]:
+    """(ids the provider no longer has, rows of those it still has, those it still has but the
+    mapping rejected: not deleted, not written)."""
+    gone, still_there, rejected = [], [], []
     for record_id in ids:
         record = entity.confirm(client, record_id) if entity.confirm is not None else None
         if record is None:
             gone.append(record_id)
-        else:
+            continue
+        try:
             still_there.append(entity.to_row(record))
-    return gone, still_there
+        except RecordRejected as exc:
+            rejected.append(exc)
+    return gone, still_there, tuple(rejected)
 
 
 def settle(

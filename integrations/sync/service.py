@@ -1,4 +1,16 @@
-"""Sync use cases: request a run (single flight), execute it, watch over running ones."""
+"""Sync use cases: request a run (single flight), execute it, watch over running ones.
+
+Invariants:
+- One active run per source (the database's constraint); one worker runs it at a time (the
+  lock), and only that worker writes to it (the token, see the engine).
+- Every start of a run is counted on the run before any work (``checkpoint["starts"]``). A
+  worker that dies mid-run (out of memory, killed at the hard time limit) runs no handler:
+  its message is delivered again, or the watcher re-enqueues the run, and it resumes from
+  its checkpoint. Started ``MAX_STARTS_WITHOUT_PROGRESS`` times in a row at the same
+  checkpoint without an attempt ending normally, the run stops with the reason instead of
+  dying the same way forever. Waits for the request budget and transient retries end their
+  attempt normally and reset the count; a run continued after the soft time limit does not.
+"""
 
 from __future__ import annotations
 
@@ -38,6 +50,8 @@ logger = logging.getLogger(__name__)
 # Longest wait before a re-enqueued run resumes: below the broker's visibility timeout,
 # so a countdown never makes Redis redeliver the message while it waits.
 MAX_COUNTDOWN_SECONDS = 3500
+# Consecutive starts at one checkpoint, none ending normally, after which a run stops.
+MAX_STARTS_WITHOUT_PROGRESS = 3
 
 
 class SyncRefused(Exception):
@@ -121,9 +135,33 @@ def sync_run_execute(run_id: int) -> SyncOutcome:
         run = _claim(run_id, lock.token)
         if run is None:
             return SyncOutcome("not-active")
+        if run.checkpoint["starts"]["count"] > MAX_STARTS_WITHOUT_PROGRESS:
+            logger.error("Sync run %s: stopped after %s starts without progress", run.pk, MAX_STARTS_WITHOUT_PROGRESS)
+            _finish_failed(run, lock.token, _stuck_reason(run))
+            return SyncOutcome("failed")
         return _execute_claimed(run, lock.token)
     finally:
         lock.release()
+
+
+def _note_start(checkpoint: dict) -> dict:
+    """The checkpoint with this start counted: consecutive starts at the same point (the
+    engine's commit count), since the last attempt that ended normally."""
+    at = checkpoint.get("commits", 0)
+    previous = checkpoint.get("starts") or {}
+    count = previous.get("count", 0) + 1 if previous.get("at") == at else 1
+    return {**checkpoint, "starts": {"at": at, "count": count}}
+
+
+def _stuck_reason(run: SyncRun) -> str:
+    where = run.progress.get("entity") or run.checkpoint.get("step") or "its first step"
+    page = run.checkpoint.get("page")
+    at = f"{where}, after page {page}" if page else where
+    return (
+        f"The sync stopped: it was started {MAX_STARTS_WITHOUT_PROGRESS} times in a row at the same point ({at}) "
+        "and each time its worker stopped before saving any progress (out of memory, or killed at the time "
+        "limit). Trying again would end the same way. The next sync starts a new run."
+    )
 
 
 def _beat(run_id: int, token: str) -> None:
@@ -143,6 +181,7 @@ def _claim(run_id: int, token: str) -> SyncRun | None:
                 run.since = run.source.last_success_hwm - settings.SYNC_OVERLAP
         # Left by finished runs of this source (one run is active at a time): no longer needed.
         SyncSeenPage.objects.filter(run__source_id=run.source_id).exclude(run_id=run.pk).delete()
+        run.checkpoint = _note_start(run.checkpoint)
         run.status = SyncStatus.RUNNING
         run.worker_token = token
         run.heartbeat_at = now
@@ -167,8 +206,9 @@ def _execute_claimed(run: SyncRun, token: str) -> SyncOutcome:
         logger.info("Sync run %s: lost ownership, stopping", run.pk)
         return SyncOutcome("lost")
     except SoftTimeLimitExceeded:
-        # Long runs continue in a fresh task from their checkpoint instead of failing.
-        _pause(run, token, 1, "The sync continues in a new task from its last checkpoint.")
+        # Long runs continue in a fresh task from their checkpoint instead of failing; one that
+        # made no progress before the limit counts towards MAX_STARTS_WITHOUT_PROGRESS.
+        _pause(run, token, 1, "The sync continues in a new task from its last checkpoint.", ended_normally=False)
         return SyncOutcome("continuing", resume_in=1)
     except IntegrationRateLimited as exc:
         wait = min(max(exc.retry_after, 1.0), MAX_COUNTDOWN_SECONDS)
@@ -204,11 +244,21 @@ def _execute_claimed(run: SyncRun, token: str) -> SyncOutcome:
     return SyncOutcome("succeeded")
 
 
-def _pause(run: SyncRun, token: str, wait: float, message: str, failures: int | None = None) -> None:
+def _pause(
+    run: SyncRun,
+    token: str,
+    wait: float,
+    message: str,
+    failures: int | None = None,
+    *,
+    ended_normally: bool = True,
+) -> None:
     until = timezone.now() + timedelta(seconds=wait)
     checkpoint = dict(run.checkpoint)
     if failures is not None:
         checkpoint["transient_failures"] = failures
+    if ended_normally:
+        checkpoint.pop("starts", None)
     SyncRun.objects.filter(pk=run.pk, worker_token=token, status=SyncStatus.RUNNING).update(
         status=SyncStatus.WAITING,
         checkpoint=checkpoint,

@@ -24,15 +24,23 @@ class Counts:
     updated: int = 0
     unchanged: int = 0
     deleted: int = 0
+    failed: int = 0  # records the mapping rejected (not written)
 
     def add(self, other: Counts) -> None:
         self.created += other.created
         self.updated += other.updated
         self.unchanged += other.unchanged
         self.deleted += other.deleted
+        self.failed += other.failed
 
     def as_dict(self) -> dict[str, int]:
-        return {"created": self.created, "updated": self.updated, "unchanged": self.unchanged, "deleted": self.deleted}
+        return {
+            "created": self.created,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "deleted": self.deleted,
+            "failed": self.failed,
+        }
 
 
 @dataclass
@@ -50,6 +58,17 @@ class UpsertPlan:
     @property
     def counts(self) -> Counts:
         return Counts(created=len(self.created_ids), updated=len(self.updated_ids), unchanged=len(self.unchanged_ids))
+
+    def without(self, ids: Iterable[int]) -> UpsertPlan:
+        """This plan less the rows of ``ids`` (records rejected after planning)."""
+        dropped = set(ids)
+        return UpsertPlan(
+            model=self.model,
+            rows={row_id: row for row_id, row in self.rows.items() if row_id not in dropped},
+            created_ids=[row_id for row_id in self.created_ids if row_id not in dropped],
+            updated_ids=[row_id for row_id in self.updated_ids if row_id not in dropped],
+            unchanged_ids=[row_id for row_id in self.unchanged_ids if row_id not in dropped],
+        )
 
 
 # bms_id -> (sync_hash, deleted_at) of what is stored.

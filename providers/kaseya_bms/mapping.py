@@ -1,20 +1,55 @@
-"""Pure translations from BMS client types to the portal's row dicts."""
+"""Pure translations from BMS client types to the portal's row dicts.
+
+Invariants: a row holds only values its columns can store. An amount that is not a number
+(NaN, Infinity) or is too large for its column (``1e400``) rejects its record
+(`RecordRejected`, with the field and the value): the sync counts it as failed and goes on.
+Dates out of the range every time zone can show arrive here empty (`types.parse_datetime`).
+"""
 
 from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
 
+from integrations.sync.plan import RecordRejected
 from providers.kaseya_bms import types as bms
 
 CENT = Decimal("0.01")
+UNIT = Decimal("0.0001")
+# Amounts are stored in numeric(14, 2) columns, quantities and unit prices in numeric(14, 4):
+# below these bounds a value still fits once rounded (999999999999.995 would round up to 10^12).
+MONEY_BOUND = Decimal("999999999999.995")
+UNIT_BOUND = Decimal("9999999999.99995")
+_NO_MONEY = Decimal("0").quantize(CENT)
+_NO_UNITS = Decimal("0").quantize(UNIT)
+
+
+class _NotStorable(ValueError):
+    """An amount its column cannot hold; the row function turns it into `RecordRejected`."""
+
+    def __init__(self, name: str, value: Decimal):
+        problem = "not a number" if not value.is_finite() else "too large to store"
+        super().__init__(f"{name} is {value}: {problem}")
 
 
 def _text(value: str | None, limit: int) -> str:
     return (value or "").strip()[:limit]
 
 
-def _money(value: Decimal | None) -> Decimal:
-    return (value or Decimal("0")).quantize(CENT, rounding=ROUND_HALF_UP)
+def _money(value: Decimal | None, name: str) -> Decimal:
+    if not value:  # None, 0 and -0 alike
+        return _NO_MONEY
+    # is_finite first: NaN cannot be compared (and sNaN not even tested for equality).
+    if value.is_finite() and -MONEY_BOUND < value < MONEY_BOUND:
+        return value.quantize(CENT, ROUND_HALF_UP)
+    raise _NotStorable(name, value)
+
+
+def _units(value: Decimal | None, name: str) -> Decimal:
+    if not value:
+        return _NO_UNITS
+    if value.is_finite() and -UNIT_BOUND < value < UNIT_BOUND:
+        return value.quantize(UNIT)  # the context's rounding (half-even), as always
+    raise _NotStorable(name, value)
 
 
 def organization_row(account: bms.Account) -> dict:
@@ -66,6 +101,10 @@ def contact_row(contact: bms.Contact) -> dict:
 
 
 def contract_row(contract: bms.Contract) -> dict:
+    try:
+        price = _money(contract.billing_price, "ContractBillingPrice") if contract.billing_price is not None else None
+    except _NotStorable as exc:
+        raise RecordRejected(contract.id, str(exc)) from None
     return {
         "bms_id": contract.id,
         "account_name": _text(contract.account_name, 255),
@@ -74,7 +113,7 @@ def contract_row(contract: bms.Contract) -> dict:
         "contract_type": _text(contract.contract_type, 100),
         "status": _text(contract.status, 100),
         "billing_cycle": _text(contract.billing_cycle, 100),
-        "billing_price": _money(contract.billing_price) if contract.billing_price is not None else None,
+        "billing_price": price,
         "start_date": contract.start_date,
         "end_date": contract.end_date,
     }
@@ -101,9 +140,14 @@ def ticket_row(ticket: bms.Ticket) -> dict:
 
 
 def invoice_row(invoice: bms.Invoice) -> dict:
-    total = _money(invoice.grand_total)
-    paid = _money(invoice.paid_amount)
-    balance = _money(invoice.payment_due) if invoice.payment_due is not None else max(total - paid, Decimal("0"))
+    try:
+        total = _money(invoice.grand_total, "GrandTotal")
+        paid = _money(invoice.paid_amount, "PaidAmount")
+        tax = _money(invoice.total_tax, "TotalTax")
+        due = invoice.payment_due
+        balance = _money(due, "PaymentDue") if due is not None else max(total - paid, Decimal("0"))
+    except _NotStorable as exc:
+        raise RecordRejected(invoice.id, str(exc)) from None
     return {
         "bms_id": invoice.id,
         "bms_account_id": invoice.account_id,
@@ -113,7 +157,7 @@ def invoice_row(invoice: bms.Invoice) -> dict:
         "invoice_date": invoice.invoice_date,
         "due_date": invoice.due_date,
         "total": total,
-        "tax": _money(invoice.total_tax),
+        "tax": tax,
         "paid_amount": paid,
         "balance_due": balance,
         "po_number": _text(invoice.po_number, 100),
@@ -128,14 +172,20 @@ def invoice_row(invoice: bms.Invoice) -> dict:
 
 
 def invoice_line_row(line: bms.InvoiceLineItem) -> dict:
+    try:
+        quantity = _units(line.qty, "Qty")
+        unit_price = _units(line.unit_price, "UnitPrice")
+        total = _money(line.total_price, "TotalPrice")
+    except _NotStorable as exc:
+        raise RecordRejected(line.id, str(exc), parent_id=line.invoice_id) from None
     return {
         "bms_id": line.id,
         "bms_invoice_id": line.invoice_id,
         "name": _text(line.name, 255),
         "description": line.description or "",
         "line_type": _text(line.type_name, 100),
-        "quantity": (line.qty or Decimal("0")).quantize(Decimal("0.0001")),
-        "unit_price": (line.unit_price or Decimal("0")).quantize(Decimal("0.0001")),
-        "total": _money(line.total_price),
+        "quantity": quantity,
+        "unit_price": unit_price,
+        "total": total,
         "is_taxable": line.is_taxable,
     }

@@ -146,13 +146,9 @@ def closed_invoice_units(
 # --- fetching ------------------------------------------------------------------------------------
 
 
-def invoice_lines(client: BmsClient, invoice_ids: list[int]) -> list[dict]:
+def invoice_lines(client: BmsClient, invoice_ids: list[int]) -> list:
     """The lines of these invoices, from the bulk details endpoint (many invoices a request)."""
-    return [
-        mapping.invoice_line_row(line)
-        for line_page in client.iter_invoice_line_item_pages(invoice_ids)
-        for line in line_page.items
-    ]
+    return [line for line_page in client.iter_invoice_line_item_pages(invoice_ids) for line in line_page.items]
 
 
 def invoice_by_id(client: BmsClient, invoice_id: int):
@@ -213,7 +209,12 @@ def link_orphans(source_id: int) -> int:
 # --- the plan ------------------------------------------------------------------------------------
 
 INVOICE_LINES = Children(
-    InvoiceLine, "invoice lines", parent_field="invoice", parent_key="bms_invoice_id", fetch=invoice_lines
+    InvoiceLine,
+    "invoice lines",
+    parent_field="invoice",
+    parent_key="bms_invoice_id",
+    fetch=invoice_lines,
+    to_row=mapping.invoice_line_row,
 )
 
 OPEN_INVOICES_BY_STATUS = Repull(

@@ -3,11 +3,18 @@
 BMS answers camelCase while its OpenAPI document shows PascalCase, so every DTO is
 read through :class:`Fields`, which looks keys up case-insensitively. Each result
 keeps the original payload in ``raw`` for fields the portal does not model yet.
+
+Dates are kept only within ``EARLIEST_DATE`` .. ``LATEST_DATE``: BMS (.NET) sends
+``0001-01-01T00:00:00`` for "no date" and year 9999 for "never", which no time zone west
+(or east) of UTC can show. Those read as empty, with a warning. Amounts are read as sent,
+NaN and Infinity included: the sync's mapping knows what its columns hold and rejects them.
 """
 
 from __future__ import annotations
 
 import enum
+import logging
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -15,6 +22,15 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
+
+logger = logging.getLogger(__name__)
+
+# SQL Server's datetime starts in 1753: nothing real in BMS is older. Year 9999 is .NET's and
+# SQL Server's last, BMS's "never". Within these bounds any time zone can show a date.
+EARLIEST_DATE = datetime(1753, 1, 1, tzinfo=UTC)
+LATEST_DATE = datetime(9999, 1, 1, tzinfo=UTC)  # excluded
+# BMS ids are 32-bit; anything outside 64 bits cannot be stored and is read as absent.
+_INT_BOUND = 2**63
 
 
 class BmsModule(enum.IntEnum):
@@ -35,7 +51,8 @@ class BmsModule(enum.IntEnum):
 
 
 def parse_datetime(value: Any) -> datetime | None:
-    """ISO 8601 → aware UTC datetime; a missing zone designator means UTC."""
+    """ISO 8601 → aware UTC datetime; a missing zone designator means UTC. None when empty,
+    unreadable or outside ``EARLIEST_DATE`` .. ``LATEST_DATE`` (see the module's docstring)."""
     if value is None or value == "":
         return None
     if isinstance(value, datetime):
@@ -45,9 +62,34 @@ def parse_datetime(value: Any) -> datetime | None:
             parsed = datetime.fromisoformat(str(value).strip())
         except ValueError:
             return None
-    if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    try:
+        parsed = parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    except OverflowError:  # an offset that takes it out of the calendar (0001-01-01T00:00+05:00)
+        return None
+    return parsed if EARLIEST_DATE <= parsed < LATEST_DATE else None
+
+
+# (field, value) -> when it was last warned about (time.monotonic()).
+_dates_warned: dict[tuple[str, str], float] = {}
+_WARN_AGAIN_AFTER = 3600.0
+
+
+def _warn_unusable_date(record_id: Any, name: str, value: Any) -> None:
+    """A warning per field and value an hour (a sentinel like 9999-12-31 may fill a whole
+    listing, every run); the repeats at debug level."""
+    key, now = (name, str(value)), time.monotonic()
+    repeated = now - _dates_warned.get(key, -_WARN_AGAIN_AFTER) < _WARN_AGAIN_AFTER
+    if not repeated:
+        if len(_dates_warned) >= 1000:
+            _dates_warned.clear()
+        _dates_warned[key] = now
+    logger.log(
+        logging.DEBUG if repeated else logging.WARNING,
+        "BMS record %s: %s=%r is not a date the portal can show; kept empty.",
+        record_id,
+        name,
+        value,
+    )
 
 
 def format_datetime(value: datetime) -> str:
@@ -86,9 +128,10 @@ class Fields:
         if value is None or isinstance(value, bool):
             return None
         try:
-            return int(value)
-        except (TypeError, ValueError):
+            number = int(value)
+        except (TypeError, ValueError, OverflowError):  # OverflowError: Infinity
             return None
+        return number if -_INT_BOUND <= number < _INT_BOUND else None
 
     def flag(self, *names: str, default: bool = False) -> bool:
         value = self.get(*names)
@@ -108,7 +151,11 @@ class Fields:
             return None
 
     def when(self, *names: str) -> datetime | None:
-        return parse_datetime(self.get(*names))
+        value = self.get(*names)
+        parsed = parse_datetime(value)
+        if parsed is None and value is not None and value != "":
+            _warn_unusable_date(self._by_lower.get("id"), names[0], value)
+        return parsed
 
     def objects(self, *names: str) -> list[Fields]:
         value = self.get(*names)

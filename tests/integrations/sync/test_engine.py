@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from integrations.models import DataSource, SyncRun, SyncStatus, SyncTrigger
 from integrations.sync.engine import LostOwnership, SyncEngine
-from integrations.sync.plan import Entity, SyncPlan, Window
+from integrations.sync.plan import Entity, RecordRejected, SyncPlan, Window
 from organizations.models import Organization
 
 pytestmark = pytest.mark.django_db
@@ -103,7 +103,7 @@ def test_a_plan_of_one_in_memory_listing_is_synced_page_by_page(source):
     assert _stored(source) == client.records
     assert client.pages_asked == [1, 2, 3]  # the third, short, ends the listing
     assert run.checkpoint["done"] == ["names", "reconcile"]
-    assert run.counts["names"] == {"created": 5, "updated": 0, "unchanged": 0, "deleted": 0}
+    assert run.counts["names"] == {"created": 5, "updated": 0, "unchanged": 0, "deleted": 0, "failed": 0}
     assert run.requests == {"list": 3}
     assert run.progress["records"] == 5
 
@@ -138,3 +138,77 @@ def test_a_run_another_worker_owns_is_not_written(source):
     with pytest.raises(LostOwnership):
         SyncEngine(run, MemoryClient({1: "Ada"}), plan=PLAN, worker_token="another-worker").execute()
     assert not Organization.objects.exists()
+
+
+# --- hardening 5: a mapping may reject one record; the run counts it, shows why, goes on -------
+
+
+def _name_row(record: dict) -> dict:
+    if record["name"].startswith("!"):
+        raise RecordRejected(record["id"], f"name {record['name']!r} cannot be stored")
+    return {"bms_id": record["id"], "name": record["name"]}
+
+
+PICKY = Entity(
+    "names",
+    "names",
+    "Names",
+    Organization,
+    list_page=MemoryClient.list_names,
+    cursor=lambda run: Window({"name_prefix": ""}),
+    to_row=_name_row,
+    confirm=MemoryClient.get_name,
+)
+PICKY_PLAN = SyncPlan(entities=(PICKY,), page_size=2, is_last_page=PLAN.is_last_page)
+
+
+def test_hardening_5_a_rejected_record_is_counted_with_its_reason_and_the_run_goes_on(source):
+    client = MemoryClient({1: "Ada", 2: "!Bob", 3: "Cy", 4: "!Di", 5: "Ed"})
+    run = _run(source)
+    SyncEngine(run, client, plan=PICKY_PLAN, worker_token="this-worker").execute()
+    run.refresh_from_db()
+    assert _stored(source) == {1: "Ada", 3: "Cy", 5: "Ed"}
+    assert run.counts["names"] == {"created": 3, "updated": 0, "unchanged": 0, "deleted": 0, "failed": 2}
+    assert run.checkpoint["rejected"] == [
+        {"entity": "names", "id": 2, "reason": "name '!Bob' cannot be stored"},
+        {"entity": "names", "id": 4, "reason": "name '!Di' cannot be stored"},
+    ]
+    assert run.checkpoint["done"] == ["names", "reconcile"]
+    assert run.progress["records"] == 5
+
+
+def test_hardening_5_a_record_rejected_on_reconcile_is_neither_written_nor_deleted(source):
+    SyncEngine(_run(source), MemoryClient({1: "Ada", 2: "Bob"}), plan=PICKY_PLAN, worker_token="this-worker").execute()
+    SyncRun.objects.update(status=SyncStatus.SUCCEEDED)
+    # 2 still exists but the listing missed it, and what it now holds cannot be stored.
+    client = MemoryClient({1: "Ada", 2: "!Bob"}, hidden=frozenset({2}))
+    run = _run(source)
+    SyncEngine(run, client, plan=PICKY_PLAN, worker_token="this-worker").execute()
+    run.refresh_from_db()
+    assert _stored(source) == {1: "Ada", 2: "Bob"}  # kept as it was, not marked deleted
+    assert run.counts["names"]["failed"] == 1 and run.counts["names"]["deleted"] == 0
+    assert run.checkpoint["rejected"][0]["id"] == 2
+
+
+def test_hardening_5_the_run_keeps_the_first_reasons_and_counts_them_all(source, monkeypatch):
+    from integrations.sync import engine
+
+    monkeypatch.setattr(engine, "REJECTIONS_KEPT", 3)
+    client = MemoryClient({n: f"!{n}" for n in range(1, 8)})
+    run = _run(source)
+    SyncEngine(run, client, plan=PICKY_PLAN, worker_token="this-worker").execute()
+    run.refresh_from_db()
+    assert run.counts["names"]["failed"] == 7
+    assert [r["id"] for r in run.checkpoint["rejected"]] == [1, 2, 3]
+
+
+def test_hardening_5_a_stored_record_rejected_on_a_full_listing_is_seen_not_asked_again(source):
+    SyncEngine(_run(source), MemoryClient({1: "Ada", 2: "Bob"}), plan=PICKY_PLAN, worker_token="this-worker").execute()
+    SyncRun.objects.update(status=SyncStatus.SUCCEEDED)
+    client = MemoryClient({1: "Ada", 2: "!Bob"})  # listed, but what it now holds cannot be stored
+    run = _run(source)
+    SyncEngine(run, client, plan=PICKY_PLAN, worker_token="this-worker").execute()
+    run.refresh_from_db()
+    assert _stored(source) == {1: "Ada", 2: "Bob"}  # kept as it was
+    assert run.counts["names"]["failed"] == 1  # once: the deletion check does not ask for it again
+    assert "get" not in client.request_counts

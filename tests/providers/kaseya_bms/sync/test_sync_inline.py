@@ -1,9 +1,13 @@
 """The sync service run in this process (the worker tests run it in a real worker)."""
 
+from dataclasses import replace
+
 import pytest
 
+from billing.models import Invoice, InvoiceLine
 from integrations.models import SyncAlert, SyncRun, SyncStatus, SyncTrigger
 from integrations.sync.service import SyncAlreadyRunning, sync_request
+from organizations.models import Contact, Contract, Organization, Ticket
 from tests.integrations.sync.helpers import run_sync
 from tests.providers.kaseya_bms.sync.helpers import assert_matches_sandbox
 
@@ -20,16 +24,98 @@ def test_full_sync_equals_the_sandbox(bms_integration, bms_sandbox):
     assert run.requests
 
 
-def test_rerun_of_an_identical_sync_changes_nothing(bms_integration, bms_sandbox):
-    run_sync(bms_integration)
+SYNCED_MODELS = (Organization, Contact, Contract, Ticket, Invoice, InvoiceLine)
+ENTITY_KEYS = {"organizations", "contacts", "contracts", "tickets", "invoices", "invoice lines"}
+
+
+def _database_state() -> dict[str, list[tuple]]:
+    """Every synced row as stored: what it holds (its hash), when it was written, deleted or seen."""
+    return {
+        model.__name__: list(
+            model.objects.order_by("bms_id").values_list("bms_id", "sync_hash", "synced_at", "deleted_at")
+        )
+        for model in SYNCED_MODELS
+    }
+
+
+def test_hardening_19_rerun_of_an_identical_sync_changes_nothing(bms_integration, bms_sandbox):
+    first = run_sync(bms_integration)
+    assert first.status == SyncStatus.SUCCEEDED, first.error
+    before = _database_state()
+    stored = {name: len(rows) for name, rows in before.items()}
+    assert stored == {
+        "Organization": 25,
+        "Contact": first.counts["contacts"]["created"],
+        "Contract": first.counts["contracts"]["created"],
+        "Ticket": first.counts["tickets"]["created"],
+        "Invoice": 300,
+        "InvoiceLine": first.counts["invoice lines"]["created"],
+    }
+    assert all(stored.values())
+
     again = run_sync(bms_integration, trigger=SyncTrigger.RECONCILE)
-    assert again.status == SyncStatus.SUCCEEDED
-    for entity, counts in again.counts.items():
-        assert counts["created"] == counts["updated"] == counts["deleted"] == 0, (entity, counts)
+    assert again.status == SyncStatus.SUCCEEDED, again.error
+    # Every entity was listed again and every record found unchanged (lines are not even asked for).
+    assert set(again.counts) == ENTITY_KEYS
+    for entity, model in (
+        ("organizations", "Organization"),
+        ("contacts", "Contact"),
+        ("contracts", "Contract"),
+        ("tickets", "Ticket"),
+        ("invoices", "Invoice"),
+    ):
+        counts = again.counts[entity]
+        assert counts == {"created": 0, "updated": 0, "unchanged": stored[model], "deleted": 0, "failed": 0}, entity
+    assert again.counts["invoice lines"] == {"created": 0, "updated": 0, "unchanged": 0, "deleted": 0, "failed": 0}
+    assert _database_state() == before  # not one row written
+
     incremental = run_sync(bms_integration)
-    assert not incremental.full_reconcile
+    assert incremental.status == SyncStatus.SUCCEEDED and not incremental.full_reconcile
+    assert {"organizations", "contacts", "contracts", "tickets", "invoices"} <= set(incremental.counts)
     for entity, counts in incremental.counts.items():
-        assert counts["created"] == counts["updated"] == counts["deleted"] == 0, (entity, counts)
+        assert counts["created"] == counts["updated"] == counts["deleted"] == counts["failed"] == 0, (entity, counts)
+    assert incremental.counts["contracts"]["unchanged"] == stored["Contract"]  # re-listed whole every run
+    assert _database_state() == before
+
+
+def _swap(row_function, first: str, second: str):
+    def broken(record):
+        row = row_function(record)
+        row[first], row[second] = row[second], row[first]
+        return row
+
+    return broken
+
+
+@pytest.mark.parametrize(
+    "entity, row_function, first, second",
+    [
+        ("invoices", "invoice_row", "total", "tax"),
+        ("contacts", "contact_row", "first_name", "last_name"),
+    ],
+)
+def test_hardening_16_the_oracle_catches_a_mapping_bug_the_mapping_itself_cannot(
+    bms_integration, bms_sandbox, monkeypatch, entity, row_function, first, second
+):
+    """A bug in the production mapping, on both sides of an oracle that used that mapping."""
+    from providers.kaseya_bms import mapping, sync_plan
+    from providers.kaseya_bms import types as bms
+
+    broken = _swap(getattr(mapping, row_function), first, second)
+    monkeypatch.setattr(mapping, row_function, broken)
+    entities = tuple(replace(e, to_row=broken) if e.name == entity else e for e in sync_plan.PLAN.entities)
+    monkeypatch.setattr(sync_plan, "PLAN", replace(sync_plan.PLAN, entities=entities))
+    assert run_sync(bms_integration).status == SyncStatus.SUCCEEDED
+
+    # Expected rows built with the production mapping agree with the stored ones: blind to the bug.
+    parse = {"invoices": bms.Invoice.from_api, "contacts": bms.Contact.from_api}[entity]
+    model = {"invoices": Invoice, "contacts": Contact}[entity]
+    for record in bms_sandbox.control.records(entity)[:20]:
+        row = getattr(mapping, row_function)(parse(record))
+        assert model.objects.filter(bms_id=row["bms_id"], **{first: row[first], second: row[second]}).exists()
+    # The raw JSON is not.
+    with pytest.raises(AssertionError, match=f"{entity} .* ({first}|{second}): stored"):
+        assert_matches_sandbox(bms_sandbox.control, bms_integration.data_source)
 
 
 def test_incremental_sync_after_changes_equals_the_sandbox(bms_integration, bms_sandbox):

@@ -92,45 +92,89 @@ def test_faults_and_token_expiry_do_not_change_the_result(celery_worker, larger_
     assert requests.get("POST /v2/security/refreshtoken", 0) + requests.get("POST /v2/security/authenticate", 0) >= 3
 
 
-def test_worker_killed_mid_sync_is_resumed_and_ends_identical(
-    celery_worker, worker_env, bms_integration, bms_sandbox, settings
+INVOICE_LISTING = "GET /v2/finance/invoices/summary"
+
+
+def test_hardening_14_a_worker_killed_mid_sync_resumes_at_the_page_after_its_checkpoint(
+    celery_worker, worker_env, larger_integration, larger_sandbox, settings
 ):
+    """2,000 invoices, 20 pages: killed at page 2 or later, the new worker asks for exactly the
+    pages after the last one committed (a restart from page 1, or a skipped page, fails)."""
     from tests.conftest import CeleryWorker
 
+    control = larger_sandbox.control
+    last_page = 2000 // 100
     settings.SYNC_STALE_HEARTBEAT = timedelta(seconds=2)
-    bms_sandbox.control.set_faults(latency_ms=40)  # slow enough to kill it part-way
-    run = sync_request(integration=bms_integration, trigger=SyncTrigger.SYNC_NOW)
-    deadline = time.monotonic() + 60
+    control.set_faults(latency_ms=40)  # slow enough to kill it part-way
+    run = sync_request(integration=larger_integration, trigger=SyncTrigger.SYNC_NOW)
+    deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         run.refresh_from_db()
-        if run.checkpoint.get("step") == "invoices" and run.checkpoint.get("page", 0) >= 1:
+        if run.checkpoint.get("step") == "invoices" and run.checkpoint.get("page", 0) >= 2:
             break
-        time.sleep(0.05)
+        time.sleep(0.02)
     else:
-        raise AssertionError(f"the sync never reached the invoices: {run.checkpoint}")
+        raise AssertionError(f"the sync never reached the second page of invoices: {run.checkpoint}")
     celery_worker.kill()
-    killed_at_page = run.checkpoint["page"]
-    run.refresh_from_db()
+    run.refresh_from_db()  # what the dead worker committed last
     assert run.status == SyncStatus.RUNNING
-    invoices_before = Invoice.objects.count()
-    assert 0 < invoices_before < 300
+    assert run.checkpoint["step"] == "invoices"
+    killed_at = run.checkpoint["page"]
+    assert 2 <= killed_at < last_page
+    assert Invoice.objects.count() == killed_at * 100
 
-    bms_sandbox.control.set_faults()
-    bms_sandbox.control.clear_requests()
+    control.set_faults()
+    control.clear_requests()
     replacement = CeleryWorker(worker_env)
     replacement.start()
     try:
         time.sleep(3.5)  # the dead worker's lock expires (SYNC_LOCK_TTL_SECONDS=3)
-        run = wait_for_run(run, timeout=90, on_poll=sync_watch)
+        run = wait_for_run(run, timeout=120, on_poll=sync_watch)
     finally:
         replacement.stop()
     assert run.status == SyncStatus.SUCCEEDED, run.error
-    assert_matches_sandbox(bms_sandbox.control, bms_integration.data_source)
-    # Resumed from the checkpoint: it re-read at most the page it was killed on.
-    requests = bms_sandbox.control.request_counts()["by_endpoint"]
-    remaining_pages = 3 - killed_at_page  # 300 invoices, 100 a page, plus the short-page probe
-    assert requests["GET /v2/finance/invoices/summary"] <= remaining_pages + 2
-    assert "GET /v2/crm/accounts/summary" not in requests
+    assert_matches_sandbox(control, larger_integration.data_source)
+    # Resumed at the page after the checkpoint, each later page asked once, none before it; the
+    # invoice listing gives no total, so an empty page after the last full one ends it.
+    pages = control.request_pages()
+    assert pages[INVOICE_LISTING] == list(range(killed_at + 1, last_page + 2))
+    assert "GET /v2/crm/accounts/summary" not in pages  # the steps done before are not walked again
+
+
+def test_hardening_6_a_worker_killed_three_times_at_the_same_point_stops_the_run(
+    celery_worker, worker_env, bms_integration, bms_sandbox, settings
+):
+    """SIGKILL, as the kernel's OOM killer sends it: no handler runs. Three starts at the same
+    checkpoint, then the run stops with the reason instead of being delivered forever."""
+    from tests.conftest import CeleryWorker
+
+    settings.SYNC_STALE_HEARTBEAT = timedelta(seconds=2)
+    bms_sandbox.control.set_faults(latency_ms=3000)  # no page is committed before the kill
+    run = sync_request(integration=bms_integration, trigger=SyncTrigger.SYNC_NOW)
+    worker, replacements = celery_worker, []
+    try:
+        for attempt in (1, 2, 3):
+            deadline = time.monotonic() + 90
+            while time.monotonic() < deadline:
+                run.refresh_from_db()
+                if run.status == SyncStatus.RUNNING and run.checkpoint.get("starts", {}).get("count") == attempt:
+                    break
+                sync_watch()  # re-enqueues the run once its worker is gone
+                time.sleep(0.1)
+            else:
+                raise AssertionError(f"start {attempt} never came: {run.status} {run.checkpoint}")
+            assert run.checkpoint.get("commits", 0) == 0
+            worker.kill()
+            worker = CeleryWorker(worker_env)
+            replacements.append(worker)
+            worker.start()
+        run = wait_for_run(run, timeout=90, on_poll=sync_watch)
+    finally:
+        for replacement in replacements:
+            replacement.stop()
+    assert run.status == SyncStatus.FAILED
+    assert "started 3 times in a row at the same point" in run.error
+    assert run.checkpoint["starts"]["count"] == 4
 
 
 def test_twenty_simultaneous_sync_now_clicks_make_one_run(bms_integration, admin_user):
