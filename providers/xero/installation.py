@@ -251,6 +251,14 @@ class XeroInstallation(IntegrationInstallation):
                     contact = client.get_contact(row.contact_id)
                 except XeroNotFound:
                     return _stored_emails(row)
+                except XeroError as exc:
+                    if not exc.transient:
+                        raise
+                    # Xero is down for a moment: the addresses as last read beat no e-mail at all.
+                    logger.info(
+                        "Xero unreachable for a billing contact (%s); using the stored copy", type(exc).__name__
+                    )
+                    return _stored_emails(row)
                 services.xero_contacts_store(tenant_id=connection.tenant_id, contacts=[contact])
                 return list(contact.invoice_emails)
             if XeroContact.objects.filter(tenant_id=connection.tenant_id).exists():
