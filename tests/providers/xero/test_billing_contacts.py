@@ -120,11 +120,7 @@ def test_an_unreachable_xero_falls_back_to_the_stored_copy_or_says_so(synced_bms
     xero_sandbox.control.set_faults(error_rate=1.0, error_status=503)
     recipients = billing_contacts_for(org)  # never read: nothing to fall back on
     assert recipients.emails == []
-    assert (
-        "Xero could not be asked" in recipients.reason
-        and "could not be reached" in recipients.reason.lower()
-        or ("503" in recipients.reason)
-    )
+    assert "Xero could not be asked" in recipients.reason and "503" in recipients.reason
     xero_sandbox.control.clear_faults()
     with xero_installation.client() as client:
         services.xero_contacts_refresh(connection=xero_installation.connection, client=client)
