@@ -4,6 +4,7 @@ settings pointed at it, a saved Xero integration, and a connection made through 
 from __future__ import annotations
 
 import re
+import threading
 from datetime import UTC, datetime
 from html import unescape
 from urllib.parse import parse_qs, urlsplit
@@ -19,6 +20,24 @@ from providers.xero.types import Connection, TokenSet
 from xero_sandbox.pytest_plugin import xero_sandbox, xero_sandbox_server  # noqa: F401 - fixtures
 
 PAYMENT_ACCOUNT = "615"  # the sandbox's Portal Payments Clearing (payments enabled)
+
+
+class FakeClock:
+    """A clock that only moves when someone sleeps (thread-safe)."""
+
+    def __init__(self, start: float = 1_800_000_000.0) -> None:
+        self.now = start
+        self.slept: list[float] = []
+        self._lock = threading.Lock()
+
+    def clock(self) -> float:
+        with self._lock:
+            return self.now
+
+    def sleep(self, seconds: float) -> None:
+        with self._lock:
+            self.slept.append(seconds)
+            self.now += seconds
 
 
 @pytest.fixture

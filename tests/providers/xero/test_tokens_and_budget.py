@@ -15,27 +15,10 @@ from integrations.registry import installation_of
 from providers.xero.exceptions import RateLimitProblem, XeroRateLimited
 from providers.xero.pacing import XeroTenantBudget
 from providers.xero.tokens import access_token, tokens_read, tokens_store
+from tests.providers.xero.conftest import FakeClock
 
 TOKEN = "POST /connect/token"
 ORGANISATION = "GET /api.xro/2.0/Organisation"
-
-
-class FakeClock:
-    """A clock that only moves when someone sleeps (thread-safe)."""
-
-    def __init__(self, start: float = 1_800_000_000.0) -> None:
-        self.now = start
-        self.slept: list[float] = []
-        self._lock = threading.Lock()
-
-    def clock(self) -> float:
-        with self._lock:
-            return self.now
-
-    def sleep(self, seconds: float) -> None:
-        with self._lock:
-            self.slept.append(seconds)
-            self.now += seconds
 
 
 def _expire_locally(integration_id: int) -> None:
