@@ -35,12 +35,15 @@ from integrations.base import (
     ConnectionTestResult,
     IntegrationError,
     IntegrationInstallation,
+    SyncedEntity,
     TenantIdentity,
 )
 from integrations.capabilities import PaymentPosting, PostedPayment, PostingRefused
+from integrations.models import DataSource
+from integrations.sync.engine import SyncEngine
 from organizations.models import Organization
 
-from . import services
+from . import services, sync_plan
 from .client import XeroClient
 from .exceptions import (
     PermissionProblem,
@@ -92,6 +95,11 @@ class XeroInstallation(IntegrationInstallation):
     def connection(self) -> XeroConnection | None:
         return XeroConnection.objects.filter(integration_id=self.integration.pk).first()
 
+    @property
+    def source(self) -> DataSource | None:
+        """The Xero organisation's data source (linked when Test Connection passes)."""
+        return DataSource.objects.filter(integration_id=self.integration.pk).first()
+
     def client(self, *, interactive: bool = False, **options) -> XeroClient:
         """The Accounting API client for the chosen organisation. Raises XeroNotConnected."""
         connection = self.connection
@@ -107,7 +115,8 @@ class XeroInstallation(IntegrationInstallation):
         options.setdefault("timeout", profile.timeout)
         options.setdefault("max_attempts", profile.max_attempts)
         options.setdefault("max_rate_limit_wait", profile.max_wait)
-        return XeroClient(
+        client_class = options.pop("client_class", XeroClient)
+        return client_class(
             settings.XERO_API_BASE_URL,
             TokenSource(self.integration.pk),
             connection.tenant_id,
@@ -233,22 +242,41 @@ class XeroInstallation(IntegrationInstallation):
             )
         return ConnectionCheck("payment_account", label, True, f"{name} accepts payments.")
 
+    # --- sync ---------------------------------------------------------------------------------------
+
+    def synced_entities(self) -> list[SyncedEntity]:
+        return [SyncedEntity(entity.label, entity.model) for entity in sync_plan.PLAN.entities]
+
+    def sync_engine(self, run, *, worker_token: str) -> SyncEngine:
+        """The Xero plan, with clients on the organisation's shared budget (background waits)."""
+
+        def make_client() -> sync_plan.XeroSyncClient:
+            client = self.client(client_class=sync_plan.XeroSyncClient)
+            client.sibling_factory = make_client
+            return client
+
+        return SyncEngine(run, make_client(), plan=sync_plan.PLAN, worker_token=worker_token)
+
     # --- billing contacts --------------------------------------------------------------------------
 
     def billing_contact_emails(self, organization: Organization) -> list[str]:
         """The matched Xero contact's e-mail, then its contact persons marked "include in e-mails"."""
-        connection = self.connection
+        connection, source = self.connection, self.source
         if connection is None or not connection.tenant_id:
             return []
-        rows = sorted(
-            XeroContact.objects.filter(tenant_id=connection.tenant_id, organization=organization),
-            key=lambda row: (_MATCH_ORDER.get(row.match, 9), not row.is_active, row.name),
+        rows = (
+            sorted(
+                XeroContact.objects.filter(source=source, organization=organization, deleted_at__isnull=True),
+                key=lambda row: (_MATCH_ORDER.get(row.match, 9), not row.is_active, row.name),
+            )
+            if source is not None
+            else []
         )
         with self._calling(interactive=True) as client:
             if rows:
                 row = rows[0]
                 try:
-                    contact = client.get_contact(row.contact_id)
+                    contact = client.get_contact(row.bms_id)
                 except XeroNotFound:
                     return _stored_emails(row)
                 except XeroError as exc:
@@ -259,10 +287,10 @@ class XeroInstallation(IntegrationInstallation):
                         "Xero unreachable for a billing contact (%s); using the stored copy", type(exc).__name__
                     )
                     return _stored_emails(row)
-                services.xero_contacts_store(tenant_id=connection.tenant_id, contacts=[contact])
+                services.xero_contact_remember(source=source, contact=contact)
                 return list(contact.invoice_emails)
-            if XeroContact.objects.filter(tenant_id=connection.tenant_id).exists():
-                return []  # the contacts were read and matched: none is this organization
+            if source is not None and XeroContact.objects.filter(source=source).exists():
+                return []  # the contacts were synced and matched: none is this organization
             contact = _live_match(client, organization)
         return list(contact.invoice_emails) if contact else []
 
@@ -270,26 +298,33 @@ class XeroInstallation(IntegrationInstallation):
 
     def invoice_pdf(self, invoice: Invoice, *, max_bytes: int) -> bytes | None:
         """The invoice as Xero renders it, found by its number (Xero's id is remembered)."""
+        source = self.source
         with self._calling(interactive=True, max_attempts=1) as client:
-            tenant_id = client.tenant_id
-            cached = XeroInvoice.objects.filter(tenant_id=tenant_id, invoice_number=invoice.number).first()
-            invoice_id = cached.invoice_id if cached else None
+            known = (
+                XeroInvoice.objects.filter(source=source, invoice_number=invoice.number, deleted_at__isnull=True)
+                .values_list("bms_id", flat=True)
+                .first()
+                if source is not None
+                else None
+            )
+            invoice_id = known
             if invoice_id is None:
                 found = _invoice_by_number(client, invoice.number)
                 if found is None:
                     return None
-                invoice_id = services.xero_invoice_remember(tenant_id=tenant_id, invoice=found).invoice_id
+                services.xero_invoice_remember(source=source, invoice=found)
+                invoice_id = found.invoice_id
             try:
                 return client.invoice_pdf(invoice_id, max_bytes=max_bytes)
             except XeroNotFound:
-                if cached is None:
+                if known is None:
                     return None
             # The remembered id is gone (deleted and entered again?): look the number up once more.
-            services.xero_invoice_forget(tenant_id=tenant_id, invoice_id=invoice_id)
+            services.xero_invoice_gone(source=source, invoice_id=invoice_id)
             found = _invoice_by_number(client, invoice.number)
             if found is None:
                 return None
-            services.xero_invoice_remember(tenant_id=tenant_id, invoice=found)
+            services.xero_invoice_remember(source=source, invoice=found)
             return client.invoice_pdf(found.invoice_id, max_bytes=max_bytes)
 
     # --- payment posting ---------------------------------------------------------------------------
@@ -363,7 +398,7 @@ class XeroInstallation(IntegrationInstallation):
         found = _invoice_by_number(client, posting.invoice_number)
         if found is None:
             raise PostingRefused(f"Xero has no sales invoice {posting.invoice_number}.")
-        services.xero_invoice_remember(tenant_id=client.tenant_id, invoice=found)
+        services.xero_invoice_remember(source=self.source, invoice=found)
         if found.currency_code and found.currency_code.upper() != posting.currency.upper():
             raise PostingRefused(
                 f"The invoice {posting.invoice_number} is in {found.currency_code} in Xero, "

@@ -3,18 +3,23 @@ Integration row (encrypted, see ``tokens.py``).
 
 - ``XeroConnection``: the organisation (tenant) the integration talks to, the scopes granted and
   whether the grant needs a new sign-in ("Reconnect Xero"). Deleted with the integration.
-- ``XeroContact``: the tenant's contacts as last read, each with the BMS organization it matched
-  and how (a stored link, the account number or the normalized name). Keyed by (tenant, ContactID),
-  so reconnecting the same organisation finds them again.
+- ``XeroContact`` and ``XeroInvoice`` are synced records (``SyncedRecord``: keyed by data source,
+  the Xero organisation, and the record's Xero id, which the sync engine's ``bms_id`` column holds
+  as text: Xero's ids are GUIDs). Like BMS records they outlive the integration and are found
+  again when the same organisation is connected again.
+- A contact carries the BMS organization it matched and how (a stored link, the account number
+  or the normalized name): derived after each sync, never part of its sync hash.
 - ``XeroContactLink``: a link made by hand; it wins over any automatic match and stays until
-  removed by hand. Both are audited.
+  removed by hand. Links are audited.
 - ``XeroInvoice``: Xero's invoice id per invoice number (so a PDF or a payment needs no search) and
-  Xero's AmountDue as last read.
+  Xero's AmountDue as last read (for "balances agree").
 """
 
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+
+from integrations.synced import SyncedRecord
 
 
 class XeroConnection(models.Model):
@@ -30,8 +35,6 @@ class XeroConnection(models.Model):
     # disconnected): the card shows Reconnect Xero.
     reconnect_reason = models.CharField(max_length=500, blank=True)
     reconnect_since = models.DateTimeField(null=True, blank=True)
-    # The contacts read so far: the next refresh asks Xero only for changes since then.
-    contacts_modified_since = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return self.tenant_name or self.tenant_id or "Xero (no organisation chosen)"
@@ -48,9 +51,8 @@ class ContactMatch(models.TextChoices):
     NONE = "", "Unmatched"
 
 
-class XeroContact(models.Model):
-    tenant_id = models.CharField(max_length=64)
-    contact_id = models.CharField(max_length=64)
+class XeroContact(SyncedRecord):
+    bms_id = models.CharField(max_length=64)  # Xero's ContactID (the engine's external-id column)
     name = models.CharField(max_length=255)
     account_number = models.CharField(max_length=100, blank=True)
     email = models.CharField(max_length=254, blank=True)
@@ -59,7 +61,6 @@ class XeroContact(models.Model):
     status = models.CharField(max_length=20, blank=True)  # ACTIVE, ARCHIVED, GDPRREQUEST
     is_customer = models.BooleanField(default=False)
     xero_updated_at = models.DateTimeField(null=True, blank=True)
-    refreshed_at = models.DateTimeField(default=timezone.now)
     organization = models.ForeignKey(
         "organizations.Organization", null=True, blank=True, on_delete=models.SET_NULL, related_name="xero_contacts"
     )
@@ -67,11 +68,15 @@ class XeroContact(models.Model):
 
     class Meta:
         ordering = ["name", "id"]
-        constraints = [models.UniqueConstraint(fields=["tenant_id", "contact_id"], name="xero_contact_tenant_id")]
-        indexes = [models.Index(fields=["tenant_id", "organization"], name="xero_contact_tenant_org")]
+        constraints = [models.UniqueConstraint(fields=["source", "bms_id"], name="xero_contact_source_bms_id")]
+        indexes = [models.Index(fields=["source", "organization"], name="xero_contact_source_org")]
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def contact_id(self) -> str:
+        return self.bms_id
 
     @property
     def is_active(self) -> bool:
@@ -79,22 +84,21 @@ class XeroContact(models.Model):
 
 
 class XeroContactLink(models.Model):
-    tenant_id = models.CharField(max_length=64)
+    source = models.ForeignKey("integrations.DataSource", on_delete=models.CASCADE, related_name="+")
     contact_id = models.CharField(max_length=64)
     organization = models.ForeignKey("organizations.Organization", on_delete=models.CASCADE, related_name="+")
     linked_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     linked_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["tenant_id", "contact_id"], name="xero_link_tenant_contact")]
+        constraints = [models.UniqueConstraint(fields=["source", "contact_id"], name="xero_link_source_contact")]
 
     def __str__(self) -> str:
         return f"{self.contact_id} -> {self.organization_id}"
 
 
-class XeroInvoice(models.Model):
-    tenant_id = models.CharField(max_length=64)
-    invoice_id = models.CharField(max_length=64)
+class XeroInvoice(SyncedRecord):
+    bms_id = models.CharField(max_length=64)  # Xero's InvoiceID (the engine's external-id column)
     invoice_number = models.CharField(max_length=100)
     contact_id = models.CharField(max_length=64, blank=True)
     status = models.CharField(max_length=20, blank=True)  # AUTHORISED, PAID, VOIDED...
@@ -103,11 +107,14 @@ class XeroInvoice(models.Model):
     amount_due = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
     amount_paid = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
     xero_updated_at = models.DateTimeField(null=True, blank=True)
-    refreshed_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["tenant_id", "invoice_id"], name="xero_invoice_tenant_id")]
-        indexes = [models.Index(fields=["tenant_id", "invoice_number"], name="xero_invoice_tenant_number")]
+        constraints = [models.UniqueConstraint(fields=["source", "bms_id"], name="xero_invoice_source_bms_id")]
+        indexes = [models.Index(fields=["source", "invoice_number"], name="xero_invoice_source_number")]
 
     def __str__(self) -> str:
         return self.invoice_number
+
+    @property
+    def invoice_id(self) -> str:
+        return self.bms_id

@@ -27,6 +27,7 @@ class XeroProvider(IntegrationProvider):
     capabilities = frozenset(
         {
             Capability.TEST_CONNECTION,
+            Capability.SYNC,
             Capability.BILLING_CONTACTS,
             Capability.INVOICE_PDFS,
             Capability.POST_PAYMENTS,
@@ -67,7 +68,9 @@ class XeroProvider(IntegrationProvider):
                 )
             ]
         unmatched = (
-            XeroContact.objects.filter(tenant_id=connection.tenant_id, match=ContactMatch.NONE)
+            XeroContact.objects.filter(
+                source__integration=integration, deleted_at__isnull=True, match=ContactMatch.NONE
+            )
             .exclude(status__in=["ARCHIVED", "GDPRREQUEST"])
             .count()
         )

@@ -13,7 +13,8 @@ Invariants:
   compare-and-swap on the refresh token used, so a worker whose lock expired mid-refresh can never
   overwrite a newer token set with an older one.
 - A grant Xero no longer honours (``XeroGrantRevoked``) marks the connection "Reconnect Xero",
-  once: the card says so and a Sync Failed alert is recorded for the Sync Failed notification.
+  once: the card says so and a Sync Failed alert is recorded for the Sync Failed notification
+  (by the run itself when a sync is what found it).
 """
 
 from __future__ import annotations
@@ -30,7 +31,15 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.redis import get_redis
-from integrations.models import DataSource, Integration, IntegrationStatus, SyncAlert, SyncAlertKind
+from integrations.models import (
+    DataSource,
+    Integration,
+    IntegrationStatus,
+    SyncAlert,
+    SyncAlertKind,
+    SyncRun,
+    SyncStatus,
+)
 
 from .client import XeroIdentity
 from .exceptions import XeroAuthError, XeroGrantRevoked, XeroUnavailable
@@ -146,7 +155,9 @@ def connection_needs_reconnect(*, integration_id: int, reason: str) -> bool:
             status=IntegrationStatus.ERROR, status_detail=f"Reconnect Xero: {reason}"[:500]
         )
         source = DataSource.objects.filter(integration_id=integration_id).first()
-        if source is not None:
+        # A running sync fails on the same grant and raises its own Sync Failed: not twice.
+        syncing = source is not None and SyncRun.objects.filter(source=source, status=SyncStatus.RUNNING).exists()
+        if source is not None and not syncing:
             SyncAlert.objects.create(source=source, kind=SyncAlertKind.SYNC_FAILED, reason=f"Xero: {reason}")
     logger.warning("Xero integration %s needs a new sign-in", integration_id)
     return True
@@ -191,11 +202,16 @@ def access_token(integration_id: int, *, rejected: str | None = None) -> str:
     returned, refreshing unless another worker already did. Raises ``XeroNotConnected``,
     ``XeroGrantRevoked`` (the connection is then marked Reconnect Xero), ``XeroAuthError`` (Client
     ID or Secret refused) or a transient ``XeroError``."""
+    return current_tokens(integration_id, rejected=rejected).access_token
+
+
+def current_tokens(integration_id: int, *, rejected: str | None = None) -> StoredTokens:
+    """The token set ``access_token`` hands out (see there)."""
     stored = tokens_read(integration_id)
     if stored is None:
         raise XeroNotConnected("Xero is not connected: use Connect Xero on the Integrations page.")
     if stored.fresh(timezone.now()) and stored.access_token != rejected:
-        return stored.access_token
+        return stored
     lock = _RefreshLock(integration_id)
     if not lock.acquire(LOCK_WAIT_SECONDS):
         raise XeroUnavailable("Another worker has been refreshing the Xero token for too long; try again shortly.")
@@ -204,13 +220,13 @@ def access_token(integration_id: int, *, rejected: str | None = None) -> str:
         if stored is None:
             raise XeroNotConnected("Xero is not connected: use Connect Xero on the Integrations page.")
         if stored.fresh(timezone.now()) and stored.access_token != rejected:
-            return stored.access_token
+            return stored
         return _refresh(integration_id, stored)
     finally:
         lock.release()
 
 
-def _refresh(integration_id: int, stored: StoredTokens) -> str:
+def _refresh(integration_id: int, stored: StoredTokens) -> StoredTokens:
     integration = Integration.objects.get(pk=integration_id)
     try:
         with identity_for(integration, timeout=REFRESH_TIMEOUT, max_attempts=2) as identity:
@@ -228,7 +244,7 @@ def _refresh(integration_id: int, stored: StoredTokens) -> str:
     if not tokens_store(integration_id=integration_id, tokens=fresh, replacing=stored.refresh_token):
         logger.warning("Xero integration %s: a newer token set was stored meanwhile; keeping it", integration_id)
     logger.info("Xero integration %s: access token refreshed", integration_id)
-    return fresh.access_token
+    return fresh
 
 
 def refresh_now(integration_id: int) -> StoredTokens:
@@ -243,13 +259,18 @@ def refresh_now(integration_id: int) -> StoredTokens:
 
 
 class TokenSource:
-    """The ``access_token_provider`` of a XeroClient: remembers the token it handed out, so a 401
-    on it asks for a newer one (refreshed once for every client that saw the same 401)."""
+    """The ``access_token_provider`` of a XeroClient. It keeps the token set it handed out while
+    it is fresh (no database read per request), and a 401 on it asks for a newer one (refreshed
+    once for every client that saw the same 401)."""
 
     def __init__(self, integration_id: int) -> None:
         self.integration_id = integration_id
-        self._last: str | None = None
+        self._tokens: StoredTokens | None = None
 
     def __call__(self, *, force_refresh: bool = False) -> str:
-        self._last = access_token(self.integration_id, rejected=self._last if force_refresh else None)
-        return self._last
+        held = self._tokens
+        if held is not None and not force_refresh and held.fresh(timezone.now()):
+            return held.access_token
+        rejected = held.access_token if force_refresh and held is not None else None
+        self._tokens = current_tokens(self.integration_id, rejected=rejected)
+        return self._tokens.access_token

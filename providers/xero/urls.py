@@ -11,5 +11,4 @@ urlpatterns = [
     path("unmatched/", views.UnmatchedView.as_view(), name="unmatched"),
     path("unmatched/link/", views.LinkView.as_view(), name="link"),
     path("unmatched/<int:pk>/unlink/", views.UnlinkView.as_view(), name="unlink"),
-    path("unmatched/refresh/", views.RefreshContactsView.as_view(), name="refresh-contacts"),
 ]

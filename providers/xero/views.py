@@ -19,7 +19,7 @@ from django.urls import reverse
 from django.views import View
 
 from accounts.permissions import MasterAdminRequiredMixin, StaffRequiredMixin
-from integrations.models import Integration
+from integrations.models import DataSource, Integration
 from integrations.registry import installation_of
 from organizations.models import Organization
 
@@ -146,9 +146,9 @@ class ChooseTenantView(MasterAdminRequiredMixin, View):
 # --- Unmatched in Xero ---------------------------------------------------------------------------
 
 
-def _connection_or_none() -> XeroConnection | None:
-    connection = XeroConnection.objects.filter(integration__provider_key=PROVIDER_KEY).first()
-    return connection if connection and connection.tenant_id else None
+def _source_or_none() -> DataSource | None:
+    """The data source of the connected Xero organisation (linked when Test Connection passes)."""
+    return DataSource.objects.filter(integration__provider_key=PROVIDER_KEY).first()
 
 
 class UnmatchedView(StaffRequiredMixin, View):
@@ -159,13 +159,13 @@ class UnmatchedView(StaffRequiredMixin, View):
     page_size = 25
 
     def get(self, request):
-        connection = _connection_or_none()
+        source = _source_or_none()
         q = request.GET.get("q", "").strip()
         org_q = request.GET.get("org_q", "").strip()
-        context = {"connection": connection, "q": q, "org_q": org_q}
-        if connection is not None:
+        context = {"source": source, "q": q, "org_q": org_q}
+        if source is not None:
             contacts = XeroContact.objects.filter(
-                tenant_id=connection.tenant_id, organization__isnull=True, match=ContactMatch.NONE
+                source=source, deleted_at__isnull=True, organization__isnull=True, match=ContactMatch.NONE
             ).exclude(status__in=["ARCHIVED", "GDPRREQUEST"])
             if q:
                 contacts = contacts.filter(
@@ -174,14 +174,14 @@ class UnmatchedView(StaffRequiredMixin, View):
             organizations = Organization.objects.filter(deleted_at__isnull=True)
             if org_q:
                 organizations = organizations.filter(Q(name__icontains=org_q) | Q(code__icontains=org_q))
-            linked = XeroContact.objects.filter(tenant_id=connection.tenant_id, match=ContactMatch.LINK)
+            linked = XeroContact.objects.filter(source=source, match=ContactMatch.LINK)
+            page = Paginator(contacts.order_by("name", "pk"), self.page_size).get_page(request.GET.get("page"))
             context |= {
-                "page_obj": Paginator(contacts.order_by("name", "pk"), self.page_size).get_page(
-                    request.GET.get("page")
-                ),
+                "page_obj": page,
                 "organizations": organizations.order_by("name", "pk")[:50],
                 "linked": linked.select_related("organization").order_by("name")[:200],
-                "stored": XeroContact.objects.filter(tenant_id=connection.tenant_id).exists(),
+                "stored": XeroContact.objects.filter(source=source).exists(),
+                "last_sync": source.last_success_at,
             }
         return render(request, self.template_name, context)
 
@@ -196,13 +196,11 @@ def _back(request) -> str:
 
 class LinkView(StaffRequiredMixin, View):
     def post(self, request):
-        connection = _connection_or_none()
-        if connection is None:
-            messages.error(request, "Xero is not connected to an organisation.")
+        source = _source_or_none()
+        if source is None:
+            messages.error(request, "Xero has not been synced yet.")
             return redirect(LIST_URL)
-        contact = XeroContact.objects.filter(
-            tenant_id=connection.tenant_id, pk=request.POST.get("contact") or 0
-        ).first()
+        contact = XeroContact.objects.filter(source=source, pk=request.POST.get("contact") or 0).first()
         organization = Organization.objects.filter(
             deleted_at__isnull=True, pk=request.POST.get("organization") or 0
         ).first()
@@ -216,33 +214,11 @@ class LinkView(StaffRequiredMixin, View):
 
 class UnlinkView(StaffRequiredMixin, View):
     def post(self, request, pk: int):
-        connection = _connection_or_none()
-        contact = get_object_or_404(XeroContact, pk=pk, tenant_id=connection.tenant_id if connection else "")
-        if not XeroContactLink.objects.filter(tenant_id=contact.tenant_id, contact_id=contact.contact_id).exists():
+        source = _source_or_none()
+        contact = get_object_or_404(XeroContact, pk=pk, source=source)
+        if not XeroContactLink.objects.filter(source=source, contact_id=contact.bms_id).exists():
             messages.info(request, f"{contact.name} has no link made by hand.")
             return redirect(_back(request))
         services.xero_contact_unlink(actor=request.user, contact=contact)
         messages.success(request, f"Removed the link of the Xero contact {contact.name}.")
-        return redirect(_back(request))
-
-
-class RefreshContactsView(StaffRequiredMixin, View):
-    """Read the contacts changed in Xero since the last time and match them again."""
-
-    def post(self, request):
-        integration = _integration_or_none()
-        connection = _connection_or_none()
-        if integration is None or connection is None:
-            messages.error(request, "Xero is not connected to an organisation.")
-            return redirect(LIST_URL)
-        installation = installation_of(integration)
-        try:
-            with installation.client(interactive=True, max_attempts=3) as client:
-                count = services.xero_contacts_refresh(connection=connection, client=client)
-        except XeroError as exc:
-            messages.error(
-                request, f"Could not read the Xero contacts: {installation.error_message(exc, doing='lookup')}"
-            )
-            return redirect(_back(request))
-        messages.success(request, f"Read {count} changed Xero contact{'s' if count != 1 else ''} and matched them.")
         return redirect(_back(request))

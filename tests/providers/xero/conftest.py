@@ -12,9 +12,10 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
+from integrations.base import TenantIdentity
 from integrations.models import Integration
 from integrations.registry import get_provider, installation_of
-from integrations.services import integration_save_settings
+from integrations.services import data_source_link, integration_save_settings
 from providers.xero import services
 from providers.xero.types import Connection, TokenSet
 from xero_sandbox.pytest_plugin import xero_sandbox, xero_sandbox_server  # noqa: F401 - fixtures
@@ -120,8 +121,12 @@ def grant_directly(integration: Integration, sandbox, actor, *, scopes=None, ten
 
 @pytest.fixture
 def xero_connected(xero_integration, xero_sandbox, admin_user):  # noqa: F811
-    """Xero connected to the sandbox's main organisation (every scope the portal asks for)."""
+    """Xero connected to the sandbox's main organisation (every scope the portal asks for) and linked
+    to its data source, as a passed Test Connection leaves it (without its requests: tests count them)."""
     grant_directly(xero_integration, xero_sandbox, admin_user)
+    data_source_link(
+        integration=xero_integration, tenant=TenantIdentity(f"tenant:{xero_sandbox.tenant_id}", "Demo MSP")
+    )
     xero_integration.refresh_from_db()
     return xero_integration
 

@@ -12,12 +12,12 @@ from notifications.models import Channel, DeliveryStatus
 from notifications.selectors import billing_contacts_for
 from notifications.types import NotificationKind
 from organizations.models import Contact, Organization
-from providers.xero import services
 from providers.xero.models import XeroContact
 from tests.integrations.sync.helpers import run_sync
 from tests.notifications.conftest import deliver_all, set_preferences
 
-pytestmark = pytest.mark.django_db
+# Transactional: the sync engine reads pages in a thread of its own (its own connection).
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
@@ -25,6 +25,11 @@ def synced_bms(bms_integration):
     run = run_sync(bms_integration)
     assert run.status == "succeeded", run.error
     return bms_integration
+
+
+def _sync_xero(installation) -> None:
+    run = run_sync(installation.integration)
+    assert run.status == "succeeded", run.error
 
 
 def _without_bms_billing_contact() -> list[Organization]:
@@ -67,8 +72,7 @@ def _by_kind(installation, sandbox) -> dict[str, tuple[Organization, object]]:
 
 
 def test_notification_e_mails_fall_back_to_xero(synced_bms, xero_installation, xero_sandbox):
-    with xero_installation.client() as client:
-        services.xero_contacts_refresh(connection=xero_installation.connection, client=client)
+    _sync_xero(xero_installation)
     set_preferences(email=True, ticket=False)
     for kind, (org, contact) in _by_kind(xero_installation, xero_sandbox).items():
         mail.outbox.clear()
@@ -92,13 +96,12 @@ def test_notification_e_mails_fall_back_to_xero(synced_bms, xero_installation, x
 
 
 def test_the_address_is_read_fresh_from_xero(synced_bms, xero_installation, xero_sandbox):
-    with xero_installation.client() as client:
-        services.xero_contacts_refresh(connection=xero_installation.connection, client=client)
+    _sync_xero(xero_installation)
     org, contact = _by_kind(xero_installation, xero_sandbox)["email"]
     xero_sandbox.control.mutate("contact.update", contact=contact.contact_id, EmailAddress="new-ap@client.example")
     recipients = billing_contacts_for(org)
     assert recipients.emails[0] == "new-ap@client.example"
-    assert XeroContact.objects.get(contact_id=contact.contact_id).email == "new-ap@client.example"
+    assert XeroContact.objects.get(bms_id=contact.contact_id).email == "new-ap@client.example"
 
 
 def test_before_any_contact_refresh_xero_is_searched(synced_bms, xero_installation, xero_sandbox):
@@ -122,8 +125,7 @@ def test_an_unreachable_xero_falls_back_to_the_stored_copy_or_says_so(synced_bms
     assert recipients.emails == []
     assert "Xero could not be asked" in recipients.reason and "503" in recipients.reason
     xero_sandbox.control.clear_faults()
-    with xero_installation.client() as client:
-        services.xero_contacts_refresh(connection=xero_installation.connection, client=client)
+    _sync_xero(xero_installation)
     xero_sandbox.control.set_faults(error_rate=1.0, error_status=503)
     recipients = billing_contacts_for(org)
     assert (recipients.emails, recipients.source) == (list(contact.invoice_emails), "Xero billing contact")

@@ -16,7 +16,8 @@ from billing.services import image_sources_save
 from providers.xero.models import XeroInvoice
 from tests.integrations.sync.helpers import run_sync
 
-pytestmark = pytest.mark.django_db
+# Transactional: the sync engine reads pages in a thread of its own (its own connection).
+pytestmark = pytest.mark.django_db(transaction=True)
 
 SEARCH = "GET /api.xro/2.0/Invoices"
 ONE = "GET /api.xro/2.0/Invoices/{InvoiceID}"
@@ -96,7 +97,7 @@ def test_a_forgotten_xero_id_is_looked_up_again(synced_bms, xero_installation, x
     image_sources_save(actor=admin_user, order=["accounting", "portal", "psa"], enabled={"accounting", "portal"})
     invoice = _in_xero(xero_installation, Invoice.objects.order_by("bms_id"))
     resolve_invoice_image(invoice)
-    XeroInvoice.objects.filter(invoice_number=invoice.number).update(invoice_id="00000000-0000-4000-8000-000000000000")
+    XeroInvoice.objects.filter(invoice_number=invoice.number).update(bms_id="00000000-0000-4000-8000-000000000000")
     invoice_image_cache_clear(invoice)
     image = resolve_invoice_image(invoice)
     assert image.source_name == "Xero" and f"TAX INVOICE {invoice.number}" in _text(image.pdf)

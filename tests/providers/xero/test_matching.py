@@ -6,15 +6,18 @@ from __future__ import annotations
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from accounts.models import AuditEvent
+from integrations.models import DataSource
 from organizations.models import Organization
 from providers.xero import services
 from providers.xero.matching import OrganizationIndex, normalize_name
 from providers.xero.models import ContactMatch, XeroContact, XeroContactLink
 from tests.integrations.sync.helpers import run_sync
 
-pytestmark = pytest.mark.django_db
+# Transactional: the sync engine reads pages in a thread of its own (its own connection).
+pytestmark = pytest.mark.django_db(transaction=True)
 
 CONTACTS = "GET /api.xro/2.0/Contacts"
 
@@ -28,12 +31,14 @@ def synced_bms(bms_integration):
 
 def _bms_id(contact: XeroContact) -> int:
     """The sandbox's contact GUIDs end with the BMS account id (Xero-only contacts: beyond them)."""
-    return int(contact.contact_id[24:], 16)
+    return int(contact.bms_id[24:], 16)
 
 
 def _refresh(installation) -> int:
-    with installation.client() as client:
-        return services.xero_contacts_refresh(connection=installation.connection, client=client)
+    """A Xero sync (contacts and invoices; the contacts matched after it): the contacts it read."""
+    run = run_sync(installation.integration)
+    assert run.status == "succeeded", run.error
+    return sum(run.counts["xero contacts"][k] for k in ("created", "updated", "unchanged"))
 
 
 @pytest.mark.parametrize(
@@ -66,7 +71,7 @@ def test_every_sandbox_contact_matches_its_bms_organization(synced_bms, xero_ins
     xero_sandbox.control.clear_requests()
     read = _refresh(xero_installation)
     assert xero_sandbox.control.requests()["by_endpoint"][CONTACTS] == 1  # one page of up to 1,000
-    contacts = list(XeroContact.objects.filter(tenant_id=xero_sandbox.tenant_id))
+    contacts = list(XeroContact.objects.filter(source=xero_installation.source))
     assert read == len(contacts) > 25
     orgs = {org.bms_id: org for org in Organization.objects.all()}
     by_method = {ContactMatch.ACCOUNT_NUMBER: 0, ContactMatch.NAME: 0}
@@ -95,7 +100,7 @@ def test_a_refresh_without_changes_costs_one_call_and_picks_up_a_change(synced_b
     assert xero_sandbox.control.requests()["by_endpoint"][CONTACTS] == 1
     # The contact's account number is removed and its name changed in Xero: it no longer matches.
     xero_sandbox.control.mutate(
-        "contact.update", contact=matched.contact_id, AccountNumber="", Name="Somebody Else Entirely"
+        "contact.update", contact=matched.bms_id, AccountNumber="", Name="Somebody Else Entirely"
     )
     _refresh(xero_installation)
     matched.refresh_from_db()
@@ -108,7 +113,7 @@ def test_a_stored_link_wins_over_the_account_number(synced_bms, xero_installatio
     other = Organization.objects.exclude(pk=contact.organization_id).first()
     services.xero_contact_link(actor=admin_user, contact=contact, organization=other)
     _refresh(xero_installation)
-    services.xero_contacts_match(tenant_id=contact.tenant_id)
+    services.xero_contacts_match(source_id=contact.source_id)
     contact.refresh_from_db()
     assert (contact.organization_id, contact.match) == (other.pk, ContactMatch.LINK)
     # Removing the link brings the automatic match back.
@@ -120,8 +125,8 @@ def test_a_stored_link_wins_over_the_account_number(synced_bms, xero_installatio
 def test_unmatched_in_xero_lists_the_rest_and_links_by_hand(synced_bms, xero_installation, billing_client):
     url = reverse("integrations:xero:unmatched")
     page = billing_client.get(url).content.decode()
-    assert "No Xero contacts have been read yet" in page
-    billing_client.post(reverse("integrations:xero:refresh-contacts"))
+    assert "No Xero contacts have been synced yet" in page
+    _refresh(xero_installation)
     page = billing_client.get(url).content.decode()
     unmatched = list(XeroContact.objects.filter(match=ContactMatch.NONE).exclude(status="ARCHIVED"))
     assert len(unmatched) >= 2
@@ -144,7 +149,7 @@ def test_unmatched_in_xero_lists_the_rest_and_links_by_hand(synced_bms, xero_ins
     assert f"Linked the Xero contact {target.name} to {org.name}" in response.content.decode()
     target.refresh_from_db()
     assert (target.organization_id, target.match) == (org.pk, ContactMatch.LINK)
-    link = XeroContactLink.objects.get(contact_id=target.contact_id)
+    link = XeroContactLink.objects.get(contact_id=target.bms_id)
     assert link.linked_by.email == "billing@example.com"
     event = AuditEvent.objects.get(action="xero.contact_linked")
     assert event.actor_email == "billing@example.com" and event.details["organization_id"] == org.pk
@@ -172,7 +177,10 @@ def test_client_contacts_cannot_see_or_link(xero_installation, client_client):
 
 
 def test_a_contact_of_another_tenant_cannot_be_linked(synced_bms, xero_installation, billing_client):
-    stranger = XeroContact.objects.create(tenant_id="another-tenant", contact_id="c-1", name="Stranger")
+    other_source = DataSource.objects.create(provider_key="xero", tenant_key="tenant:another", display_name="Other")
+    stranger = XeroContact.objects.create(
+        source=other_source, bms_id="c-1", name="Stranger", sync_hash="x", synced_at=timezone.now()
+    )
     org = Organization.objects.first()
     billing_client.post(reverse("integrations:xero:link"), {"contact": stranger.pk, "organization": org.pk})
     assert not XeroContactLink.objects.exists()
