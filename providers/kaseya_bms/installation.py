@@ -6,6 +6,7 @@ one place (``error_message``)."""
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -15,6 +16,8 @@ from urllib.parse import urlsplit
 from django.conf import settings
 
 from billing.models import Invoice
+from core.redis import get_redis
+from integrations import secrets
 from integrations.base import (
     Activity,
     ConnectionCheck,
@@ -25,11 +28,12 @@ from integrations.base import (
     TenantIdentity,
 )
 from integrations.capabilities import ExternalTicket, Option, TicketDraft, TicketLookups
+from integrations.models import DataSource
 from integrations.sync.engine import SyncEngine
 from organizations.models import Ticket
 from providers.kaseya_bms import exceptions as bms_errors
 from providers.kaseya_bms import sync_plan
-from providers.kaseya_bms.budget import RedisHourlyBudget
+from providers.kaseya_bms.budget import Priority, SlidingHourBudget
 from providers.kaseya_bms.client import BmsClient
 from providers.kaseya_bms.server_url import InvalidServerUrl, vet_server_url
 from providers.kaseya_bms.types import BmsModule, UserInfo
@@ -48,11 +52,16 @@ PDF_DEADLINE_SECONDS = 8.0
 class KaseyaBmsInstallation(IntegrationInstallation):
     # --- the client and the tenant ---------------------------------------------------------------
 
-    def client(self, **options) -> BmsClient:
-        """Raises InvalidServerUrl (a ValueError) when the host now resolves to a private
+    def client(self, *, priority: Priority = Priority.INTERACTIVE, **options) -> BmsClient:
+        """The one way to BMS: every client takes from the tenant's shared request budget at
+        ``priority`` and shares one access token between processes.
+
+        Raises InvalidServerUrl (a ValueError) when the host now resolves to a private
         address (DNS changed since the settings were saved)."""
         config = self.integration.config
         options.setdefault("timeout", (settings.BMS_CONNECT_TIMEOUT, settings.BMS_READ_TIMEOUT))
+        options.setdefault("pacer", self.budget(priority))
+        options.setdefault("token_cache", RedisTokenCache(self._token_cache_key()))
         # Vetted anew each time (DNS may have changed since the settings were saved); the client
         # connects to the address vetted here and never resolves the name itself.
         vetted = vet_server_url(config["server_url"], allowed_insecure_hosts=settings.BMS_ALLOWED_INSECURE_HOSTS)
@@ -64,6 +73,16 @@ class KaseyaBmsInstallation(IntegrationInstallation):
             pinned_address=vetted.address,
             **options,
         )
+
+    def budget(self, priority: Priority) -> SlidingHourBudget:
+        # The data source outlives the integration (a delete and re-add keeps BMS's count).
+        source_id = DataSource.objects.filter(integration=self.integration).values_list("pk", flat=True).first()
+        tenant = f"source-{source_id}" if source_id else f"integration-{self.integration.pk}"
+        return SlidingHourBudget(get_redis(), tenant, settings.BMS_HOURLY_REQUEST_LIMIT, priority=priority)
+
+    def _token_cache_key(self) -> str:
+        # Saved settings start a new token (another user or tenant must never reuse it).
+        return f"portal:bms-token:{self.integration.pk}:{self.integration.updated_at.timestamp():.6f}"
 
     def settings_tenant_key(self) -> str:
         config = self.integration.config
@@ -94,7 +113,8 @@ class KaseyaBmsInstallation(IntegrationInstallation):
     def test_connection(self) -> ConnectionTestResult:
         # One attempt per request: an admin waiting on the page wants the reason, not retries.
         try:
-            client = self.client(max_attempts=1)
+            # A fresh sign-in, not a token shared from earlier: the credentials are what is tested.
+            client = self.client(max_attempts=1, token_cache=None)
         except InvalidServerUrl as exc:
             return _sign_in_failed(str(exc), "Check the Server URL.")
         with client:
@@ -112,8 +132,8 @@ class KaseyaBmsInstallation(IntegrationInstallation):
 
     def sync_engine(self, run, *, worker_token: str) -> SyncEngine:
         """The BMS plan, with a client paced by the source's hourly request budget."""
-        budget = RedisHourlyBudget(run.source_id, settings.BMS_HOURLY_REQUEST_LIMIT)
-        return SyncEngine(run, self.client(pacer=budget), plan=sync_plan.PLAN, worker_token=worker_token)
+        client = self.client(priority=Priority.BACKGROUND)
+        return SyncEngine(run, client, plan=sync_plan.PLAN, worker_token=worker_token)
 
     # --- service tickets -------------------------------------------------------------------------
 
@@ -209,6 +229,29 @@ class KaseyaBmsInstallation(IntegrationInstallation):
 
 
 # --- helpers -------------------------------------------------------------------------------------
+
+
+class RedisTokenCache:
+    """The installation's BMS access token in Redis, encrypted like every stored secret, kept
+    until its refresh token expires (a day when BMS did not say)."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+    def load(self) -> dict | None:
+        stored = get_redis().get(self.key)
+        if not stored:
+            return None
+        try:
+            return json.loads(secrets.decrypt(stored.decode()))
+        except (secrets.SecretUnreadable, ValueError):
+            return None  # keys rotated or garbage: sign in again
+
+    def save(self, token: dict) -> None:
+        expires_at = token.get("refresh_expires_at") or token.get("refresh_due_at")
+        ttl = int(expires_at - time.time()) if expires_at else 24 * 3600
+        if ttl > 0:
+            get_redis().set(self.key, secrets.encrypt(json.dumps(token)), ex=ttl)
 
 
 def _main_location(client: BmsClient, account_id: int) -> int:

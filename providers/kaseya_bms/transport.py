@@ -33,11 +33,11 @@ import random
 import re
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from dataclasses import field as dataclass_field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Self
+from typing import Any, Protocol, Self
 from urllib.parse import quote, urlsplit
 
 import requests
@@ -103,6 +103,15 @@ class _Token:
     refresh_expires_at: float | None
 
 
+class TokenCache(Protocol):
+    """Where clients of one installation share their access token (another process's sign-in
+    is reused instead of signing in again)."""
+
+    def load(self) -> dict | None: ...
+
+    def save(self, token: dict) -> None: ...
+
+
 class _TokenRejected(Exception):
     """HTTP 401 on an authenticated call: renew the token and replay once."""
 
@@ -156,6 +165,7 @@ class BmsTransport:
         max_attempts: int = 5,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         pinned_address: str | None = None,
+        token_cache: TokenCache | None = None,
         backoff_base: float = 0.5,
         backoff_cap: float = 30,
         sleep: Callable[[float], None] = time.sleep,
@@ -181,6 +191,7 @@ class BmsTransport:
         self._session.headers.setdefault("User-Agent", USER_AGENT)
         self._session.headers["Accept"] = "application/json"
         self.pinned_address = pinned_address
+        self._token_cache = token_cache
         if pinned_address:
             # Only the BMS host: any other URL (none is expected) resolves as usual.
             self._session.mount(f"{parts.scheme}://", PinnedAddressAdapter(parts.hostname or "", pinned_address))
@@ -209,6 +220,7 @@ class BmsTransport:
             max_attempts=self.max_attempts,
             max_response_bytes=self.max_response_bytes,
             pinned_address=self.pinned_address,
+            token_cache=self._token_cache,
             backoff_base=self.backoff_base,
             backoff_cap=self.backoff_cap,
             sleep=self._sleep,
@@ -231,7 +243,7 @@ class BmsTransport:
     def authenticate(self) -> None:
         """Log in with company/username/password (done lazily by every other method)."""
         form = {"GrantType": "password", "UserName": self.username, "Password": self._password, "Tenant": self.company}
-        self._token = self._token_request(AUTHENTICATE, form)
+        self._set_token(self._token_request(AUTHENTICATE, form))
 
     def refresh(self) -> None:
         """Exchange the refresh token for a new access token."""
@@ -240,7 +252,12 @@ class BmsTransport:
                 "No refresh token yet; authenticate first.", reason=AuthFailureReason.TOKEN_REJECTED
             )
         form = {"AccessToken": self._token.access, "RefreshToken": self._token.refresh}
-        self._token = self._token_request(REFRESH_TOKEN, form)
+        self._set_token(self._token_request(REFRESH_TOKEN, form))
+
+    def _set_token(self, token: _Token) -> None:
+        self._token = token
+        if self._token_cache is not None:
+            self._token_cache.save(asdict(token))
 
     # --- request machinery -----------------------------------------------------------------------
 
@@ -407,6 +424,10 @@ class BmsTransport:
     # --- tokens ----------------------------------------------------------------------------------
 
     def _current_token(self) -> str:
+        if self._token is None and self._token_cache is not None:
+            cached = self._token_cache.load()
+            if cached:
+                self._token = _Token(**cached)
         try:
             if self._token is None:
                 self.authenticate()

@@ -64,7 +64,7 @@ def test_hardening_4_a_description_of_two_hundred_lines_renders_across_pages(db)
     invoice = InvoiceFactory()
     description = "\n".join(f"Work item {n}: patched and rebooted server {n}" for n in range(200))
     InvoiceLineFactory(invoice=invoice, source=invoice.source, name="Monthly services", description=description)
-    InvoiceLineFactory(invoice=invoice, source=invoice.source, name="One very long line " + "word " * 3000)
+    InvoiceLineFactory(invoice=invoice, source=invoice.source, name="Long line", description="word " * 3000)
     reader, text = _text(render_invoice_pdf(invoice))
     assert len(reader.pages) >= 5
     assert "Work item 0:" in text and "Work item 199:" in text  # nothing dropped
