@@ -10,6 +10,7 @@ from tests.billing.access import BILLING_ACCESS
 from tests.factories import UserFactory
 from tests.notifications.access import NOTIFICATIONS_ACCESS
 from tests.portal.access import PORTAL_ACCESS
+from tests.providers.xero.access import XERO_ACCESS
 from tests.roles import ADMIN, BILLING, CLIENT, PUBLIC, STAFF
 
 # url name -> (sample kwargs, method, roles allowed). Others get 403; anonymous goes to sign-in.
@@ -38,7 +39,7 @@ CORE = {
     "organizations:detail": ({"pk": 1}, "get", STAFF),
     "billing:invoices": ({}, "get", STAFF),
 }
-EXPECTED = {**CORE, **BILLING_ACCESS, **PORTAL_ACCESS, **NOTIFICATIONS_ACCESS}
+EXPECTED = {**CORE, **BILLING_ACCESS, **PORTAL_ACCESS, **NOTIFICATIONS_ACCESS, **XERO_ACCESS}
 
 
 def _all_url_names(resolver=None, namespace=""):
