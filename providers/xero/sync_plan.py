@@ -110,9 +110,9 @@ def match_contacts(source_id: int) -> int:
 ENTITIES: tuple[Entity, ...] = (
     #      step             counted as        shown as          model
     #      listing          cursor rule     row mapping   options
-    Entity("xero_contacts", "xero contacts", "Xero contacts", XeroContact,
+    Entity("xero_contacts", "contacts",      "Contacts",      XeroContact,
            list_contacts,   changed_since,  contact_row,  confirm=contact_by_id),
-    Entity("xero_invoices", "xero invoices", "Xero invoices", XeroInvoice,
+    Entity("xero_invoices", "invoices",      "Invoices",      XeroInvoice,
            list_invoices,   changed_since,  invoice_row,  confirm=invoice_by_id),
 )
 # fmt: on

@@ -38,7 +38,7 @@ def _refresh(installation) -> int:
     """A Xero sync (contacts and invoices; the contacts matched after it): the contacts it read."""
     run = run_sync(installation.integration)
     assert run.status == "succeeded", run.error
-    return sum(run.counts["xero contacts"][k] for k in ("created", "updated", "unchanged"))
+    return sum(run.counts["contacts"][k] for k in ("created", "updated", "unchanged"))
 
 
 @pytest.mark.parametrize(
