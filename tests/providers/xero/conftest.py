@@ -18,6 +18,7 @@ from integrations.registry import get_provider, installation_of
 from integrations.services import data_source_link, integration_save_settings
 from providers.xero import services
 from providers.xero.types import Connection, TokenSet
+from tests.xero_client import openapi
 from xero_sandbox.pytest_plugin import xero_sandbox, xero_sandbox_server  # noqa: F401 - fixtures
 
 PAYMENT_ACCOUNT = "615"  # the sandbox's Portal Payments Clearing (payments enabled)
@@ -39,6 +40,33 @@ class FakeClock:
         with self._lock:
             self.slept.append(seconds)
             self.now += seconds
+
+
+@pytest.fixture(autouse=True)
+def xero_contract(monkeypatch):
+    """Every request the portal sends to Xero's API (and to /connections) during a test fits Xero's
+    OpenAPI documents (the token and revocation endpoints are not in them; the consent page is a
+    browser's form, not the API)."""
+    sent: list[requests.PreparedRequest] = []
+    original = requests.Session.send
+
+    def send(self, request, **kwargs):
+        path = urlsplit(request.url).path
+        if path.startswith("/api.xro/") or path.lower() == "/connections":
+            sent.append(request)
+        return original(self, request, **kwargs)
+
+    monkeypatch.setattr(requests.Session, "send", send)
+    yield sent
+    problems: list[str] = []
+    for request in sent:
+        parts = urlsplit(request.url)
+        doc = openapi.accounting() if parts.path.startswith("/api.xro/") else openapi.identity()
+        body = request.body.encode() if isinstance(request.body, str) else (request.body or b"")
+        problems += doc.request_errors(
+            request.method, parts.path, parse_qs(parts.query, keep_blank_values=True), dict(request.headers), body
+        )
+    assert not problems, "\n".join(sorted(set(problems)))
 
 
 @pytest.fixture

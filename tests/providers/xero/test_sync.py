@@ -27,9 +27,10 @@ def _sync(integration, **kwargs) -> SyncRun:
     return run
 
 
-def test_a_full_sync_stores_contacts_and_sales_invoices(xero_connected, xero_sandbox, admin_client):
+def test_a_full_sync_stores_contacts_and_sales_invoices(xero_connected, xero_sandbox, admin_client, xero_contract):
     run = _sync(xero_connected)
     assert run.requests == {CONTACTS: 1, INVOICES: 1}  # pages of 1,000
+    assert len(xero_contract) == 2  # both requests are checked against Xero's OpenAPI document
     health = next(t for t in xero_sandbox.control.health()["tenants"] if t["main"])
     assert XeroContact.objects.count() == health["contacts"]
     assert run.counts["contacts"]["created"] == health["contacts"]
