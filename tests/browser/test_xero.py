@@ -7,8 +7,10 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import browser, page, screenshot, sign_in  # noqa: F401 - fixtures
+from tests.browser.conftest import sign_in
 from tests.factories import DEFAULT_PASSWORD, UserFactory
+from tests.providers.xero.conftest import xero_settings  # noqa: F401 - fixture
+from xero_sandbox.pytest_plugin import xero_sandbox, xero_sandbox_server  # noqa: F401 - fixtures
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
