@@ -92,6 +92,7 @@ INSTALLED_APPS = [
     # Integration providers: each registers itself when its app is ready.
     "providers.kaseya_bms",
     "providers.stripe",
+    "providers.xero",
 ]
 
 MIDDLEWARE = [
@@ -255,6 +256,12 @@ BMS_READ_TIMEOUT = env.float("BMS_READ_TIMEOUT", default=30.0)
 BMS_HOURLY_REQUEST_LIMIT = env.int("BMS_HOURLY_REQUEST_LIMIT", default=1500)
 # BMS keeps invoice PDFs as attachments of this module (undocumented; 22 is tickets).
 BMS_INVOICE_ATTACHMENT_MODULE_ID = env.int("BMS_INVOICE_ATTACHMENT_MODULE_ID", default=9)
+
+# Xero (the accounting package): its API, identity service, consent page and connections list.
+XERO_API_BASE_URL = env.str("XERO_API_BASE_URL", default="https://api.xero.com/api.xro/2.0")
+XERO_IDENTITY_URL = env.str("XERO_IDENTITY_URL", default="https://identity.xero.com")
+XERO_AUTHORIZE_URL = env.str("XERO_AUTHORIZE_URL", default="https://login.xero.com/identity/connect/authorize")
+XERO_CONNECTIONS_URL = env.str("XERO_CONNECTIONS_URL", default="https://api.xero.com/connections")
 
 # Celery: a Redis broker. Sync tasks are idempotent, so they are acknowledged late and
 # rejected (requeued) if the worker dies; time limits stay below the visibility timeout so

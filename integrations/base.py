@@ -11,6 +11,9 @@ one configured integration and the only way in.
   (``registry.installation_offering(Capability.SERVICE_TICKETS)``) and never name a provider.
 - Every vendor error extends ``IntegrationError``: transient or not, how long to wait, and a
   message safe to show.
+- A provider may add pages of its own (``urlpatterns``: mounted at ``integrations/<key>/`` in the
+  URL namespace ``integrations:<key>``) and items on its card (``card_actions``); nothing outside
+  its package names them.
 """
 
 from __future__ import annotations
@@ -94,6 +97,24 @@ class TenantIdentity:
 
     key: str
     display_name: str
+
+
+@dataclass(frozen=True)
+class CardAction:
+    """An extra item a provider puts on its card (see ``IntegrationProvider.card_actions``).
+
+    ``method`` "post" renders a form button (with the CSRF token), "get" a link. ``prominent``
+    shows it as a button in the card's body (e.g. **Reconnect**) with ``hint`` beside it; the
+    others go in the card's menu. ``staff`` lets Billing staff see it too (the menu is the
+    Master Admin's): such an action is shown in the body as a link."""
+
+    label: str
+    url: str
+    method: str = "get"
+    icon: str = ""  # a Bootstrap icon name, e.g. "bi-link-45deg"
+    prominent: bool = False
+    hint: str = ""
+    staff: bool = False
 
 
 class IntegrationInstallation:
@@ -180,6 +201,17 @@ class IntegrationProvider:
 
     def installation(self, integration: Integration) -> IntegrationInstallation:
         return self.installation_class(self, integration)
+
+    def urlpatterns(self) -> list:
+        """Pages of this provider's own (e.g. an OAuth callback), mounted by ``integrations.urls`` at
+        ``integrations/<key>/`` in the namespace ``integrations:<key>``. They cannot shadow the card's
+        pages (settings, test, sync...), which are matched first. Default: none."""
+        return []
+
+    def card_actions(self, integration: Integration | None = None) -> list[CardAction]:
+        """Extra items on this provider's card. The card template calls it without an argument: the
+        provider then reads its own integration (at most one per provider). Default: none."""
+        return []
 
     @property
     def can_sync(self) -> bool:

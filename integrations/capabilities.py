@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Protocol
 
@@ -318,4 +318,53 @@ class PaymentCollector(Protocol):
 
     def recent_notices(self, *, since: datetime, types: tuple[str, ...] = ()) -> Iterator[ProcessorNotice]:
         """Events since ``since`` (the processor keeps them for a limited time)."""
+
+
+# --- payment posting -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PaymentPosting:
+    """One payment allocation (a portal payment's share for one invoice) to record in the accounting
+    package against that invoice, into the account chosen in the installation's settings."""
+
+    reference: str  # the portal's id of this allocation: the posted payment carries it (finds a lost answer)
+    invoice_number: str
+    amount: Decimal  # positive, at most two decimals, in ``currency``
+    currency: str  # ISO 4217, e.g. "USD"; must be the invoice's
+    paid_on: date
+
+
+@dataclass(frozen=True)
+class PostedPayment:
+    external_id: str  # the accounting package's payment id
+    created: bool  # False: an earlier attempt had posted it already (found by its reference)
+
+
+class PostingRefused(IntegrationError):
+    """The accounting package refused the posting: the invoice is not there, was voided, edited or
+    paid, the amount exceeds what is due, the account does not accept payments... Retrying the same
+    posting fails the same way until someone fixes the cause. ``messages`` are the package's words."""
+
+    def __init__(self, message: str, *, messages: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.messages = messages or (message,)
+
+
+class PaymentPoster(Protocol):
+    """Records portal payments in the accounting package, exactly once.
+
+    ``idempotency_key``: the same key for every retry of a posting whose outcome is unclear (the
+    package replays its first answer); a new key after a refusal has been fixed (the package would
+    replay the refusal). Transient failures raise an ``IntegrationError`` with ``transient`` set:
+    the outcome is unknown, post again (it looks the reference up before creating anything)."""
+
+    def post_payment(self, posting: PaymentPosting, *, idempotency_key: str) -> PostedPayment:
+        """Look ``posting.reference`` up on the invoice first; create the payment only when absent.
+        Raises PostingRefused with the package's messages."""
+        ...
+
+    def reverse_payment(self, *, external_id: str, idempotency_key: str) -> None:
+        """Reverse (delete) a posted payment, e.g. after a refund. Reversing one already reversed
+        succeeds. Raises PostingRefused when the package will not."""
         ...

@@ -1,6 +1,7 @@
-from django.urls import path
+from django.urls import include, path
 
 from integrations import views
+from integrations.registry import all_providers
 
 app_name = "integrations"
 urlpatterns = [
@@ -13,4 +14,11 @@ urlpatterns = [
     path("<slug:provider_key>/sync/", views.IntegrationSyncNowView.as_view(), name="sync"),
     path("<slug:provider_key>/reconcile/", views.IntegrationReconcileView.as_view(), name="reconcile"),
     path("<slug:provider_key>/delete/", views.IntegrationDeleteView.as_view(), name="delete"),
+]
+# A provider's own pages (IntegrationProvider.urlpatterns), after the card's so they cannot shadow
+# them: integrations/<key>/..., named integrations:<key>:<name>.
+urlpatterns += [
+    path(f"{provider.key}/", include((patterns, provider.key)))
+    for provider in all_providers()
+    if (patterns := provider.urlpatterns())
 ]

@@ -56,6 +56,10 @@ class RequestPacer(Protocol):
 
         May sleep; raises an ``IntegrationRateLimited`` (with ``retry_after``) when the budget
         is spent for longer than it is willing to wait. That error is passed on, never retried.
+
+        A pacer that also has ``release(endpoint_key, *, retry_after=0.0)`` is told when each
+        request it allowed is over (answered, refused or failed), with Xero's ``Retry-After`` on
+        a 429: a concurrency budget needs the first, a budget shared by several workers the second.
         """
         ...
 
@@ -156,10 +160,17 @@ class Transport:
             attempt += 1
             try:
                 response = self._send(ep, url, params=params, headers=send_headers, data=data, auth=auth)
-                with response:
-                    if 200 <= response.status_code < 300:
-                        return read(response)
-                    raise self._error(response, ep, classify)
+                retry_after = 0.0
+                try:
+                    with response:
+                        if 200 <= response.status_code < 300:
+                            return read(response)
+                        error = self._error(response, ep, classify)
+                        if isinstance(error, XeroRateLimited):
+                            retry_after = error.retry_after
+                        raise error
+                finally:
+                    self._release(ep, retry_after)
             except _PassThrough as wrapped:
                 raise wrapped.error from None
             except XeroError as exc:
@@ -242,15 +253,22 @@ class Transport:
                 stream=True,
             )
         except requests.exceptions.Timeout as exc:
+            self._release(ep)
             raise XeroTimeout(f"Xero at {host} did not answer in time ({short_reason(exc)}).") from exc
         except requests.exceptions.RequestException as exc:
             # Connection refused/reset/dropped, TLS failure, incomplete answer...
+            self._release(ep)
             raise XeroUnavailable(f"Could not reach Xero at {host}: {short_reason(exc)}") from exc
         limits = RateLimits.from_headers(response.headers)
         if limits is not None:
             self.last_limits = limits
         logger.debug("Xero %s -> %s in %.0f ms", ep.key, response.status_code, (time.monotonic() - started) * 1000)
         return response
+
+    def _release(self, ep: Endpoint, retry_after: float = 0.0) -> None:
+        release = getattr(self.pacer, "release", None)
+        if release is not None:
+            release(ep.key, retry_after=retry_after)
 
     def _error(self, response: requests.Response, ep: Endpoint, classify: Classifier) -> XeroError:
         status = response.status_code

@@ -18,6 +18,7 @@ from tests.factories import UserFactory
 from tests.notifications.access import NOTIFICATIONS_ACCESS
 from tests.payments.access import PAYMENTS_ACCESS, SIGNATURE_CHECKED
 from tests.portal.access import PORTAL_ACCESS
+from tests.providers.xero.access import XERO_ACCESS
 from tests.roles import ADMIN, BILLING, CLIENT, PUBLIC, STAFF
 
 
@@ -75,7 +76,7 @@ CORE = {
     "organizations:detail": (organization, "get", STAFF),
     "billing:invoices": ({}, "get", STAFF),
 }
-EXPECTED = {**CORE, **BILLING_ACCESS, **PORTAL_ACCESS, **NOTIFICATIONS_ACCESS, **PAYMENTS_ACCESS}
+EXPECTED = {**CORE, **BILLING_ACCESS, **PORTAL_ACCESS, **NOTIFICATIONS_ACCESS, **PAYMENTS_ACCESS, **XERO_ACCESS}
 
 
 def _all_url_names(resolver=None, namespace=""):

@@ -63,7 +63,7 @@ def test_bms_first_but_no_attachment_falls_back_to_the_portal_rendering(synced, 
     assert image.source_key == "portal"
     assert [(s.key, s.reason) for s in image.skipped] == [
         ("psa", "No image for this invoice."),
-        ("accounting", "Not integrated"),
+        ("accounting", "Not configured"),  # Xero is offered but not set up
     ]
     assert invoice.number in pdf_text(image.pdf)
 
@@ -97,7 +97,7 @@ def test_accounting_not_integrated_is_skipped(synced, admin_user):
     _order(admin_user, "accounting", "psa", "portal")
     image = resolve_invoice_image(_with_pdf())
     assert image.source_key == "psa"
-    assert [(s.key, s.reason) for s in image.skipped] == [("accounting", "Not integrated")]
+    assert [(s.key, s.reason) for s in image.skipped] == [("accounting", "Not configured")]
 
 
 def test_an_integrated_accounting_package_serves_first(synced, admin_user, monkeypatch):

@@ -22,8 +22,9 @@ def test_the_page_lists_the_sources_in_order_and_explains_it(billing_client):
     html = response.content.decode()
     positions = [html.index(f'data-key="{key}"') for key in ALL]
     assert positions == sorted(positions)  # the default order
-    assert "Kaseya BMS" in html and "Portal rendering" in html and "Accounting package" in html
-    assert "Not integrated" in html and "Not configured" in html
+    # The accounting row is named after the one accounting provider that can serve it (Xero).
+    assert "Kaseya BMS" in html and "Portal rendering" in html and "Xero" in html
+    assert 'data-testid="status-accounting">Not configured' in html and "Not configured" in html
     assert "What the order means" in html and "last resort" in html
     assert 'aria-label="Move Kaseya BMS up"' in html and "drag-handle" in html
 

@@ -47,7 +47,7 @@ def test_billing_staff_put_kaseya_bms_first_and_a_client_sees_the_bms_pdf(
     page.get_by_role("link", name="Billing › Invoice Image Data").click()
     expect(page.get_by_role("heading", name="Invoice Image Data")).to_be_visible()
     assert _keys(page) == ["portal", "accounting", "psa"]
-    expect(page.get_by_test_id("status-accounting")).to_have_text("Not integrated")
+    expect(page.get_by_test_id("status-accounting")).to_have_text("Not configured")
     screenshot("invoice-images-01-before")
 
     bms_row = page.get_by_test_id("source-psa")
@@ -63,7 +63,7 @@ def test_billing_staff_put_kaseya_bms_first_and_a_client_sees_the_bms_pdf(
     screenshot("invoice-images-03-saved-and-reloaded", readme="invoice-image-data")
 
     # The keyboard works too: move Accounting up one place and back.
-    page.get_by_role("button", name="Move Accounting package up").focus()
+    page.get_by_role("button", name="Move Xero up").focus()  # the accounting row, named after Xero
     page.keyboard.press("Enter")
     assert _keys(page) == ["psa", "accounting", "portal"]
     page.keyboard.press("Tab")  # to "down"
