@@ -37,8 +37,14 @@ def main() -> None:
     # Payments go to localstripe (a fake Stripe, run as its own process) and its fake Stripe.js.
     env.setdefault("STRIPE_API_BASE", "http://127.0.0.1:8420")
     env.setdefault("STRIPE_JS_URL", "http://127.0.0.1:8420/js.stripe.com/v3/")
+    # The accounting package is the Xero sandbox; the BMS sandbox imports its payments every
+    # minute, as BMS's own Xero integration does (portal -> Xero -> BMS).
+    env.setdefault("XERO_API_BASE_URL", "http://127.0.0.1:8002/api.xro/2.0")
+    env.setdefault("XERO_IDENTITY_URL", "http://127.0.0.1:8002")
+    env.setdefault("XERO_AUTHORIZE_URL", "http://127.0.0.1:8002/identity/connect/authorize")
+    env.setdefault("XERO_CONNECTIONS_URL", "http://127.0.0.1:8002/connections")
     env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
-    processes = ["sandbox", "stripe", "web", "worker", "beat"]
+    processes = ["sandbox", "xero", "stripe", "web", "worker", "beat"]
     if not env.get("REDIS_URL"):
         env["REDIS_URL"] = "redis://127.0.0.1:6390/0"
         processes.insert(0, "redis")
@@ -54,6 +60,8 @@ def main() -> None:
         subprocess.run([*manage, "kaseya_bms_demo"], env=env, cwd=ROOT, check=False)
         _wait_for("http://127.0.0.1:8420/js.stripe.com/v3/")
         subprocess.run([*manage, "stripe_demo"], env=env, cwd=ROOT, check=False)
+        _wait_for("http://127.0.0.1:8002/")
+        subprocess.run([*manage, "xero_demo"], env=env, cwd=ROOT, check=False)
         print(
             "\n  Billing portal:  http://127.0.0.1:8000/\n"
             "  Master Admin:    admin@demo.local / demo-admin\n"
@@ -61,6 +69,7 @@ def main() -> None:
             "  Client contact:  client@demo.local / demo-client\n"
             "  BMS sandbox:     http://127.0.0.1:8001  (Company Name 'Demo MSP', api@demo.local / demo-bms)\n"
             "  localstripe:     http://127.0.0.1:8420  (a fake Stripe; test card 4242 4242 4242 4242)\n"
+            "  Xero sandbox:    http://127.0.0.1:8002  (its payments reach the BMS sandbox every minute)\n"
             f"  Debug pages:     {debug_pages}\n"
             "  Ctrl-C stops everything.\n",
             flush=True,

@@ -24,10 +24,11 @@ from integrations.models import DataSource, Integration, IntegrationStatus
 from integrations.sync.upsert import apply_upsert, plan_upsert
 from organizations.models import Organization
 
+from . import oauth
 from .mapping import contact_row, invoice_row
 from .matching import OrganizationIndex
 from .models import ContactMatch, XeroConnection, XeroContact, XeroContactLink, XeroInvoice
-from .tokens import StoredTokens, tokens_store
+from .tokens import StoredTokens, identity_for, tokens_store
 from .types import Connection, Contact, Invoice, TokenSet
 
 logger = logging.getLogger("providers.xero")
@@ -39,6 +40,26 @@ logger = logging.getLogger("providers.xero")
 def xero_grant_store(*, integration: Integration, token_set: TokenSet) -> None:
     """Store the tokens of a new grant (the code exchange's answer) before anything uses them."""
     tokens_store(integration_id=integration.pk, tokens=StoredTokens.from_token_set(token_set))
+
+
+class NoOrganisationGranted(Exception):
+    def __init__(self) -> None:
+        super().__init__("Xero connected no organisation: use Connect Xero and tick one on Xero's page.")
+
+
+def xero_connect_with_code(*, integration: Integration, actor: User, code: str) -> XeroConnection:
+    """Exchange the authorization code Xero sent back for tokens (stored before anything uses
+    them), find the organisations the grant covers and record the connection. Raises XeroError
+    or NoOrganisationGranted."""
+    with identity_for(integration) as identity:
+        token_set = identity.exchange_code(code, oauth.redirect_uri())
+        xero_grant_store(integration=integration, token_set=token_set)
+        connections = identity.connections(token_set.access_token, auth_event_id=token_set.auth_event_id)
+        if not connections and token_set.auth_event_id:
+            connections = identity.connections(token_set.access_token)
+    if not connections:
+        raise NoOrganisationGranted()
+    return xero_connect_complete(integration=integration, actor=actor, scopes=token_set.scopes, connections=connections)
 
 
 @transaction.atomic

@@ -81,25 +81,16 @@ class CallbackView(MasterAdminRequiredMixin, View):
         if integration is None or not code:
             messages.error(request, "Xero was not connected: set up Xero in Settings, then use Connect Xero.")
             return redirect(LIST_URL)
-        installation = installation_of(integration)
         try:
-            with identity_for(integration) as identity:
-                token_set = identity.exchange_code(code, oauth.redirect_uri())
-                # Stored before anything uses it.
-                services.xero_grant_store(integration=integration, token_set=token_set)
-                connections = identity.connections(token_set.access_token, auth_event_id=token_set.auth_event_id)
-                if not connections and token_set.auth_event_id:
-                    connections = identity.connections(token_set.access_token)
+            connection = services.xero_connect_with_code(integration=integration, actor=request.user, code=code)
         except XeroError as exc:
             logger.warning("Connecting Xero failed: %s", type(exc).__name__)
-            messages.error(request, f"Xero was not connected: {installation.error_message(exc, doing='sign_in')}")
+            message = installation_of(integration).error_message(exc, doing="sign_in")
+            messages.error(request, f"Xero was not connected: {message}")
             return redirect(LIST_URL)
-        if not connections:
-            messages.error(request, "Xero connected no organisation: use Connect Xero and tick one on Xero's page.")
+        except services.NoOrganisationGranted as exc:
+            messages.error(request, str(exc))
             return redirect(LIST_URL)
-        connection = services.xero_connect_complete(
-            integration=integration, actor=request.user, scopes=token_set.scopes, connections=connections
-        )
         if not connection.tenant_id:
             return redirect("integrations:xero:choose")
         messages.success(request, f"Xero is connected to {connection}. Run Test Connection to check it.")
