@@ -258,6 +258,10 @@ class Sandbox:
         """Replace the anomaly set; modes not given are off. Two kinds: data shapes
         (contact_anomalies.py: generated contacts and accounts, cached records rebuilt) and answer
         shapes (anomalies.py: dates, amounts, descriptions, page sizes as served)."""
+        unknown = set(cfg) - set(ANOMALY_DEFAULTS) - set(anomalies.CHECKS)
+        if unknown:
+            known = sorted({*ANOMALY_DEFAULTS, *anomalies.CHECKS})
+            raise ValueError(f"unknown anomaly keys: {sorted(unknown)}; known: {known}")
         data_shapes = {k: v for k, v in cfg.items() if k in ANOMALY_DEFAULTS}
         modes = anomalies.configure({k: v for k, v in cfg.items() if k not in ANOMALY_DEFAULTS})
         with self.tenant.lock:
@@ -268,7 +272,8 @@ class Sandbox:
         return self.anomalies_shown()
 
     def anomalies_shown(self) -> dict[str, Any]:
-        return {**ANOMALY_DEFAULTS, **self.tenant.anomalies, **anomalies.shown(self.anomalies)}
+        """The modes switched on (an empty object when none is)."""
+        return {**self.tenant.anomalies, **anomalies.shown(self.anomalies)}
 
     def hourly_limit(self) -> int:
         lim = self.faults.get("hourly_limit")
