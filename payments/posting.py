@@ -57,6 +57,10 @@ PARTIAL_REFUND = "Partial refunds are posted by hand: adjust the payment in the 
 _CENT = Decimal("0.01")
 
 
+class PostingByHand(Exception):
+    """Retrying cannot help: staff post it by hand, then Dismiss."""
+
+
 class PostingBusy(Exception):
     """Another worker holds the posting's lease."""
 
@@ -264,6 +268,8 @@ def posting_retry(*, posting_id: int, actor: User) -> PaymentPosting:
         row = PaymentPosting.objects.select_for_update().get(pk=posting_id)
         if row.status not in (PostingStatus.REFUSED, PostingStatus.PENDING):
             return row
+        if row.last_error == PARTIAL_REFUND:
+            raise PostingByHand(PARTIAL_REFUND)  # posting it again would change nothing
         row.status = PostingStatus.PENDING
         row.generation += 1
         row.attempts = 0

@@ -28,9 +28,13 @@ class PostingErrorsView(StaffRequiredMixin, View):
 class PostingRetryView(StaffRequiredMixin, View):
     def post(self, request, pk: int):
         row = get_object_or_404(PaymentPosting, pk=pk)
-        posting.posting_retry(posting_id=row.pk, actor=request.user)
-        messages.success(request, f"Posting {row.reference} is being sent again.")
-        return redirect(request.POST.get("next") or "payments:posting-errors")
+        try:
+            posting.posting_retry(posting_id=row.pk, actor=request.user)
+        except posting.PostingByHand as exc:
+            messages.warning(request, str(exc))
+        else:
+            messages.success(request, f"Posting {row.reference} is being sent again.")
+        return redirect("payments:posting-errors")
 
 
 class PostingDismissView(StaffRequiredMixin, View):

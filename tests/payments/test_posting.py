@@ -309,3 +309,30 @@ def test_a_partial_refund_is_flagged_for_posting_by_hand(
     row = PaymentPosting.objects.get(payment=payment)
     assert row.last_error == posting.PARTIAL_REFUND and row.external_id
     assert len(created(xero_sandbox)) == 1
+    with pytest.raises(posting.PostingByHand):
+        posting.posting_retry(posting_id=row.pk, actor=admin_user)
+    posting.posting_dismiss(posting_id=row.pk, actor=admin_user, note="Adjusted in Xero")
+    assert not posting.posting_errors().filter(pk=row.pk).exists()
+
+
+def test_transient_failures_retry_with_backoff_then_wait_for_the_sweep(
+    xero, xero_sandbox, paying, enqueued, django_capture_on_commit_callbacks
+):
+    [invoice] = xero_open_invoices(xero_sandbox, 1)
+    payment = paying([(invoice.invoice_number, "45.00")])
+    xero_sandbox.control.set_faults(error_rate=1.0, error_status=503, paths=[PAYMENTS_PATH])
+    assert run(enqueued) == ["pending"]  # the task's retries (capped) are spent
+    row = PaymentPosting.objects.get(payment=payment)
+    assert row.status == PostingStatus.PENDING and row.attempts == 1 + len(post_payment_task_delays())
+    assert "could not be reached" in row.last_error and created(xero_sandbox) == []
+
+    xero_sandbox.control.clear_faults()
+    enqueued.clear()
+    assert sweep(django_capture_on_commit_callbacks)["enqueued"] == 1
+    assert run(enqueued) == ["posted"] and len(created(xero_sandbox)) == 1
+
+
+def post_payment_task_delays():
+    from payments.tasks import POSTING_RETRY_DELAYS
+
+    return POSTING_RETRY_DELAYS
