@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from accounts.models import AuditEvent
 from integrations.models import Integration
-from payments import posting, services
+from payments import posting, selectors, services
 from payments.models import Initiator, PaymentPosting, PaymentStatus, PostingStatus
 from payments.services import InvoiceAmount
 from payments.tasks import post_payment_task
@@ -336,3 +336,46 @@ def post_payment_task_delays():
     from payments.tasks import POSTING_RETRY_DELAYS
 
     return POSTING_RETRY_DELAYS
+
+
+def test_the_loop_back_bms_imports_the_posted_payment_and_the_next_sync_shows_it_paid(
+    xero,
+    xero_sandbox,
+    bms_sandbox,
+    bms_integration,
+    stripe_integration,
+    localstripe,
+    enqueued,
+    django_capture_on_commit_callbacks,
+):
+    """portal → Xero → BMS → portal: the BMS sandbox (BMS's own Xero integration) imports the posted
+    payment, and the next BMS sync shows the invoice paid."""
+    from billing.models import Invoice
+    from tests.integrations.sync.helpers import run_sync
+
+    assert run_sync(bms_integration).status == "succeeded"
+    due = {i.invoice_number: i.amount_due for i in xero_open_invoices(xero_sandbox, 30)}
+    invoice = next(
+        i
+        for i in Invoice.objects.filter(number__in=list(due), balance_due__gt=0).order_by("pk")
+        if i.balance_due == due[i.number]
+    )
+    method = save_card(localstripe, invoice.organization)
+    payment = services.payment_create(
+        organization=invoice.organization,
+        amounts=[InvoiceAmount(invoice.pk, invoice.balance_due)],
+        method=method,
+        initiated_by=Initiator.CLIENT,
+        actor=None,
+        attempt="loop",
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        services.payment_charge(payment_id=payment.pk)
+    assert run(enqueued) == ["posted"]
+
+    result = bms_sandbox.control.xero_import(xero_sandbox.url)
+    assert [p["PaymentID"] for p in result["imported"]] == [PaymentPosting.objects.get(payment=payment).external_id]
+    assert run_sync(bms_integration).status == "succeeded"
+    invoice.refresh_from_db()
+    assert invoice.balance_due == 0
+    assert selectors.invoice_payment_state(invoice).unreflected == 0  # BMS reflects the portal's payment
