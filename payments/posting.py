@@ -101,7 +101,19 @@ def postings_ensure(*, payment_id: int) -> list[PaymentPosting]:
 def _needs_work(row: PaymentPosting, payment: Payment) -> bool:
     if row.status == PostingStatus.PENDING:
         return row.attempts < POSTING_MAX_ATTEMPTS
+    if _awaits_reversal(row, payment):
+        return True
     return row.status == PostingStatus.POSTED and payment.status != PaymentStatus.SUCCEEDED
+
+
+def _awaits_reversal(row: PaymentPosting, payment: Payment) -> bool:
+    """Flagged after a partial refund, and the rest has been refunded since: reverse it all."""
+    return (
+        row.status == PostingStatus.REFUSED
+        and row.last_error == PARTIAL_REFUND
+        and bool(row.external_id)
+        and payment.status == PaymentStatus.REFUNDED
+    )
 
 
 @receiver(payment_changed, dispatch_uid="payments.posting.payment_changed")
@@ -117,7 +129,9 @@ def _take_lease(posting_id: int):
     now = timezone.now()
     until = now + timedelta(seconds=settings.PAYMENTS_CHARGE_LEASE_SECONDS)
     taken = (
-        PaymentPosting.objects.filter(pk=posting_id, status__in=[PostingStatus.PENDING, PostingStatus.POSTED])
+        PaymentPosting.objects.filter(
+            pk=posting_id, status__in=[PostingStatus.PENDING, PostingStatus.POSTED, PostingStatus.REFUSED]
+        )
         .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
         .update(lease_until=until, attempts=F("attempts") + 1, updated_at=now)
     )
@@ -153,6 +167,10 @@ def posting_run(*, posting_id: int) -> PaymentPosting:
         row.refresh_from_db()
         payment = Payment.objects.get(pk=row.payment_id)
         provider_key = installation.provider.key  # type: ignore[attr-defined]
+        if _awaits_reversal(row, payment):
+            row.status = PostingStatus.POSTED  # it is in the package: reversed below
+        elif not _needs_work(row, payment):
+            return row  # another worker finished it meanwhile
         if row.status == PostingStatus.PENDING:
             if payment.status == PaymentStatus.REFUNDED and row.attempts <= 1:
                 # Refunded before any attempt could post it: nothing is in the package.
@@ -254,6 +272,7 @@ def postings_sweep() -> dict[str, int]:
     due = PaymentPosting.objects.filter(free).filter(
         Q(status=PostingStatus.PENDING, attempts__lt=POSTING_MAX_ATTEMPTS)
         | Q(status=PostingStatus.POSTED, payment__status__in=[PaymentStatus.REFUNDED, PaymentStatus.PARTIALLY_REFUNDED])
+        | Q(status=PostingStatus.REFUSED, last_error=PARTIAL_REFUND, payment__status=PaymentStatus.REFUNDED)
     )
     ids = list(due.values_list("pk", flat=True))
     with transaction.atomic():

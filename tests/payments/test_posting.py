@@ -311,6 +311,31 @@ def test_a_partial_refund_is_flagged_for_posting_by_hand(
     assert len(created(xero_sandbox)) == 1
     with pytest.raises(posting.PostingByHand):
         posting.posting_retry(posting_id=row.pk, actor=admin_user)
+
+    # The rest refunded too: the whole posted payment is reversed, and the error goes away.
+    enqueued.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        services.refund_create(
+            payment_id=payment.pk, amount=Decimal("50"), reason="Cancelled", actor=admin_user, request_token="r2"
+        )
+    assert run(enqueued) == ["reversed"]
+    assert created(xero_sandbox) == [] and not posting.posting_errors().filter(pk=row.pk).exists()
+
+
+def test_dismiss_hides_a_partial_refund_posting(
+    xero, xero_sandbox, paying, enqueued, admin_user, django_capture_on_commit_callbacks
+):
+    [invoice] = xero_open_invoices(xero_sandbox, 1)
+    payment = paying([(invoice.invoice_number, "60.00")])
+    run(enqueued)
+    enqueued.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        services.refund_create(
+            payment_id=payment.pk, amount=Decimal("10"), reason="Overbilled", actor=admin_user, request_token="r1"
+        )
+    run(enqueued)
+    row = PaymentPosting.objects.get(payment=payment)
+    assert posting.posting_errors().filter(pk=row.pk).exists()
     posting.posting_dismiss(posting_id=row.pk, actor=admin_user, note="Adjusted in Xero")
     assert not posting.posting_errors().filter(pk=row.pk).exists()
 
