@@ -2,6 +2,8 @@
 
 from tests.roles import CLIENT, STAFF
 
+from .posting_faults import posting_for_access as posting
+
 PAYMENT = {"pk": 1}
 
 PAYMENTS_ACCESS = {
@@ -21,6 +23,9 @@ PAYMENTS_ACCESS = {
     "payments:detail": (PAYMENT, "get", STAFF),
     "payments:refund": (PAYMENT, "post", STAFF),
     "payments:refresh": (PAYMENT, "post", STAFF),
+    "payments:posting-errors": ({}, "get", STAFF),
+    "payments:posting-retry": (posting, "post", STAFF),
+    "payments:posting-dismiss": (posting, "post", STAFF, {"note": "Entered by hand"}),
 }
 
 # Checked by Stripe's signature on the raw body, not by role (tests/payments/test_webhooks.py):
