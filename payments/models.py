@@ -347,3 +347,55 @@ class ScheduledCharge(models.Model):
 
     def __str__(self) -> str:
         return f"Autopay of invoice {self.invoice_id} on {self.charge_on} ({self.status})"
+
+
+class PostingStatus(models.TextChoices):
+    PENDING = "pending", "Pending"  # not in the accounting package yet (or not known to be)
+    POSTED = "posted", "Posted"
+    REFUSED = "refused", "Refused"  # the package said no: staff fix the cause, then Retry or Dismiss
+    DISMISSED = "dismissed", "Dismissed"  # staff handled it by hand
+    REVERSED = "reversed", "Reversed"  # refunded: the posted payment was reversed (or never posted)
+
+
+class PaymentPosting(models.Model):
+    """One succeeded payment allocation recorded in the accounting package (see posting.py).
+
+    Unique per allocation: one posting, whatever the duplicate signals and sweeps. ``generation``
+    changes only when staff retry a refusal, so every retry of an unclear attempt sends the same
+    idempotency key; the reference (the allocation id) never changes, so a lost answer is found."""
+
+    allocation = models.OneToOneField(PaymentAllocation, on_delete=models.CASCADE, related_name="posting")
+    payment = models.ForeignKey(Payment, on_delete=models.CASCADE, related_name="postings")
+    status = models.CharField(max_length=20, choices=PostingStatus.choices, default=PostingStatus.PENDING)
+    provider_key = models.CharField(max_length=50, blank=True)  # the accounting installation that took it
+    external_id = models.CharField(max_length=255, blank=True)  # the package's payment id
+    generation = models.PositiveSmallIntegerField(default=1)
+    attempts = models.PositiveIntegerField(default=0)
+    # A worker posting it holds it until then (one worker at a time; see posting.posting_run).
+    lease_until = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=1000, blank=True)  # why it is pending or refused, in staff words
+    messages = models.JSONField(default=list, blank=True)  # the package's own words on a refusal
+    note = models.CharField(max_length=500, blank=True)  # staff's note on Dismiss
+    dismissed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    posted_at = models.DateTimeField(null=True, blank=True)
+    reversed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["status", "created_at"], name="payment_posting_status")]
+
+    def __str__(self) -> str:
+        return f"Posting of allocation {self.allocation_id} ({self.status})"
+
+    @property
+    def reference(self) -> str:
+        """Ours, on the accounting package's payment: finds a posting whose answer was lost."""
+        return f"portal-allocation-{self.allocation_id}"
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"portal-posting-{self.pk}-g{self.generation}"

@@ -10,7 +10,7 @@ import logging
 from celery import shared_task
 
 from integrations.base import IntegrationError
-from payments import autopay, services
+from payments import autopay, posting, services
 
 logger = logging.getLogger(__name__)
 
@@ -61,3 +61,28 @@ def autopay_evaluate_task() -> dict:
         return autopay.autopay_evaluate()
     except services.PaymentsUnavailable:
         return {}
+
+
+# --- posting to the accounting package (posting.py) ------------------------------------------------
+
+POSTING_RETRY_DELAYS = (10, 30, 120, 600, 1800)
+
+
+@shared_task(bind=True, name="payments.post", max_retries=len(POSTING_RETRY_DELAYS))
+def post_payment_task(self, posting_id: int) -> str:
+    try:
+        row = posting.posting_run(posting_id=posting_id)
+    except posting.PostingBusy:
+        return "busy"  # the holder finishes it; a crashed holder's lease expires and the sweep resends
+    except IntegrationError as exc:
+        if not exc.transient or self.request.retries >= self.max_retries:
+            logger.warning("Posting %s waits (the sweep tries again): %s", posting_id, exc)
+            return "pending"
+        countdown = max(exc.retry_after or 0, POSTING_RETRY_DELAYS[min(self.request.retries, 4)])
+        raise self.retry(countdown=countdown, exc=exc) from None
+    return row.status
+
+
+@shared_task(name="payments.posting_sweep")
+def posting_sweep_task() -> dict:
+    return posting.postings_sweep()

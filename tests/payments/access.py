@@ -10,6 +10,8 @@ from payments.models import Initiator, Payment, PaymentAllocation, PaymentMethod
 from tests.billing.factories import InvoiceFactory, OrganizationFactory
 from tests.roles import CLIENT, STAFF
 
+from .posting_faults import posting_for_access as posting
+
 
 def _organization(user):
     return getattr(user, "organization", None) or OrganizationFactory()
@@ -57,6 +59,7 @@ def payment(user) -> dict:
 
 PAYMENT = payment
 
+
 PAYMENTS_ACCESS = {
     # Client (another organization's payment or method is a 404: tests/payments/test_views.py).
     "client-payments:pay": ({}, "get", {CLIENT}),
@@ -74,6 +77,9 @@ PAYMENTS_ACCESS = {
     "payments:detail": (PAYMENT, "get", STAFF),
     "payments:refund": (PAYMENT, "post", STAFF, {"amount": "10.00", "reason": "access check", "token": "t-1"}),
     "payments:refresh": (PAYMENT, "post", STAFF),
+    "payments:posting-errors": ({}, "get", STAFF),
+    "payments:posting-retry": (posting, "post", STAFF),
+    "payments:posting-dismiss": (posting, "post", STAFF, {"note": "Entered by hand"}),
 }
 
 # Checked by Stripe's signature on the raw body, not by role (tests/payments/test_webhooks.py):

@@ -1,0 +1,50 @@
+"""Staff Posting errors page (under Payments): refused and long-pending postings to the accounting
+package with the reason and the package's words, Retry (a new idempotency generation) and Dismiss
+(with a note; audited). Views are thin: posting.py does the work."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views import View
+
+from accounts.permissions import StaffRequiredMixin
+from payments import posting
+from payments.models import PaymentPosting
+
+
+class PostingErrorsView(StaffRequiredMixin, View):
+    template_name = "payments/posting_errors.html"
+
+    def get(self, request, status: int = 200, dismiss_error: dict | None = None):
+        context = {
+            "postings": posting.posting_errors()[:500],
+            "section": "posting-errors",
+            "dismiss_error": dismiss_error or {},
+        }
+        return render(request, self.template_name, context, status=status)
+
+
+class PostingRetryView(StaffRequiredMixin, View):
+    def post(self, request, pk: int):
+        row = get_object_or_404(PaymentPosting, pk=pk)
+        try:
+            posting.posting_retry(posting_id=row.pk, actor=request.user)
+        except posting.PostingByHand as exc:
+            messages.warning(request, str(exc))
+        else:
+            messages.success(request, f"Posting {row.reference} is being sent again.")
+        return redirect("payments:posting-errors")
+
+
+class PostingDismissView(StaffRequiredMixin, View):
+    def post(self, request, pk: int):
+        row = get_object_or_404(PaymentPosting, pk=pk)
+        note = request.POST.get("note", "").strip()
+        if not note:
+            return PostingErrorsView().get(
+                request, status=400, dismiss_error={row.pk: "Say how it was handled (for the audit log)."}
+            )
+        posting.posting_dismiss(posting_id=row.pk, actor=request.user, note=note)
+        messages.success(request, f"Posting {row.reference} dismissed.")
+        return redirect("payments:posting-errors")
