@@ -175,6 +175,9 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
 X_FRAME_OPTIONS = "SAMEORIGIN"  # invoice PDFs are shown inline in an <iframe> of our own pages
+# check --deploy asks for DENY (security.W019); SAMEORIGIN is the reason above, and framing by
+# other sites stays refused (CSP frame-ancestors 'self' says the same).
+SILENCED_SYSTEM_CHECKS = ["security.W019"]
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 if IS_PRODUCTION:
