@@ -14,6 +14,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.functional import lazy
 
 from core.logging import logging_config, sentry_init
 
@@ -381,25 +382,35 @@ STRIPE_READ_TIMEOUT = env.float("STRIPE_READ_TIMEOUT", default=60.0)
 STRIPE_MAX_NETWORK_RETRIES = env.int("STRIPE_MAX_NETWORK_RETRIES", default=2)
 
 
-def _origin(url: str) -> str:
-    parts = urlsplit(url)
+def _stripe_js_origin() -> str:
+    from django.conf import settings  # read when a response is made: tests point Stripe.js elsewhere
+
+    parts = urlsplit(settings.STRIPE_JS_URL)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _stripe_api_origin() -> str:
+    from django.conf import settings
+
+    parts = urlsplit(settings.STRIPE_API_BASE or "https://api.stripe.com")
     return f"{parts.scheme}://{parts.netloc}"
 
 
 # Content security policy (core.csp), on every page in every mode: scripts only from the portal
 # and Stripe.js's origin, none inline (tests/test_csp.py). Card fields are Stripe's frames and
 # talk to Stripe's API (or localstripe's). Styles may be inline: templates size progress bars
-# with style attributes and htmx adds its indicator style; a style cannot run code.
-_STRIPE_JS_ORIGIN = _origin(STRIPE_JS_URL)
-_STRIPE_API_ORIGIN = _origin(STRIPE_API_BASE) if STRIPE_API_BASE else "https://api.stripe.com"
+# with style attributes and htmx adds its indicator style; a style cannot run code. The Stripe
+# sources follow STRIPE_JS_URL and STRIPE_API_BASE as they are when a response is made.
+_STRIPE_JS = lazy(_stripe_js_origin, str)()
+_STRIPE_API = lazy(_stripe_api_origin, str)()
 SECURE_CSP = {
     "default-src": ["'self'"],
-    "script-src": ["'self'", _STRIPE_JS_ORIGIN],
+    "script-src": ["'self'", _STRIPE_JS],
     "style-src": ["'self'", "'unsafe-inline'"],
-    "img-src": ["'self'", "data:", _STRIPE_JS_ORIGIN],
+    "img-src": ["'self'", "data:", _STRIPE_JS],
     "font-src": ["'self'"],
-    "connect-src": ["'self'", _STRIPE_API_ORIGIN],
-    "frame-src": ["'self'", _STRIPE_JS_ORIGIN, "https://hooks.stripe.com"],
+    "connect-src": ["'self'", _STRIPE_API, _STRIPE_JS],
+    "frame-src": ["'self'", _STRIPE_JS, "https://*.js.stripe.com", "https://hooks.stripe.com"],
     "frame-ancestors": ["'self'"],  # as X_FRAME_OPTIONS
     "object-src": ["'none'"],
     "base-uri": ["'self'"],

@@ -76,6 +76,14 @@ def test_every_page_carries_the_policy(db, name):
         assert response["Content-Security-Policy"] == policy_header(settings.SECURE_CSP)
 
 
+def test_the_stripe_sources_follow_the_settings_as_they_are(db, settings):
+    settings.STRIPE_JS_URL = "http://127.0.0.1:8420/js.stripe.com/v3/"
+    settings.STRIPE_API_BASE = "http://127.0.0.1:8420"
+    header = Client().get(reverse("accounts:login"))["Content-Security-Policy"]
+    assert "script-src 'self' http://127.0.0.1:8420;" in header
+    assert "connect-src 'self' http://127.0.0.1:8420;" in header
+
+
 def test_error_pages_and_static_files_carry_the_policy(db):
     web = Client()
     assert "script-src" in web.get("/no-such-page/")["Content-Security-Policy"]
