@@ -61,8 +61,8 @@ class Smoke:
         self.run_id = f"smoke{os.getpid()}"
         self.venv = self.tmp / "venv"
         self.processes: list[tuple[str, subprocess.Popen]] = []
-        admin_url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
-        self.admin_url = admin_url
+        # The server's database URL (CI's): this run connects to it only to create and drop its own.
+        self.admin_url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
         self.database = f"portal_smoke_{os.getpid()}"
         self.restored = f"{self.database}_restored"
         self.databases_created: list[str] = []
@@ -108,23 +108,25 @@ class Smoke:
         return self.run(str(self.venv / "bin" / "python"), "-c", code, env=self.env(**env), what="python -c")
 
     def start(self, name: str, *command: str, **env: str) -> subprocess.Popen:
-        log = open(self.tmp / f"{name}.log", "w")  # noqa: SIM115 (closed with the process)
-        process = subprocess.Popen(
-            command, cwd=self.tmp, env=self.env(**env), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
+        # Its own process group (gunicorn's and Celery's children included), stopped as one.
+        with open(self.tmp / f"{name}.log", "w") as log:
+            process = subprocess.Popen(
+                command, cwd=self.tmp, env=self.env(**env), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
         self.processes.append((name, process))
         return process
 
     def stop(self, name: str, process: subprocess.Popen) -> None:
-        if process.poll() is None:
-            with suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                with suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGKILL)
-                process.wait(5)
+        # The group even when its leader has exited: a child left behind is stopped too.
+        with suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            print(f"    {name} did not stop within 15 s: killed", file=sys.stderr)
+        with suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(5)
         self.processes = [(n, p) for n, p in self.processes if p is not process]
 
     def request(self, method: str, path: str, *, port: int | None = None, headers=None, body=None):
@@ -346,8 +348,9 @@ class Smoke:
             raise SmokeFailed(f"{css} answered {status} with Content-Encoding {headers.get('Content-Encoding')!r}")
         if "immutable" not in headers.get("Cache-Control", ""):
             raise SmokeFailed(f"{css} is not cached for ever: Cache-Control {headers.get('Cache-Control')!r}")
-        if headers.get("X-Content-Type-Options") != "nosniff":
-            raise SmokeFailed(f"{css} lacks X-Content-Type-Options: nosniff")
+        for name in ("Strict-Transport-Security", "X-Content-Type-Options", "Referrer-Policy"):
+            if headers.get(name) != expect[name]:
+                raise SmokeFailed(f"{css}'s {name} is {headers.get(name)!r}, not {expect[name]!r}")
         print(f"    {css}: gzip, {headers.get('Cache-Control')}")
 
     def check_backup_and_restore(self) -> None:
