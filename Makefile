@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint smoke bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,11 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+
+## The production smoke test: the wheel in a fresh virtual environment, PORTAL_ENV=production on
+## PostgreSQL and Redis (DATABASE_URL, REDIS_URL: the server's; default this machine's), ~2 minutes.
+smoke: $(STAMP)
+	$(BIN)/python scripts/production_smoke.py
 
 ## Sync and page benchmarks against a large sandbox tenant (PostgreSQL: set DATABASE_URL).
 bench: $(STAMP)

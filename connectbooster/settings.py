@@ -14,13 +14,18 @@ from urllib.parse import urlsplit, urlunsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.functional import lazy
 
 from core.logging import logging_config, sentry_init
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = BASE_DIR / "var"
+# The templates and static files ship inside this package, so an installed wheel carries them.
+PROJECT_DIR = Path(__file__).resolve().parent
 
 env = environ.Env()
+# Beat's schedule, media and the development database. The default suits a checkout; an
+# installed wheel sets VAR_DIR (BASE_DIR is then site-packages).
+VAR_DIR = Path(env.str("VAR_DIR", default=str(BASE_DIR / "var")))
 PORTAL_ENV = env.str("PORTAL_ENV", default="production")
 if PORTAL_ENV not in {"production", "development", "test"}:
     raise ImproperlyConfigured(f"PORTAL_ENV must be production, development or test, not {PORTAL_ENV!r}.")
@@ -101,6 +106,7 @@ MIDDLEWARE = [
     # X-Forwarded-Proto counts only from TRUSTED_PROXIES (before SecurityMiddleware reads it).
     "core.middleware.TrustedProxyMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "core.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -118,7 +124,7 @@ WSGI_APPLICATION = "connectbooster.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "templates"],
+        "DIRS": [PROJECT_DIR / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -171,6 +177,9 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
 X_FRAME_OPTIONS = "SAMEORIGIN"  # invoice PDFs are shown inline in an <iframe> of our own pages
+# check --deploy asks for DENY (security.W019); SAMEORIGIN is the reason above, and framing by
+# other sites stays refused (CSP frame-ancestors 'self' says the same).
+SILENCED_SYSTEM_CHECKS = ["security.W019"]
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 if IS_PRODUCTION:
@@ -190,7 +199,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATICFILES_DIRS = [BASE_DIR / "static"]
+STATICFILES_DIRS = [PROJECT_DIR / "static"]
 STATIC_ROOT = env.path("STATIC_ROOT", default=str(BASE_DIR / "staticfiles"))
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=str(VAR_DIR / "media"))
 MEDIA_URL = "media/"
@@ -379,6 +388,42 @@ STRIPE_JS_URL = env.str("STRIPE_JS_URL", default="https://js.stripe.com/v3/")
 STRIPE_CONNECT_TIMEOUT = env.float("STRIPE_CONNECT_TIMEOUT", default=10.0)
 STRIPE_READ_TIMEOUT = env.float("STRIPE_READ_TIMEOUT", default=60.0)
 STRIPE_MAX_NETWORK_RETRIES = env.int("STRIPE_MAX_NETWORK_RETRIES", default=2)
+
+
+def _stripe_js_origin() -> str:
+    from django.conf import settings  # read when a response is made: tests point Stripe.js elsewhere
+
+    parts = urlsplit(settings.STRIPE_JS_URL)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _stripe_api_origin() -> str:
+    from django.conf import settings
+
+    parts = urlsplit(settings.STRIPE_API_BASE or "https://api.stripe.com")
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+# Content security policy (core.csp), on every page in every mode: scripts only from the portal
+# and Stripe.js's origin, none inline (tests/test_csp.py). Card fields are Stripe's frames and
+# talk to Stripe's API (or localstripe's). Styles may be inline: templates size progress bars
+# with style attributes and htmx adds its indicator style; a style cannot run code. The Stripe
+# sources follow STRIPE_JS_URL and STRIPE_API_BASE as they are when a response is made.
+_STRIPE_JS = lazy(_stripe_js_origin, str)()
+_STRIPE_API = lazy(_stripe_api_origin, str)()
+SECURE_CSP = {
+    "default-src": ["'self'"],
+    "script-src": ["'self'", _STRIPE_JS],
+    "style-src": ["'self'", "'unsafe-inline'"],
+    "img-src": ["'self'", "data:", _STRIPE_JS],
+    "font-src": ["'self'"],
+    "connect-src": ["'self'", _STRIPE_API, _STRIPE_JS],
+    "frame-src": ["'self'", _STRIPE_JS, "https://*.js.stripe.com", "https://hooks.stripe.com"],
+    "frame-ancestors": ["'self'"],  # as X_FRAME_OPTIONS
+    "object-src": ["'none'"],
+    "base-uri": ["'self'"],
+}
+
 # The currency invoices are paid in when the portal stores none (the BMS tenant's currency).
 PORTAL_CURRENCY = env.str("PORTAL_CURRENCY", default="USD").upper()
 # The smallest amount a client may pay on an invoice (a smaller balance is paid in full).

@@ -34,3 +34,8 @@ def test_collectstatic_succeeds_in_production_mode(tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     manifest = (tmp_path / "static" / "staticfiles.json").read_text()
     assert "vendor/bootstrap/bootstrap.min.css" in manifest and "vendor/htmx/htmx.min.js" in manifest
+    # Every file of the project package's static/ (STATICFILES_DIRS), under a hashed name.
+    static = ROOT / "connectbooster" / "static"
+    for path in static.rglob("*"):
+        if path.is_file():
+            assert f'"{path.relative_to(static).as_posix()}"' in manifest, path

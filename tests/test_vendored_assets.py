@@ -1,5 +1,5 @@
 """docs/versions.md lists every vendored front-end file with the version its header states
-and its checksum, so the page cannot drift from static/vendor/."""
+and its checksum, so the page cannot drift from connectbooster/static/vendor/."""
 
 import hashlib
 import re
@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-VENDOR = ROOT / "static" / "vendor"
+VENDOR = ROOT / "connectbooster" / "static" / "vendor"
 DOC = ROOT / "docs" / "versions.md"
 
 # How each kind of file states its version (files not matched here, fonts and licences, state none).
