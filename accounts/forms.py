@@ -3,6 +3,7 @@ from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm, SetPasswordForm
 
 from accounts import login_throttle
+from accounts.models import Role
 from accounts.services import audit_record
 from core.client_address import client_address
 
@@ -80,3 +81,24 @@ class PortalSetPasswordForm(BootstrapFields, SetPasswordForm):
         self.fields["new_password1"].label = "Choose a password"
         self.fields["new_password2"].label = "Repeat the password"
         self._style()
+
+
+STAFF_ROLE_CHOICES = [
+    (Role.MASTER_ADMIN.value, Role.MASTER_ADMIN.label),
+    (Role.BILLING_STAFF.value, Role.BILLING_STAFF.label),
+]
+
+
+class StaffInviteForm(BootstrapFields, forms.Form):
+    email = forms.EmailField(label="E-mail", max_length=254)
+    full_name = forms.CharField(label="Name (optional)", max_length=200, required=False)
+    role = forms.ChoiceField(label="Role", choices=STAFF_ROLE_CHOICES, initial=Role.BILLING_STAFF.value)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._style()
+        self.fields["role"].widget.attrs["class"] = "form-select"
+
+
+class StaffRoleForm(forms.Form):
+    role = forms.ChoiceField(choices=STAFF_ROLE_CHOICES)

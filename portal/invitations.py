@@ -2,9 +2,10 @@
 link valid for 7 days with which the contact sets a password.
 
 Invariants:
-- The token is signed (django.core.signing) over the user id, the invitation's id and a
-  digest of the account's state (password hash, last sign-in): setting the password makes
-  every link of that user invalid, so a link works once ("already used").
+- The token is signed (accounts.invitation_tokens, shared with staff invitations) over the
+  user id, the invitation's id and a digest of the account's state (password hash, last
+  sign-in): setting the password makes every link of that user invalid, so a link works
+  once ("already used").
 - Only the newest invitation of a user works: an earlier one says it was replaced.
 - The token never travels in a URL the server sees: the link is
   ``<PORTAL_BASE_URL>/accounts/invitation/#<token>``; browsers do not send the part after
@@ -15,14 +16,12 @@ Invariants:
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
 from email.utils import parseaddr
 
 from django.conf import settings
-from django.core import signing
 from django.core.exceptions import ValidationError
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.core.validators import validate_email
@@ -31,6 +30,13 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.invitation_tokens import (
+    TokenExpired,
+    TokenInvalid,
+    account_state,
+    invitation_token_read,
+    invitation_token_sign,
+)
 from accounts.models import Role, User
 from accounts.services import audit_record
 from organizations.models import Contact, Organization
@@ -72,13 +78,8 @@ class InviteOutcome:
         return self.status in {"invited", "resent"}
 
 
-def _state(user: User) -> str:
-    raw = f"{user.pk}:{user.password}:{user.last_login}:{user.is_active}:{user.email}"
-    return hashlib.sha256(raw.encode()).hexdigest()[:24]
-
-
 def invitation_token_make(user: User, invitation: PortalInvitation) -> str:
-    return signing.dumps({"u": user.pk, "s": _state(user), "i": invitation.pk}, salt=_SALT)
+    return invitation_token_sign(user=user, invitation_id=invitation.pk, salt=_SALT)
 
 
 _USED = "This invitation was already used: your password is set. Sign in, or reset your password if you forgot it."
@@ -88,17 +89,15 @@ def invitation_user_for_token(token: str) -> User:
     """The invited client contact, or InvitationExpired / InvitationUsed /
     InvitationSuperseded / InvitationInvalid, each with a message for the visitor."""
     try:
-        data = signing.loads(token, salt=_SALT, max_age=INVITATION_MAX_AGE)
-    except signing.SignatureExpired:
+        data = invitation_token_read(token, salt=_SALT, max_age=INVITATION_MAX_AGE)
+    except TokenExpired:
         raise InvitationExpired("This invitation link has expired: links are valid for 7 days.") from None
-    except signing.BadSignature:
+    except TokenInvalid:
         raise InvitationInvalid("This invitation link is not valid.") from None
-    if not isinstance(data, dict):
-        raise InvitationInvalid("This invitation link is not valid.")
     user = User.objects.filter(pk=data.get("u"), role=Role.CLIENT_CONTACT, is_active=True).first()
     if user is None:
         raise InvitationInvalid("This invitation link is not valid.")
-    if _state(user) != data.get("s"):
+    if account_state(user) != data.get("s"):
         raise InvitationUsed(_USED)
     if "i" in data:  # links e-mailed before invitations were numbered have no "i"
         invitation = PortalInvitation.objects.filter(pk=data["i"], user=user).first()

@@ -6,6 +6,7 @@ import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from accounts.models import User
 from tests.billing.access import BILLING_ACCESS
 from tests.factories import UserFactory
 from tests.notifications.access import NOTIFICATIONS_ACCESS
@@ -22,6 +23,12 @@ CORE = {
     "accounts:login": ({}, "get", PUBLIC),
     "accounts:logout": ({}, "post", PUBLIC),
     "accounts:users": ({}, "get", {ADMIN}),
+    # Users' actions with a real user: test_user_actions_with_a_real_user below.
+    "accounts:user-invite": ({}, "post", {ADMIN}),
+    "accounts:user-role": ({"pk": 1}, "post", {ADMIN}),
+    "accounts:user-deactivate": ({"pk": 1}, "post", {ADMIN}),
+    "accounts:user-reactivate": ({"pk": 1}, "post", {ADMIN}),
+    "accounts:staff-invitation": ({}, "get", PUBLIC),
     "accounts:audit": ({}, "get", {ADMIN}),
     "accounts:audit-export": ({}, "get", {ADMIN}),
     "accounts:password-reset": ({}, "get", PUBLIC),
@@ -88,3 +95,34 @@ def test_post_without_csrf_token_is_refused(admin_user):
     web.force_login(admin_user)
     response = web.post(reverse("integrations:settings", args=["kaseya-bms"]), {"company_name": "x"})
     assert response.status_code == 403
+
+
+USER_ACTIONS = [
+    ("accounts:user-role", {"role": ADMIN}, lambda user: user.role == ADMIN),
+    ("accounts:user-deactivate", {}, lambda user: not user.is_active),
+    ("accounts:user-reactivate", {}, lambda user: user.is_active),
+]
+
+
+@pytest.mark.parametrize("role", [None, ADMIN, BILLING, CLIENT], ids=["anonymous", "admin", "billing", "client"])
+def test_user_actions_with_a_real_user(db, role):
+    """Each Users action on a real staff user: only a Master Admin's changes anything."""
+    target = UserFactory(role=BILLING)
+    web = Client()
+    if role:
+        web.force_login(UserFactory(role=role))
+    for name, data, changed in USER_ACTIONS:
+        response = web.post(reverse(name, kwargs={"pk": target.pk}), data)
+        target.refresh_from_db()
+        if role == ADMIN:
+            assert response.status_code == 302 and changed(target), name
+        elif role is None:
+            assert response["Location"].startswith(reverse("accounts:login"))
+        else:
+            assert response.status_code == 403
+    if role != ADMIN:
+        assert target.role == BILLING and target.is_active
+    invite = web.post(reverse("accounts:user-invite"), {"email": "new@example.com", "role": BILLING})
+    assert User.objects.filter(email="new@example.com").exists() == (role == ADMIN)
+    if role in (BILLING, CLIENT):
+        assert invite.status_code == 403

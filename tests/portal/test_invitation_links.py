@@ -10,8 +10,9 @@ from django.core import mail, signing
 from django.test import Client
 from django.urls import reverse
 
+from accounts.invitation_tokens import account_state as _state
 from accounts.models import User
-from portal.invitations import _SALT, _state
+from portal.invitations import _SALT
 from portal.models import PortalInvitation
 from tests.billing.factories import ContactFactory
 
