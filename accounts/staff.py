@@ -138,6 +138,8 @@ def staff_invitation_send(*, invitation_id: int) -> bool:
         if invitation is None or invitation.emailed_at is not None or invitation.accepted_at is not None:
             return False
         user = invitation.user
+        if not user.is_active:  # deactivated since: the link would not work
+            return False
         context = {
             "msp_name": settings.MSP_NAME,
             "name": user.full_name or user.email,
@@ -162,6 +164,21 @@ def staff_invitation_send(*, invitation_id: int) -> bool:
             invitation_id=invitation.pk,
         )
     return True
+
+
+def staff_invitation_send_failed(*, invitation_id: int, reason: str) -> None:
+    """Every attempt failed: record why (the Master Admin can invite again)."""
+    invitation = StaffInvitation.objects.select_related("user").filter(pk=invitation_id, emailed_at=None).first()
+    if invitation is None:
+        return
+    logger.warning("Could not send the staff invitation to %s: %s", invitation.user.email, reason)
+    audit_record(
+        actor=invitation.invited_by,
+        action="accounts.staff_invitation.failed",
+        target=invitation.user.email,
+        summary=f"Could not e-mail the staff invitation to {invitation.user.email}",
+        reason=reason[:300],
+    )
 
 
 _USED = "This invitation was already used: your password is set. Sign in, or reset your password if you forgot it."

@@ -108,6 +108,22 @@ def test_the_invitation_task_sends_each_invitation_exactly_once(admin_user, eage
     assert invitation.emailed_at is not None
 
 
+def test_a_failed_invitation_e_mail_is_retried_then_audited(admin_user, eager, monkeypatch):
+    user = UserFactory(email="x@example.com", role=Role.BILLING_STAFF, password=None)
+    invitation = StaffInvitation.objects.create(user=user, role=Role.BILLING_STAFF, invited_by=admin_user)
+    attempts = []
+
+    def refuse(self, messages):
+        attempts.append(1)
+        raise OSError("SMTP down")
+
+    monkeypatch.setattr("django.core.mail.backends.locmem.EmailBackend.send_messages", refuse)
+    staff_invitation_send_task.delay(invitation.pk)
+    assert len(attempts) == staff_invitation_send_task.max_retries + 1
+    failed = AuditEvent.objects.get(action="accounts.staff_invitation.failed")
+    assert failed.target == "x@example.com" and "SMTP down" in failed.details["reason"]
+
+
 def test_inviting_an_existing_account_or_a_client_is_refused(
     admin_client, billing_user, client_user, django_capture_on_commit_callbacks
 ):
