@@ -57,6 +57,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
     """Every concrete field but the hidden ones, shown read-only; no add, change or delete."""
 
     list_per_page = 50
+    list_select_related = True  # each row's __str__ may name its organization, invoice...
 
     def get_fields(self, request, obj=None):
         meta = self.model._meta

@@ -21,6 +21,7 @@ from tests.factories import UserFactory
 from tests.roles import ADMIN, BILLING, CLIENT
 
 SECRET = "hunter2-very-secret-password"
+STRIPE_SECRETS = {"secret_key": "sk_test_51AdminMustNeverShowThis", "webhook_secret": "whsec_AdminMustNeverShowThis"}
 FERNET_PREFIX = "gAAAAA"  # every Fernet token starts so
 _serial = itertools.count(1)
 
@@ -68,6 +69,10 @@ def every_model(db):
     integration = Integration.objects.create(provider_key="kaseya-bms")
     integration.set_secret("password", SECRET)
     integration.save()
+    stripe = Integration.objects.create(provider_key="stripe", config={"publishable_key": "pk_test_public"})
+    for name, value in STRIPE_SECRETS.items():
+        stripe.set_secret(name, value)
+    stripe.save()
     InvoiceLineFactory()
     ContactFactory()
     UserFactory(role=CLIENT)
@@ -93,6 +98,7 @@ def test_every_admin_page_answers_a_master_admin_without_a_secret(every_model, a
         assert response.status_code == 200, url
         html = response.content.decode()
         assert SECRET not in html and FERNET_PREFIX not in html, url
+        assert not any(value in html for value in STRIPE_SECRETS.values()), url
         assert "encrypted_secrets" not in html and "pbkdf2" not in html, url
 
 
@@ -139,7 +145,7 @@ def test_a_visitor_is_sent_to_the_portals_sign_in(every_model):
 def test_the_admins_other_pages_refuse_them_too(every_model, role):
     web = Client()
     web.force_login(UserFactory(role=role))
-    pk = Integration.objects.get().pk
+    pk = Integration.objects.get(provider_key="kaseya-bms").pk
     for name, args in [
         ("admin:password_change", []),
         ("admin:jsi18n", []),

@@ -245,3 +245,28 @@ def test_create_staff_user_refuses_an_existing_address_and_a_client_role(db, mon
         call_command("create_staff_user", "--email", admin_user.email, "--role", "billing_staff")
     with pytest.raises(CommandError):
         call_command("create_staff_user", "--email", "c@example.com", "--role", "client_contact")
+
+
+def test_with_redis_down_deactivation_still_ends_the_sessions(admin_client, monkeypatch):
+    from django.conf import settings
+    from django.core.cache import caches
+
+    from core.redis import REDIS_DOWN
+
+    staff = UserFactory(role=Role.BILLING_STAFF)
+    web = Client()
+    web.post(reverse("accounts:login"), {"username": staff.email, "password": DEFAULT_PASSWORD})
+    key = web.session.session_key
+
+    def redis_down(*args, **kwargs):
+        raise REDIS_DOWN[0]("Redis is down")
+
+    monkeypatch.setattr(caches[settings.SESSION_CACHE_ALIAS], "delete", redis_down)
+    response = admin_client.post(reverse("accounts:user-deactivate", args=[staff.pk]), follow=True)
+    assert "signed out everywhere" in _messages(response), _messages(response)
+    assert not Session.objects.filter(session_key=key).exists()
+    monkeypatch.undo()
+    # The cached copy survived the outage, and still signs nobody in: the user is inactive.
+    store = SessionStore()
+    assert store._cache.get(store.cache_key_prefix + key) is not None
+    assert web.get(reverse("integrations:list")).status_code == 302
