@@ -1,7 +1,10 @@
 from django import forms
+from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm, SetPasswordForm
 
 from accounts import login_throttle
+from accounts.models import Role
+from accounts.services import audit_record
 from core.client_address import client_address
 
 
@@ -21,14 +24,38 @@ class ThrottledAuthenticationForm(AuthenticationForm):
         email = self.cleaned_data.get("username") or ""
         address = client_address(self.request) if self.request else "unknown"
         if login_throttle.is_locked_out(email, address):
+            _audit_failure(email, address, reason="locked out")
             raise forms.ValidationError(self.error_messages["locked_out"], code="locked_out")
         try:
             cleaned = super().clean()
         except forms.ValidationError:
-            login_throttle.record_failure(email, address)
+            locked = login_throttle.record_failure(email, address)
+            _audit_failure(email, address, reason="wrong e-mail or password, or inactive account")
+            if locked:
+                audit_record(
+                    actor=None,
+                    action="accounts.signin.lockout",
+                    target=email[:200],
+                    summary=f"Sign-in locked for {settings.LOGIN_LOCKOUT_SECONDS // 60} minutes: repeated failures",
+                    address=address,
+                )
             raise
         login_throttle.clear_failures(email, address)
         return cleaned
+
+
+def _audit_failure(email: str, address: str, *, reason: str) -> None:
+    """The entered e-mail and the address only: never the password."""
+    if not email:  # not an e-mail address: nothing worth recording (it could be a mistyped password)
+        return
+    audit_record(
+        actor=None,
+        action="accounts.signin.failed",
+        target=email[:200],
+        summary=f"Failed sign-in as {email[:150]}",
+        address=address,
+        reason=reason,
+    )
 
 
 class BootstrapFields:
@@ -54,3 +81,24 @@ class PortalSetPasswordForm(BootstrapFields, SetPasswordForm):
         self.fields["new_password1"].label = "Choose a password"
         self.fields["new_password2"].label = "Repeat the password"
         self._style()
+
+
+STAFF_ROLE_CHOICES = [
+    (Role.MASTER_ADMIN.value, Role.MASTER_ADMIN.label),
+    (Role.BILLING_STAFF.value, Role.BILLING_STAFF.label),
+]
+
+
+class StaffInviteForm(BootstrapFields, forms.Form):
+    email = forms.EmailField(label="E-mail", max_length=254)
+    full_name = forms.CharField(label="Name (optional)", max_length=200, required=False)
+    role = forms.ChoiceField(label="Role", choices=STAFF_ROLE_CHOICES, initial=Role.BILLING_STAFF.value)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._style()
+        self.fields["role"].widget.attrs["class"] = "form-select"
+
+
+class StaffRoleForm(forms.Form):
+    role = forms.ChoiceField(choices=STAFF_ROLE_CHOICES)

@@ -10,6 +10,8 @@ Invariants:
   guess that happens to be right tells the guesser nothing.
 - A success clears the (account, address) count only: signing in to one's own account
   cannot reset the count of guesses at others.
+- Password reset requests are limited the same way (per entered e-mail and per address),
+  counted whether or not the e-mail has an account, so no answer reveals whether it does.
 - The client address is core.client_address's (X-Forwarded-For only from TRUSTED_PROXIES).
 """
 
@@ -35,11 +37,41 @@ def is_locked_out(email: str, address: str) -> bool:
     )
 
 
-def record_failure(email: str, address: str) -> None:
+def record_failure(email: str, address: str) -> bool:
+    """Count one failure; True when this one locked the account (at this address) or the address."""
     window = settings.LOGIN_LOCKOUT_SECONDS
-    attempt_record(key=_account_key(email, address), window_seconds=window)
-    attempt_record(key=_address_key(address), window_seconds=window)
+    account = attempt_record(key=_account_key(email, address), window_seconds=window)
+    by_address = attempt_record(key=_address_key(address), window_seconds=window)
+    return account == settings.LOGIN_FAILURE_LIMIT or by_address == settings.LOGIN_ADDRESS_FAILURE_LIMIT
 
 
 def clear_failures(email: str, address: str) -> None:
     attempts_clear(_account_key(email, address))
+
+
+# --- password reset --------------------------------------------------------------------------
+# Reset requests are limited as sign-in failures are, with the same limits and window: per
+# entered address (whoever asks, from anywhere: no mailbox is flooded with reset e-mails) and
+# per client address. Every request counts, whether or not the address has an account, so
+# the answer (sent, or "too many") never tells whether it does.
+
+
+def _reset_account_key(email: str) -> str:
+    return throttle_key("reset-account", email.strip().lower())
+
+
+def _reset_address_key(address: str) -> str:
+    return throttle_key("reset-address", address_bucket(address))
+
+
+def reset_is_limited(email: str, address: str) -> bool:
+    return (
+        attempts(_reset_account_key(email)) >= settings.LOGIN_FAILURE_LIMIT
+        or attempts(_reset_address_key(address)) >= settings.LOGIN_ADDRESS_FAILURE_LIMIT
+    )
+
+
+def reset_record(email: str, address: str) -> None:
+    window = settings.LOGIN_LOCKOUT_SECONDS
+    attempt_record(key=_reset_account_key(email), window_seconds=window)
+    attempt_record(key=_reset_address_key(address), window_seconds=window)

@@ -88,6 +88,8 @@ INSTALLED_APPS = [
     "crispy_forms",
     "crispy_bootstrap5",
     "accounts",
+    # Django's admin, Master Admins only and read-only (accounts.admin_site).
+    "accounts.apps.PortalAdminConfig",
     "integrations",
     "organizations",
     "billing",

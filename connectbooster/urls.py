@@ -1,3 +1,4 @@
+from django.contrib import admin
 from django.urls import include, path
 
 from accounts.views import HomeView
@@ -7,6 +8,7 @@ urlpatterns = [
     path("", HomeView.as_view(), name="home"),
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
+    path("admin/", admin.site.urls),  # Master Admins only, read-only (accounts.admin_site)
     path("accounts/", include("accounts.urls")),
     path("integrations/", include("integrations.urls")),
     path("organizations/", include("organizations.urls")),

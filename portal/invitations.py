@@ -2,35 +2,46 @@
 link valid for 7 days with which the contact sets a password.
 
 Invariants:
-- The token is signed (django.core.signing) over the user id, the invitation's id and a
-  digest of the account's state (password hash, last sign-in): setting the password makes
-  every link of that user invalid, so a link works once ("already used").
+- The token is signed (accounts.invitation_tokens, shared with staff invitations) over the
+  user id, the invitation's id and a digest of the account's state (password hash, last
+  sign-in): setting the password makes every link of that user invalid, so a link works
+  once ("already used").
 - Only the newest invitation of a user works: an earlier one says it was replaced.
 - The token never travels in a URL the server sees: the link is
   ``<PORTAL_BASE_URL>/accounts/invitation/#<token>``; browsers do not send the part after
   "#", and the page posts it (portal.views.InvitationView), so it stays out of access
   logs, proxies and Referer headers. Links e-mailed before, with the token in the path
   (no invitation id), keep working until they expire, are used, or a newer one is sent.
+- Invitations are e-mailed by Celery workers, one task per invitation queued on commit;
+  the task loads the invitation by id and e-mails it only if it was not e-mailed yet
+  (``emailed_at``), so each goes out once. When every attempt fails, the invitation is
+  deleted and the earlier link (if any) works again.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
 from email.utils import parseaddr
+from functools import partial
 
 from django.conf import settings
-from django.core import signing
 from django.core.exceptions import ValidationError
-from django.core.mail import EmailMultiAlternatives, get_connection
+from django.core.mail import EmailMultiAlternatives
 from django.core.validators import validate_email
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.invitation_tokens import (
+    TokenExpired,
+    TokenInvalid,
+    account_state,
+    invitation_token_read,
+    invitation_token_sign,
+)
 from accounts.models import Role, User
 from accounts.services import audit_record
 from organizations.models import Contact, Organization
@@ -64,7 +75,7 @@ class InvitationSuperseded(InvitationInvalid):
 @dataclass(frozen=True)
 class InviteOutcome:
     contact: Contact
-    status: str  # invited | resent | has_access | recent | skipped | failed
+    status: str  # invited | resent (both queued) | has_access | recent | skipped
     detail: str
 
     @property
@@ -72,13 +83,8 @@ class InviteOutcome:
         return self.status in {"invited", "resent"}
 
 
-def _state(user: User) -> str:
-    raw = f"{user.pk}:{user.password}:{user.last_login}:{user.is_active}:{user.email}"
-    return hashlib.sha256(raw.encode()).hexdigest()[:24]
-
-
 def invitation_token_make(user: User, invitation: PortalInvitation) -> str:
-    return signing.dumps({"u": user.pk, "s": _state(user), "i": invitation.pk}, salt=_SALT)
+    return invitation_token_sign(user=user, invitation_id=invitation.pk, salt=_SALT)
 
 
 _USED = "This invitation was already used: your password is set. Sign in, or reset your password if you forgot it."
@@ -88,17 +94,15 @@ def invitation_user_for_token(token: str) -> User:
     """The invited client contact, or InvitationExpired / InvitationUsed /
     InvitationSuperseded / InvitationInvalid, each with a message for the visitor."""
     try:
-        data = signing.loads(token, salt=_SALT, max_age=INVITATION_MAX_AGE)
-    except signing.SignatureExpired:
+        data = invitation_token_read(token, salt=_SALT, max_age=INVITATION_MAX_AGE)
+    except TokenExpired:
         raise InvitationExpired("This invitation link has expired: links are valid for 7 days.") from None
-    except signing.BadSignature:
+    except TokenInvalid:
         raise InvitationInvalid("This invitation link is not valid.") from None
-    if not isinstance(data, dict):
-        raise InvitationInvalid("This invitation link is not valid.")
     user = User.objects.filter(pk=data.get("u"), role=Role.CLIENT_CONTACT, is_active=True).first()
     if user is None:
         raise InvitationInvalid("This invitation link is not valid.")
-    if _state(user) != data.get("s"):
+    if account_state(user) != data.get("s"):
         raise InvitationUsed(_USED)
     if "i" in data:  # links e-mailed before invitations were numbered have no "i"
         invitation = PortalInvitation.objects.filter(pk=data["i"], user=user).first()
@@ -133,11 +137,11 @@ def _contact_email(contact: Contact) -> str | None:
     return email
 
 
-def _invitation_message(user: User, contact: Contact, invitation: PortalInvitation) -> EmailMultiAlternatives:
-    expires = timezone.localtime(timezone.now() + INVITATION_MAX_AGE)
+def _invitation_message(user: User, contact: Contact | None, invitation: PortalInvitation) -> EmailMultiAlternatives:
+    expires = timezone.localtime(invitation.sent_at + INVITATION_MAX_AGE)
     context = {
         "msp_name": settings.MSP_NAME,
-        "name": contact.full_name or user.full_name or user.email,
+        "name": (contact.full_name if contact else "") or user.full_name or user.email,
         "organization": user.organization,
         "url": invitation_url(user, invitation),
         "expires": expires,
@@ -187,9 +191,12 @@ def _prepare(contact: Contact, actor: User) -> tuple[InviteOutcome | None, User 
 
 
 def contacts_invite(*, contacts: list[Contact], actor: User) -> list[InviteOutcome]:
-    """Invite each contact (one e-mail per distinct address); returns one outcome per contact."""
+    """Invite each contact (one e-mail per distinct address); returns one outcome per contact.
+
+    Nothing is e-mailed here: each invitation is numbered in this transaction and, once it
+    commits, one Celery task per invitation e-mails it (portal.tasks), so a slow SMTP server
+    never holds up the page."""
     outcomes: list[InviteOutcome] = []
-    to_send: list[tuple[Contact, User, bool]] = []
     seen: set[str] = set()
     with transaction.atomic():
         for contact in contacts:
@@ -204,36 +211,76 @@ def contacts_invite(*, contacts: list[Contact], actor: User) -> list[InviteOutco
                 outcomes.append(outcome)
                 continue
             resend = PortalInvitation.objects.filter(user=user).exists()
-            to_send.append((contact, user, resend))
-    if not to_send:
-        return outcomes
-    connection = get_connection()
-    for contact, user, resend in to_send:
-        # Numbered before sending: the link names it, and replaces every earlier one.
-        invitation = PortalInvitation.objects.create(user=user, contact=contact, invited_by=actor)
-        try:
-            connection.send_messages([_invitation_message(user, contact, invitation)])
-        except Exception as exc:  # SMTP down, refused address...
-            invitation.delete()  # the earlier link (if any) stays the one that works
-            logger.warning("Could not send the portal invitation to %s: %s", user.email, exc)
-            outcomes.append(InviteOutcome(contact, "failed", f"Could not send the e-mail to {user.email}: {exc}"))
-            continue
+            # Numbered before sending: the link names it, and replaces every earlier one.
+            invitation = PortalInvitation.objects.create(user=user, contact=contact, invited_by=actor)
+            transaction.on_commit(partial(_enqueue, invitation.pk))
+            outcomes.append(
+                InviteOutcome(
+                    contact,
+                    "resent" if resend else "invited",
+                    f"{'Invitation queued again' if resend else 'Invitation queued'} for {user.email}.",
+                )
+            )
+    return outcomes
+
+
+def _enqueue(invitation_id: int) -> None:
+    from portal.tasks import invitation_send_task  # why: portal.tasks imports this module
+
+    try:
+        invitation_send_task.delay(invitation_id)
+    except Exception:  # broker down: staff can invite again (the next click is not "recent" for long)
+        logger.exception("Could not queue the portal invitation %s", invitation_id)
+
+
+def invitation_send(*, invitation_id: int) -> bool:
+    """E-mail one queued invitation, exactly once: the row is locked while sending and marked
+    e-mailed in the same transaction; an invitation already e-mailed, accepted, replaced by a
+    newer one or deleted is not sent. True when sent; SMTP errors propagate (the task retries)."""
+    with transaction.atomic():
+        invitation = (
+            PortalInvitation.objects.select_for_update()
+            .select_related("user__organization", "contact__organization")
+            .filter(pk=invitation_id)
+            .first()
+        )
+        if invitation is None or invitation.emailed_at is not None or invitation.accepted_at is not None:
+            return False
+        user = invitation.user
+        if PortalInvitation.objects.filter(user=user, pk__gt=invitation.pk).exists():
+            return False  # a newer one replaced it before it went out: only the newest is sent
+        contact = invitation.contact
+        _invitation_message(user, contact, invitation).send()
+        invitation.emailed_at = timezone.now()
+        invitation.save(update_fields=["emailed_at"])
+        organization = contact.organization if contact else user.organization
         audit_record(
-            actor=actor,
+            actor=invitation.invited_by,
             action="portal.invitation.sent",
             target=user.email,
-            summary=f"Invited {user.email} ({contact.organization}) to the client portal",
-            organization_id=contact.organization_id,
-            resent=resend,
+            summary=f"Invited {user.email} ({organization}) to the client portal",
+            organization_id=organization.pk if organization else None,
+            resent=PortalInvitation.objects.filter(user=user, pk__lt=invitation.pk).exists(),
         )
-        outcomes.append(
-            InviteOutcome(
-                contact,
-                "resent" if resend else "invited",
-                f"{'Invitation sent again' if resend else 'Invitation sent'} to {user.email}.",
-            )
-        )
-    return outcomes
+    return True
+
+
+def invitation_send_failed(*, invitation_id: int, reason: str) -> None:
+    """The last attempt failed: drop the invitation, so the earlier link (if any) is again the
+    one that works, and record why."""
+    invitation = PortalInvitation.objects.select_related("user").filter(pk=invitation_id, emailed_at=None).first()
+    if invitation is None:
+        return
+    email = invitation.user.email
+    invitation.delete()
+    logger.warning("Could not send the portal invitation to %s: %s", email, reason)
+    audit_record(
+        actor=invitation.invited_by,
+        action="portal.invitation.failed",
+        target=email,
+        summary=f"Could not e-mail the client-portal invitation to {email}",
+        reason=reason[:300],
+    )
 
 
 def organization_invite(*, organization: Organization, actor: User) -> list[InviteOutcome]:
@@ -264,7 +311,7 @@ def invitation_accept(*, user: User, password: str) -> User:
 
 def summarize(outcomes: list[InviteOutcome]) -> str:
     sent = sum(o.sent for o in outcomes)
-    parts = [f"{sent} invitation{'s' if sent != 1 else ''} sent"]
+    parts = [f"{sent} invitation{'s' if sent != 1 else ''} queued"]
     already = sum(o.status == "has_access" for o in outcomes)
     if already:
         parts.append(f"{already} already had access")

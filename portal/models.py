@@ -16,7 +16,9 @@ class PortalInvitation(models.Model):
         "organizations.Contact", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     invited_by = models.ForeignKey("accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    sent_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(default=timezone.now)  # when it was asked for (queued)
+    # When the worker e-mailed it (portal.tasks): set once, so it is never e-mailed twice.
+    emailed_at = models.DateTimeField(null=True, blank=True)
     accepted_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

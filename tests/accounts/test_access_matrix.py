@@ -9,6 +9,7 @@ import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from accounts.models import User
 from integrations.models import Integration, SyncRun, SyncTrigger
 from integrations.registry import get_provider
 from integrations.services import integration_save_settings
@@ -57,6 +58,12 @@ CORE = {
     "accounts:login": ({}, "get", PUBLIC),
     "accounts:logout": ({}, "post", PUBLIC),
     "accounts:users": ({}, "get", {ADMIN}),
+    # Users' actions with a real user: test_user_actions_with_a_real_user below.
+    "accounts:user-invite": ({}, "post", {ADMIN}),
+    "accounts:user-role": ({"pk": 1}, "post", {ADMIN}),
+    "accounts:user-deactivate": ({"pk": 1}, "post", {ADMIN}),
+    "accounts:user-reactivate": ({"pk": 1}, "post", {ADMIN}),
+    "accounts:staff-invitation": ({}, "get", PUBLIC),
     "accounts:audit": ({}, "get", {ADMIN}),
     "accounts:audit-export": ({}, "get", {ADMIN}),
     "accounts:password-reset": ({}, "get", PUBLIC),
@@ -93,8 +100,13 @@ def _all_url_names(resolver=None, namespace=""):
             yield f"{namespace}{pattern.name}"
 
 
+# Django's admin (/admin/) has its own walk, with a row of every model:
+# tests/accounts/test_admin.py (Master Admins 200; Billing staff and clients 403).
+ADMIN_SITE = "admin:"
+
+
 def test_every_url_pattern_is_in_the_matrix():
-    names = set(_all_url_names())
+    names = {name for name in _all_url_names() if not name.startswith(ADMIN_SITE)}
     assert names - set(EXPECTED) - SIGNATURE_CHECKED == set(), "add the new views to EXPECTED"
     assert set(EXPECTED) - names == set()
 
@@ -153,3 +165,34 @@ def test_post_without_csrf_token_is_refused(admin_user):
     web.force_login(admin_user)
     response = web.post(reverse("integrations:settings", args=["kaseya-bms"]), {"company_name": "x"})
     assert response.status_code == 403
+
+
+USER_ACTIONS = [
+    ("accounts:user-role", {"role": ADMIN}, lambda user: user.role == ADMIN),
+    ("accounts:user-deactivate", {}, lambda user: not user.is_active),
+    ("accounts:user-reactivate", {}, lambda user: user.is_active),
+]
+
+
+@pytest.mark.parametrize("role", [None, ADMIN, BILLING, CLIENT], ids=["anonymous", "admin", "billing", "client"])
+def test_user_actions_with_a_real_user(db, role):
+    """Each Users action on a real staff user: only a Master Admin's changes anything."""
+    target = UserFactory(role=BILLING)
+    web = Client()
+    if role:
+        web.force_login(UserFactory(role=role))
+    for name, data, changed in USER_ACTIONS:
+        response = web.post(reverse(name, kwargs={"pk": target.pk}), data)
+        target.refresh_from_db()
+        if role == ADMIN:
+            assert response.status_code == 302 and changed(target), name
+        elif role is None:
+            assert response["Location"].startswith(reverse("accounts:login"))
+        else:
+            assert response.status_code == 403
+    if role != ADMIN:
+        assert target.role == BILLING and target.is_active
+    invite = web.post(reverse("accounts:user-invite"), {"email": "new@example.com", "role": BILLING})
+    assert User.objects.filter(email="new@example.com").exists() == (role == ADMIN)
+    if role in (BILLING, CLIENT):
+        assert invite.status_code == 403

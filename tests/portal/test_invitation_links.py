@@ -6,18 +6,33 @@ import re
 from datetime import timedelta
 from urllib.parse import urlsplit
 
+import pytest
 from django.core import mail, signing
 from django.test import Client
 from django.urls import reverse
 
+from accounts.invitation_tokens import account_state as _state
 from accounts.models import User
-from portal.invitations import _SALT, _state
+from portal.invitations import _SALT
 from portal.models import PortalInvitation
 from tests.billing.factories import ContactFactory
 
 INVITATION = reverse("portal:invitation")
 PASSWORD = "blue-harbor-lantern-42"
 PASSWORDS = {"new_password1": PASSWORD, "new_password2": PASSWORD}
+
+# Invitations are e-mailed by a Celery task queued on commit: these tests commit (a
+# transactional database) and run the task at once in this process (eager), as a worker would.
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def _tasks_run_at_once():
+    from connectbooster.celery import app
+
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = False
 
 
 def _invite(billing_client, contact) -> str:
