@@ -3,6 +3,7 @@
 from tests.roles import CLIENT, STAFF
 
 PAYMENT = {"pk": 1}
+RULE = {"pk": 1, "rule_pk": 1}
 
 PAYMENTS_ACCESS = {
     # Client (another organization's payment or method is a 404: tests/payments/test_views.py).
@@ -16,11 +17,23 @@ PAYMENTS_ACCESS = {
     "client-payments:method-setup": ({}, "post", {CLIENT}),
     "client-payments:method-default": (PAYMENT, "post", {CLIENT}),
     "client-payments:method-remove": (PAYMENT, "post", {CLIENT}),
+    "client-payments:autopay": ({}, "get", {CLIENT}),
+    "client-payments:autopay-rule": (PAYMENT, "get", {CLIENT}),
+    "client-payments:autopay-move": (PAYMENT, "post", {CLIENT}),
+    "client-payments:autopay-delete": (PAYMENT, "post", {CLIENT}),
     # Staff: Master Admin and Billing staff alike (refunds included).
     "payments:list": ({}, "get", STAFF),
     "payments:detail": (PAYMENT, "get", STAFF),
     "payments:refund": (PAYMENT, "post", STAFF),
     "payments:refresh": (PAYMENT, "post", STAFF),
+    # Autopay (tests/payments/test_autopay_pages.py checks them with real rules and charges).
+    "payments:calendar": ({}, "get", STAFF),
+    "payments:approvals": ({}, "get", STAFF),
+    "payments:approval-decide": (PAYMENT, "post", STAFF),
+    "organization-autopay:rules": (PAYMENT, "get", STAFF),
+    "organization-autopay:rule": (RULE, "get", STAFF),
+    "organization-autopay:move": (RULE, "post", STAFF),
+    "organization-autopay:delete": (RULE, "post", STAFF),
 }
 
 # Checked by Stripe's signature on the raw body, not by role (tests/payments/test_webhooks.py):
