@@ -340,10 +340,23 @@ def rule_create(
     return rule
 
 
+def _rule_for_change(rule: AutopayRule) -> AutopayRule:
+    """The rule as it is now, its row locked until the commit: whether it is locked by the MSP
+    is read under the lock, so a client's change never races the MSP locking it."""
+    current = (
+        AutopayRule.objects.select_for_update()
+        .select_related("organization", "method", "contract")
+        .filter(pk=rule.pk)
+        .first()
+    )
+    if current is None:
+        raise services.PaymentRefused("This rule was deleted.")
+    return current
+
+
 def rule_update(*, rule: AutopayRule, actor: User | None, by_client: bool, **fields) -> AutopayRule:
     """Change a rule. A client may not change a locked rule, nor lock or require approval.
     Saving a rule paused after failed charges resumes it (whoever saves has seen why)."""
-    _rule_refused_for_client(rule, by_client=by_client)
     unknown = set(fields) - set(RULE_FIELDS)
     if unknown:
         raise TypeError(f"Not a rule field: {', '.join(sorted(unknown))}")
@@ -352,29 +365,32 @@ def rule_update(*, rule: AutopayRule, actor: User | None, by_client: bool, **fie
             fields.pop(name, None)
     if "invoice_status" in fields:
         fields["invoice_status"] = fields["invoice_status"] or ""
-    merged = {name: getattr(rule, name) for name in ("method", "timing", "days", "contract", "max_amount")}
-    merged.update(fields)
-    _rule_check(organization_id=rule.organization_id, fields=merged)
-    changed = {}
-    for name, value in fields.items():
-        before = getattr(rule, name)
-        if before != value:
-            changed[name] = [str(before) if before is not None else "", str(value) if value is not None else ""]
-            setattr(rule, name, value)
-    resumed = rule.paused_at is not None
-    if not changed and not resumed:
-        return rule
-    rule.paused_at, rule.pause_reason = None, ""
-    rule.error = rule_problem(rule, today=timezone.localdate())
-    rule.save()
-    _rule_audit(
-        rule=rule,
-        actor=actor,
-        action="update",
-        summary=f"Autopay rule changed: {_describe(rule)}" + (" (resumed)" if resumed else ""),
-        changed=changed,
-        by_client=by_client,
-    )
+    with transaction.atomic():
+        rule = _rule_for_change(rule)
+        _rule_refused_for_client(rule, by_client=by_client)
+        merged = {name: getattr(rule, name) for name in ("method", "timing", "days", "contract", "max_amount")}
+        merged.update(fields)
+        _rule_check(organization_id=rule.organization_id, fields=merged)
+        changed = {}
+        for name, value in fields.items():
+            before = getattr(rule, name)
+            if before != value:
+                changed[name] = [str(before) if before is not None else "", str(value) if value is not None else ""]
+                setattr(rule, name, value)
+        resumed = rule.paused_at is not None
+        if not changed and not resumed:
+            return rule
+        rule.paused_at, rule.pause_reason = None, ""
+        rule.error = rule_problem(rule, today=timezone.localdate())
+        rule.save()
+        _rule_audit(
+            rule=rule,
+            actor=actor,
+            action="update",
+            summary=f"Autopay rule changed: {_describe(rule)}" + (" (resumed)" if resumed else ""),
+            changed=changed,
+            by_client=by_client,
+        )
     return rule
 
 
@@ -383,7 +399,6 @@ def rule_move(*, rule: AutopayRule, actor: User | None, by_client: bool, directi
     a locked rule nor another rule past one (a locked rule keeps its place)."""
     if direction not in ("up", "down"):
         raise services.PaymentRefused("Move a rule up or down.")
-    _rule_refused_for_client(rule, by_client=by_client)
     with transaction.atomic():
         ordered = list(
             AutopayRule.objects.select_for_update()
@@ -393,6 +408,7 @@ def rule_move(*, rule: AutopayRule, actor: User | None, by_client: bool, directi
         index = next((n for n, r in enumerate(ordered) if r.pk == rule.pk), None)
         if index is None:
             raise services.PaymentRefused("This rule was deleted.")
+        _rule_refused_for_client(ordered[index], by_client=by_client)
         other = index - 1 if direction == "up" else index + 1
         if not 0 <= other < len(ordered):
             raise services.PaymentRefused(f"This rule is {'first' if direction == 'up' else 'last'} already.")
@@ -417,8 +433,9 @@ def rule_move(*, rule: AutopayRule, actor: User | None, by_client: bool, directi
 def rule_delete(*, rule: AutopayRule, actor: User | None, by_client: bool) -> None:
     """Delete a rule. Charges it scheduled and not yet made are skipped ("Its rule was
     deleted."); charges made keep their payments."""
-    _rule_refused_for_client(rule, by_client=by_client)
     with transaction.atomic():
+        rule = _rule_for_change(rule)
+        _rule_refused_for_client(rule, by_client=by_client)
         ScheduledCharge.objects.filter(
             rule=rule,
             status__in=[

@@ -458,3 +458,18 @@ def test_a_client_without_an_organization_sees_an_empty_autopay_page(db):
     web = Client()
     web.force_login(UserFactory(role=CLIENT))
     assert web.get(reverse("client-payments:autopay")).status_code == 200
+
+
+def test_a_client_change_read_before_the_msp_locked_the_rule_is_refused(admin_user, contact, organization, method):
+    """The lock is read under the row's lock, not from the copy the client's request loaded."""
+    stale = rule_for(organization, method)
+    autopay.rule_update(rule=AutopayRule.objects.get(pk=stale.pk), actor=admin_user, by_client=False, locked=True)
+    for change in (
+        lambda: autopay.rule_update(rule=stale, actor=contact, by_client=True, days=9),
+        lambda: autopay.rule_move(rule=stale, actor=contact, by_client=True, direction="down"),
+        lambda: autopay.rule_delete(rule=stale, actor=contact, by_client=True),
+    ):
+        with pytest.raises(services.PaymentRefused, match="locked"):
+            change()
+    stale.refresh_from_db()
+    assert (stale.days, stale.locked) == (3, True)
