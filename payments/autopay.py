@@ -7,6 +7,8 @@ Invariants:
   locked, the payable amount checked), with a key made from the charge row and its attempt
   number: a run repeated, or two runs at once, make one payment per attempt, and a client who
   paid first leaves nothing for autopay to take.
+- Rule changes (create, update, move, delete) and approval decisions are audited; a client
+  never changes a rule the MSP locked, nor locks one or makes it wait for approval.
 - A rule whose method was removed or has expired, or whose contract has ended, shows the error
   and charges nothing. Failed charges are retried after ``PAYMENTS_AUTOPAY_RETRY_DAYS``; after the
   last the rule pauses.
@@ -14,9 +16,9 @@ Invariants:
 
 from __future__ import annotations
 
-import calendar
 import logging
 from datetime import date, timedelta
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -24,64 +26,27 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.services import audit_record
-from billing.models import Invoice
 from integrations.base import IntegrationError
-from payments import selectors, services
+from organizations.models import Contract, Organization
+from payments import selectors, services, signals
 from payments.models import (
     AutopayRule,
     AutopayTiming,
     Initiator,
+    PaymentMethod,
     PaymentStatus,
     ScheduledCharge,
     ScheduledChargeStatus,
 )
+
+# The rule's pure reads live in selectors (the pages evaluate them too); named here as before.
+from payments.selectors import rule_matches, rule_problem, slot_for
 
 logger = logging.getLogger(__name__)
 
 
 def retry_days() -> tuple[int, ...]:
     return tuple(settings.PAYMENTS_AUTOPAY_RETRY_DAYS)
-
-
-def rule_problem(rule: AutopayRule, *, today: date) -> str:
-    """Why the rule cannot charge now ("" when it can)."""
-    method = rule.method
-    if method.removed_at is not None:
-        return f"Its payment method ({method.label}) was removed."
-    if method.is_expired:
-        return f"Its payment method ({method.label}) has expired."
-    contract = rule.contract
-    if contract is not None and contract.end_date is not None and contract.end_date.date() < today:
-        return f"Its contract {contract.name} ended on {contract.end_date:%Y-%m-%d}."
-    return ""
-
-
-def slot_for(rule: AutopayRule, invoice: Invoice) -> date | None:
-    """The day the rule charges the invoice (None: the invoice lacks the date it needs)."""
-    if rule.timing == AutopayTiming.DAYS_BEFORE_DUE:
-        return invoice.due_date.date() - timedelta(days=rule.days) if invoice.due_date else None
-    if rule.timing == AutopayTiming.DAYS_AFTER_DUE:
-        return invoice.due_date.date() + timedelta(days=rule.days) if invoice.due_date else None
-    if rule.timing == AutopayTiming.DAYS_AFTER_INVOICE:
-        return invoice.invoice_date.date() + timedelta(days=rule.days) if invoice.invoice_date else None
-    if rule.timing == AutopayTiming.DAY_OF_MONTH:
-        if not invoice.invoice_date:
-            return None
-        start = invoice.invoice_date.date()
-        year, month = start.year, start.month
-        for _ in range(2):
-            day = min(rule.days or 1, calendar.monthrange(year, month)[1])
-            candidate = date(year, month, day)
-            if candidate >= start:
-                return candidate
-            year, month = (year + 1, 1) if month == 12 else (year, month + 1)
-    return None
-
-
-def rule_matches(rule: AutopayRule, invoice: Invoice) -> bool:
-    if rule.max_amount is not None and invoice.balance_due > rule.max_amount:
-        return False
-    return not (rule.invoice_status and invoice.status != rule.invoice_status)
 
 
 def autopay_evaluate(*, today: date | None = None) -> dict[str, int]:
@@ -220,25 +185,37 @@ def _follow_attempts(*, today: date) -> int:
                 paused_at=timezone.now(),
                 pause_reason=f"Paused after {charge.attempts} failed attempts: {reason}"[:500],
             )
+            _announce(charge.organization_id)
     return followed
 
 
 def scheduled_charge_decide(
     *, charge: ScheduledCharge, actor: User, decision: str, charge_on: date | None = None
 ) -> ScheduledCharge:
-    """Autopay approvals: approve, skip, or reschedule a charge awaiting approval."""
-    if charge.status not in (ScheduledChargeStatus.AWAITING_APPROVAL, ScheduledChargeStatus.SCHEDULED):
-        raise services.PaymentRefused(f"This charge is {charge.get_status_display().lower()} already.")
+    """Autopay approvals: approve, skip, or reschedule a charge awaiting approval (or scheduled).
+
+    Exactly once: the decision is a conditional update of the row, so a second click (or two
+    staff at once) finds it decided and is refused; rescheduling to the day it already has
+    changes nothing either. Audited."""
+    open_statuses = [ScheduledChargeStatus.AWAITING_APPROVAL, ScheduledChargeStatus.SCHEDULED]
+    pending = ScheduledCharge.objects.filter(pk=charge.pk, status__in=open_statuses)
     if decision == "approve":
-        charge.status = ScheduledChargeStatus.APPROVED
+        changes = {"status": ScheduledChargeStatus.APPROVED}
     elif decision == "skip":
-        charge.status = ScheduledChargeStatus.SKIPPED
+        changes = {"status": ScheduledChargeStatus.SKIPPED, "note": f"Skipped by {actor.email}."[:500]}
     elif decision == "reschedule" and charge_on is not None:
-        charge.charge_on = charge_on
+        if charge_on < timezone.localdate():
+            raise services.PaymentRefused("Choose today or a later day.")
+        changes = {"charge_on": charge_on}
+        pending = pending.exclude(charge_on=charge_on)
     else:
         raise services.PaymentRefused("Choose approve, skip, or a new date.")
-    charge.decided_by = actor
-    charge.save(update_fields=["status", "charge_on", "decided_by"])
+    if not pending.update(decided_by=actor, **changes):
+        charge.refresh_from_db()
+        if decision == "reschedule" and charge.status in open_statuses:
+            raise services.PaymentRefused(f"This charge is set for {charge.charge_on:%Y-%m-%d} already.")
+        raise services.PaymentRefused(f"This charge is {charge.get_status_display().lower()} already.")
+    charge.refresh_from_db()
     audit_record(
         actor=actor,
         action=f"autopay.{decision}",
@@ -247,3 +224,231 @@ def scheduled_charge_decide(
         scheduled_charge_id=charge.pk,
     )
     return charge
+
+
+# --- rules (Organizations > an organization > Autopay, and the client's Autopay page) --------
+
+# What a client may not set: the MSP's controls.
+STAFF_ONLY_FIELDS = ("locked", "requires_approval")
+RULE_FIELDS = ("method", "timing", "days", "contract", "max_amount", "invoice_status", "enabled", *STAFF_ONLY_FIELDS)
+
+
+def _rule_refused_for_client(rule: AutopayRule, *, by_client: bool) -> None:
+    if by_client and rule.locked:
+        raise services.PaymentRefused("This rule is locked by your service provider; ask them to change it.")
+
+
+def _rule_check(*, organization_id: int, fields: dict) -> None:
+    method = fields.get("method")
+    if method is not None and (
+        method.organization_id != organization_id or not method.is_saved or method.removed_at is not None
+    ):
+        raise services.PaymentRefused("Choose one of the organization's saved payment methods.")
+    contract = fields.get("contract")
+    if contract is not None and contract.organization_id != organization_id:
+        raise services.PaymentRefused("Choose one of the organization's contracts.")
+    timing, days = fields.get("timing"), fields.get("days")
+    if timing == AutopayTiming.DAY_OF_MONTH and not (days and 1 <= days <= 31):
+        raise services.PaymentRefused("A day of the month is between 1 and 31.")
+    if timing is not None and days is not None and not 0 <= days <= 365:
+        raise services.PaymentRefused("Enter a number of days between 0 and 365.")
+    max_amount = fields.get("max_amount")
+    if max_amount is not None and max_amount <= 0:
+        raise services.PaymentRefused("The largest amount must be more than 0.")
+
+
+def _describe(rule: AutopayRule) -> str:
+    return f"{rule.method.label}, {selectors.rule_when(rule)}"
+
+
+def _announce(organization_id: int) -> None:
+    """After the commit: the client's invoice lists say which rule pays each invoice."""
+
+    def send():
+        for receiver, outcome in signals.autopay_changed.send_robust(
+            sender=AutopayRule, organization_id=organization_id
+        ):
+            if isinstance(outcome, Exception):
+                logger.error("autopay_changed receiver %r failed: %s", receiver, outcome)
+
+    transaction.on_commit(send)
+
+
+def _rule_audit(*, rule: AutopayRule, actor: User | None, action: str, summary: str, **details) -> None:
+    _announce(rule.organization_id)
+    audit_record(
+        actor=actor,
+        action=f"autopay.rule_{action}",
+        target=rule.organization.name,
+        summary=summary,
+        rule_id=rule.pk,
+        organization_id=rule.organization_id,
+        **details,
+    )
+
+
+def rule_create(
+    *,
+    organization: Organization,
+    actor: User | None,
+    by_client: bool,
+    method: PaymentMethod,
+    timing: str,
+    days: int,
+    contract: Contract | None = None,
+    max_amount: Decimal | None = None,
+    invoice_status: str = "",
+    enabled: bool = True,
+    locked: bool = False,
+    requires_approval: bool = False,
+) -> AutopayRule:
+    """A new rule, last in the organization's order. A client's rule is never locked nor
+    waits for approval (those are the MSP's to set)."""
+    if by_client:
+        locked = requires_approval = False
+    fields = {
+        "method": method,
+        "timing": timing,
+        "days": days,
+        "contract": contract,
+        "max_amount": max_amount,
+        "invoice_status": invoice_status or "",
+        "enabled": enabled,
+        "locked": locked,
+        "requires_approval": requires_approval,
+    }
+    _rule_check(organization_id=organization.pk, fields=fields)
+    with transaction.atomic():
+        last = (
+            AutopayRule.objects.select_for_update()
+            .filter(organization=organization)
+            .order_by("-position")
+            .values_list("position", flat=True)
+            .first()
+        )
+        rule = AutopayRule(organization=organization, position=(last + 1) if last is not None else 0, **fields)
+        rule.created_by = actor if actor and actor.pk else None
+        rule.error = rule_problem(rule, today=timezone.localdate())
+        rule.save()
+        _rule_audit(
+            rule=rule,
+            actor=actor,
+            action="create",
+            summary=f"Autopay rule added: {_describe(rule)}",
+            by_client=by_client,
+        )
+    return rule
+
+
+def _rule_for_change(rule: AutopayRule) -> AutopayRule:
+    """The rule as it is now, its row locked until the commit: whether it is locked by the MSP
+    is read under the lock, so a client's change never races the MSP locking it."""
+    current = (
+        AutopayRule.objects.select_for_update()
+        .select_related("organization", "method", "contract")
+        .filter(pk=rule.pk)
+        .first()
+    )
+    if current is None:
+        raise services.PaymentRefused("This rule was deleted.")
+    return current
+
+
+def rule_update(*, rule: AutopayRule, actor: User | None, by_client: bool, **fields) -> AutopayRule:
+    """Change a rule. A client may not change a locked rule, nor lock or require approval.
+    Saving a rule paused after failed charges resumes it (whoever saves has seen why)."""
+    unknown = set(fields) - set(RULE_FIELDS)
+    if unknown:
+        raise TypeError(f"Not a rule field: {', '.join(sorted(unknown))}")
+    if by_client:
+        for name in STAFF_ONLY_FIELDS:
+            fields.pop(name, None)
+    if "invoice_status" in fields:
+        fields["invoice_status"] = fields["invoice_status"] or ""
+    with transaction.atomic():
+        rule = _rule_for_change(rule)
+        _rule_refused_for_client(rule, by_client=by_client)
+        merged = {name: getattr(rule, name) for name in ("method", "timing", "days", "contract", "max_amount")}
+        merged.update(fields)
+        _rule_check(organization_id=rule.organization_id, fields=merged)
+        changed = {}
+        for name, value in fields.items():
+            before = getattr(rule, name)
+            if before != value:
+                changed[name] = [str(before) if before is not None else "", str(value) if value is not None else ""]
+                setattr(rule, name, value)
+        resumed = rule.paused_at is not None
+        if not changed and not resumed:
+            return rule
+        rule.paused_at, rule.pause_reason = None, ""
+        rule.error = rule_problem(rule, today=timezone.localdate())
+        rule.save()
+        _rule_audit(
+            rule=rule,
+            actor=actor,
+            action="update",
+            summary=f"Autopay rule changed: {_describe(rule)}" + (" (resumed)" if resumed else ""),
+            changed=changed,
+            by_client=by_client,
+        )
+    return rule
+
+
+def rule_move(*, rule: AutopayRule, actor: User | None, by_client: bool, direction: str) -> AutopayRule:
+    """Swap the rule with its neighbour above ("up") or below ("down"). A client moves neither
+    a locked rule nor another rule past one (a locked rule keeps its place)."""
+    if direction not in ("up", "down"):
+        raise services.PaymentRefused("Move a rule up or down.")
+    with transaction.atomic():
+        ordered = list(
+            AutopayRule.objects.select_for_update()
+            .filter(organization_id=rule.organization_id)
+            .order_by("position", "id")
+        )
+        index = next((n for n, r in enumerate(ordered) if r.pk == rule.pk), None)
+        if index is None:
+            raise services.PaymentRefused("This rule was deleted.")
+        _rule_refused_for_client(ordered[index], by_client=by_client)
+        other = index - 1 if direction == "up" else index + 1
+        if not 0 <= other < len(ordered):
+            raise services.PaymentRefused(f"This rule is {'first' if direction == 'up' else 'last'} already.")
+        if by_client and ordered[other].locked:
+            raise services.PaymentRefused("A rule locked by your service provider keeps its place.")
+        ordered[index], ordered[other] = ordered[other], ordered[index]
+        for position, each in enumerate(ordered):
+            if each.position != position:
+                AutopayRule.objects.filter(pk=each.pk).update(position=position)
+            each.position = position
+        moved = ordered[other]
+        _rule_audit(
+            rule=moved,
+            actor=actor,
+            action="move",
+            summary=f"Autopay rule moved {direction} to place {other + 1}: {_describe(moved)}",
+            by_client=by_client,
+        )
+    return moved
+
+
+def rule_delete(*, rule: AutopayRule, actor: User | None, by_client: bool) -> None:
+    """Delete a rule. Charges it scheduled and not yet made are skipped ("Its rule was
+    deleted."); charges made keep their payments."""
+    with transaction.atomic():
+        rule = _rule_for_change(rule)
+        _rule_refused_for_client(rule, by_client=by_client)
+        ScheduledCharge.objects.filter(
+            rule=rule,
+            status__in=[
+                ScheduledChargeStatus.SCHEDULED,
+                ScheduledChargeStatus.AWAITING_APPROVAL,
+                ScheduledChargeStatus.APPROVED,
+            ],
+        ).update(status=ScheduledChargeStatus.SKIPPED, note="Its rule was deleted.")
+        _rule_audit(
+            rule=rule,
+            actor=actor,
+            action="delete",
+            summary=f"Autopay rule deleted: {_describe(rule)}",
+            by_client=by_client,
+        )
+        rule.delete()

@@ -14,4 +14,8 @@ urlpatterns = [
     path("payment-methods/setup/", client_views.MethodSetupView.as_view(), name="method-setup"),
     path("payment-methods/<int:pk>/default/", client_views.MethodDefaultView.as_view(), name="method-default"),
     path("payment-methods/<int:pk>/remove/", client_views.MethodRemoveView.as_view(), name="method-remove"),
+    path("autopay/", client_views.AutopayView.as_view(), name="autopay"),
+    path("autopay/<int:pk>/", client_views.AutopayRuleView.as_view(), name="autopay-rule"),
+    path("autopay/<int:pk>/move/", client_views.AutopayRuleMoveView.as_view(), name="autopay-move"),
+    path("autopay/<int:pk>/delete/", client_views.AutopayRuleDeleteView.as_view(), name="autopay-delete"),
 ]

@@ -1,4 +1,5 @@
-"""The client's payment pages: pay invoices, follow a payment, payment methods, history, receipts.
+"""The client's payment pages: pay invoices, follow a payment, payment methods, history, receipts,
+and Autopay (the organization's rules; a rule the MSP locked is read-only here).
 
 Every lookup is scoped by ``request.user.organization``: another organization's invoice,
 payment or method answers 404 whatever id is tried. Card data never reaches these views: the
@@ -21,8 +22,8 @@ from django.views import View
 
 from accounts.permissions import ClientContactRequiredMixin
 from integrations.base import IntegrationError
-from payments import selectors, services
-from payments.forms import MethodSaveForm, PayForm, new_attempt_token, parse_amount
+from payments import autopay, selectors, services
+from payments.forms import AutopayRuleForm, MethodSaveForm, PayForm, new_attempt_token, parse_amount
 from payments.models import Initiator, MethodKind, Payment, PaymentStatus
 
 # The status panel re-reads a charge in flight at most this often (webhooks may lag or be lost).
@@ -274,3 +275,94 @@ class MethodRemoveView(ClientPaymentsMixin, View):
         else:
             messages.success(request, f"{method.label} was removed.")
         return redirect(reverse("client-payments:methods"))
+
+
+# --- Autopay ---------------------------------------------------------------------------------
+
+
+class ClientAutopayMixin(ClientPaymentsMixin):
+    def rule_form(self, data=None, initial=None) -> AutopayRuleForm:
+        return AutopayRuleForm(
+            data,
+            initial=initial,
+            organization_id=self.organization_id or 0,
+            staff=False,
+            statuses=selectors.invoice_statuses(),
+        )
+
+
+class AutopayView(ClientAutopayMixin, View):
+    """The organization's rules in order, and a form to add one on a saved method."""
+
+    template_name = "payments/client_autopay.html"
+
+    def get(self, request, form=None, status: int = 200):
+        context = {
+            "rules": selectors.organization_rules(organization_id=self.organization_id),
+            "form": form or self.rule_form(),
+            "has_methods": bool(self.organization_id)
+            and selectors.saved_methods(organization_id=self.organization_id).exists(),
+            "staff": False,
+        }
+        return render(request, self.template_name, context, status=status)
+
+    def post(self, request):
+        if self.organization is None:
+            raise Http404("No organization to set autopay for.")
+        form = self.rule_form(request.POST)
+        if not form.is_valid():
+            return self.get(request, form=form, status=400)
+        try:
+            autopay.rule_create(organization=self.organization, actor=request.user, by_client=True, **form.cleaned_data)
+        except services.PaymentRefused as exc:
+            form.add_error(None, str(exc))
+            return self.get(request, form=form, status=400)
+        messages.success(request, "Autopay is on: the rule was added.")
+        return redirect("client-payments:autopay")
+
+
+class AutopayRuleView(ClientAutopayMixin, View):
+    """One rule: the form to change it, or (locked by the MSP) what it does, read-only."""
+
+    template_name = "payments/client_autopay_rule.html"
+
+    def get(self, request, pk: int, form=None, status: int = 200):
+        rule = selectors.rule_get(organization_id=self.organization_id, pk=pk)
+        if form is None and not rule.locked:
+            form = self.rule_form(initial=AutopayRuleForm.initial_of(rule))
+        return render(request, self.template_name, {"rule": rule, "form": form, "staff": False}, status=status)
+
+    def post(self, request, pk: int):
+        rule = selectors.rule_get(organization_id=self.organization_id, pk=pk)
+        form = self.rule_form(request.POST)
+        if not form.is_valid():
+            return self.get(request, pk, form=form, status=400)
+        try:
+            autopay.rule_update(rule=rule, actor=request.user, by_client=True, **form.cleaned_data)
+        except services.PaymentRefused as exc:
+            messages.error(request, str(exc))
+            return redirect("client-payments:autopay")
+        messages.success(request, "The autopay rule was saved.")
+        return redirect("client-payments:autopay")
+
+
+class AutopayRuleMoveView(ClientAutopayMixin, View):
+    def post(self, request, pk: int):
+        rule = selectors.rule_get(organization_id=self.organization_id, pk=pk)
+        try:
+            autopay.rule_move(rule=rule, actor=request.user, by_client=True, direction=request.POST.get("direction"))
+        except services.PaymentRefused as exc:
+            messages.error(request, str(exc))
+        return redirect("client-payments:autopay")
+
+
+class AutopayRuleDeleteView(ClientAutopayMixin, View):
+    def post(self, request, pk: int):
+        rule = selectors.rule_get(organization_id=self.organization_id, pk=pk)
+        try:
+            autopay.rule_delete(rule=rule, actor=request.user, by_client=True)
+        except services.PaymentRefused as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, "The autopay rule was deleted.")
+        return redirect("client-payments:autopay")

@@ -5,8 +5,10 @@ from decimal import Decimal, InvalidOperation
 
 from django import forms
 
-from organizations.models import Organization
-from payments.models import MethodKind, PaymentStatus
+from organizations.models import Contract, Organization
+from payments.autopay import STAFF_ONLY_FIELDS as AUTOPAY_STAFF_ONLY_FIELDS
+from payments.models import AutopayTiming, MethodKind, PaymentMethod, PaymentStatus
+from payments.selectors import organization_contracts, saved_methods
 
 SETUP_ID = r"^seti_[A-Za-z0-9_]+$"
 
@@ -68,3 +70,85 @@ class PaymentFilterForm(forms.Form):
     method = forms.ChoiceField(required=False, choices=[("", "Any method"), *MethodKind.choices], label="Method")
     date_from = forms.DateField(required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}))
     date_to = forms.DateField(required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}))
+
+
+class AutopayRuleForm(forms.Form):
+    """One autopay rule, as staff (``staff=True``: may lock it and make it wait for approval)
+    or the client edit it. Methods and contracts are the organization's only."""
+
+    method = forms.ModelChoiceField(queryset=PaymentMethod.objects.none(), label="Pay with", empty_label=None)
+    timing = forms.ChoiceField(choices=AutopayTiming.choices, label="When")
+    days = forms.IntegerField(min_value=0, max_value=365, initial=0, label="Days (or the day of the month)")
+    contract = forms.ModelChoiceField(
+        queryset=Contract.objects.none(), required=False, empty_label="Any contract", label="Contract"
+    )
+    max_amount = forms.DecimalField(
+        required=False, min_value=Decimal("0.01"), max_digits=14, decimal_places=2, label="Amount at most"
+    )
+    invoice_status = forms.ChoiceField(required=False, label="Invoice status")
+    enabled = forms.BooleanField(required=False, initial=True, label="On")
+    locked = forms.BooleanField(required=False, label="Locked (the client cannot change it)")
+    requires_approval = forms.BooleanField(required=False, label="Charges wait for approval")
+
+    def __init__(self, *args, organization_id: int, staff: bool, statuses: list[str], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["method"].queryset = saved_methods(organization_id=organization_id)
+        self.fields["contract"].queryset = organization_contracts(organization_id=organization_id)
+        current = self.initial.get("invoice_status") or ""
+        choices = [("", "Any status"), *((s, s) for s in statuses)]
+        if current and current not in statuses:
+            choices.append((current, current))
+        self.fields["invoice_status"].choices = choices
+        if not staff:
+            for name in AUTOPAY_STAFF_ONLY_FIELDS:
+                del self.fields[name]
+        for field in self.fields.values():
+            if isinstance(field.widget, forms.CheckboxInput):
+                css = "form-check-input"
+            elif isinstance(field, forms.ChoiceField):
+                css = "form-select"
+            else:
+                css = "form-control"
+            field.widget.attrs.setdefault("class", css)
+
+    def clean(self):
+        cleaned = super().clean()
+        timing, days = cleaned.get("timing"), cleaned.get("days")
+        if timing == AutopayTiming.DAY_OF_MONTH and days is not None and not 1 <= days <= 31:
+            self.add_error("days", "A day of the month is between 1 and 31.")
+        return cleaned
+
+    @classmethod
+    def initial_of(cls, rule) -> dict:
+        return {
+            "method": rule.method_id,
+            "timing": rule.timing,
+            "days": rule.days,
+            "contract": rule.contract_id,
+            "max_amount": rule.max_amount,
+            "invoice_status": rule.invoice_status,
+            "enabled": rule.enabled,
+            "locked": rule.locked,
+            "requires_approval": rule.requires_approval,
+        }
+
+
+class AutopayDecisionForm(forms.Form):
+    decision = forms.ChoiceField(choices=[("approve", "Approve"), ("skip", "Skip"), ("reschedule", "Reschedule")])
+    charge_on = forms.DateField(required=False, label="New date", widget=forms.DateInput(attrs={"type": "date"}))
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("decision") == "reschedule" and not cleaned.get("charge_on"):
+            self.add_error("charge_on", "Choose the day to charge it.")
+        return cleaned
+
+
+class CalendarMonthForm(forms.Form):
+    month = forms.RegexField(regex=r"^\d{4}-(0[1-9]|1[0-2])$", required=False)
+    organization = forms.ModelChoiceField(
+        queryset=Organization.objects.filter(deleted_at__isnull=True).only("id", "name"),
+        required=False,
+        empty_label="Every organization",
+        widget=forms.Select(attrs={"class": "form-select"}),
+    )

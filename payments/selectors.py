@@ -5,27 +5,36 @@ Invariants:
   does not reflect yet (``unreflected_amounts``): in flight, or succeeded since the balance
   was synced. Nobody pays twice while the sync catches up.
 - Every client read is scoped by organization; another organization's payment answers 404.
+- Autopay reads evaluate rules in one pass over the invoices shown (a query for the rules, none
+  per invoice), with the same first-match rule as the daily run (``rule_matches``, ``slot_for``).
 """
 
 from __future__ import annotations
 
+import calendar
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 from django.conf import settings
 from django.db.models import QuerySet
 from django.http import Http404
+from django.utils import timezone
 
 from billing.models import Invoice
+from organizations.models import Contract
 from payments.models import (
     IN_FLIGHT_STATUSES,
+    AutopayRule,
+    AutopayTiming,
     Payment,
     PaymentAllocation,
     PaymentMethod,
     PaymentStatus,
+    ScheduledCharge,
+    ScheduledChargeStatus,
 )
 
 ZERO = Decimal("0")
@@ -166,3 +175,279 @@ def payment_get(*, pk: int) -> Payment:
     if payment is None:
         raise Http404("No such payment.")
     return payment
+
+
+# --- autopay ---------------------------------------------------------------------------------
+
+
+def rule_problem(rule: AutopayRule, *, today: date) -> str:
+    """Why the rule cannot charge now ("" when it can)."""
+    method = rule.method
+    if method.removed_at is not None:
+        return f"Its payment method ({method.label}) was removed."
+    if method.is_expired:
+        return f"Its payment method ({method.label}) has expired."
+    contract = rule.contract
+    if contract is not None and contract.end_date is not None and contract.end_date.date() < today:
+        return f"Its contract {contract.name} ended on {contract.end_date:%Y-%m-%d}."
+    return ""
+
+
+def slot_for(rule: AutopayRule, invoice: Invoice) -> date | None:
+    """The day the rule charges the invoice (None: the invoice lacks the date it needs)."""
+    if rule.timing == AutopayTiming.DAYS_BEFORE_DUE:
+        return invoice.due_date.date() - timedelta(days=rule.days) if invoice.due_date else None
+    if rule.timing == AutopayTiming.DAYS_AFTER_DUE:
+        return invoice.due_date.date() + timedelta(days=rule.days) if invoice.due_date else None
+    if rule.timing == AutopayTiming.DAYS_AFTER_INVOICE:
+        return invoice.invoice_date.date() + timedelta(days=rule.days) if invoice.invoice_date else None
+    if rule.timing == AutopayTiming.DAY_OF_MONTH:
+        if not invoice.invoice_date:
+            return None
+        start = invoice.invoice_date.date()
+        year, month = start.year, start.month
+        for _ in range(2):
+            day = min(rule.days or 1, calendar.monthrange(year, month)[1])
+            candidate = date(year, month, day)
+            if candidate >= start:
+                return candidate
+            year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return None
+
+
+def rule_matches(rule: AutopayRule, invoice: Invoice) -> bool:
+    if rule.max_amount is not None and invoice.balance_due > rule.max_amount:
+        return False
+    return not (rule.invoice_status and invoice.status != rule.invoice_status)
+
+
+def rule_when(rule: AutopayRule) -> str:
+    """ "3 days before the due date", "on day 5 of the month"..."""
+    days = f"{rule.days} day{'s' if rule.days != 1 else ''}"
+    if rule.timing == AutopayTiming.DAYS_BEFORE_DUE:
+        return f"{days} before the due date" if rule.days else "on the due date"
+    if rule.timing == AutopayTiming.DAYS_AFTER_DUE:
+        return f"{days} after the due date" if rule.days else "on the due date"
+    if rule.timing == AutopayTiming.DAYS_AFTER_INVOICE:
+        return f"{days} after the invoice date" if rule.days else "on the invoice date"
+    return f"on day {rule.days} of the month"
+
+
+def rule_criteria(rule: AutopayRule) -> str:
+    """ "Contract Managed services, at most 500.00, status Sent" or "Every invoice"."""
+    parts = []
+    if rule.contract_id:
+        parts.append(f"contract {rule.contract.name}")
+    if rule.max_amount is not None:
+        parts.append(f"at most {rule.max_amount:,.2f}")
+    if rule.invoice_status:
+        parts.append(f"status {rule.invoice_status}")
+    if not parts:
+        return "Every open invoice"
+    text = ", ".join(parts)
+    return text[0].upper() + text[1:]
+
+
+def _today() -> date:
+    return timezone.localdate()
+
+
+def rule_current_problem(rule: AutopayRule, *, today: date | None = None) -> str:
+    """What stops the rule now: its method or contract as they are today, or what the daily
+    run recorded (the pages must not wait for the next run to show a removed card)."""
+    return rule_problem(rule, today=today or _today()) or rule.error
+
+
+def organization_rules(*, organization_id: int | None) -> list[AutopayRule]:
+    """The organization's rules in order, each with ``problem`` (what stops it, or "")."""
+    if organization_id is None:
+        return []
+    rules = list(
+        AutopayRule.objects.filter(organization_id=organization_id)
+        .select_related("method", "contract")
+        .order_by("position", "id")
+    )
+    today = _today()
+    for rule in rules:
+        rule.problem = rule_current_problem(rule, today=today)
+    return rules
+
+
+def rule_get(*, organization_id: int | None, pk: int) -> AutopayRule:
+    """One of the organization's rules, or Http404 (never another organization's)."""
+    rule = (
+        AutopayRule.objects.filter(organization_id=organization_id or 0, pk=pk)
+        .select_related("organization", "method", "contract")
+        .first()
+    )
+    if rule is None:
+        raise Http404("No such autopay rule.")
+    rule.problem = rule_current_problem(rule)
+    return rule
+
+
+def organization_contracts(*, organization_id: int) -> QuerySet[Contract]:
+    return Contract.objects.filter(organization_id=organization_id, deleted_at__isnull=True).order_by("name", "id")
+
+
+def invoice_statuses() -> list[str]:
+    """The invoice statuses BMS uses (as synced), for the rule's status criterion."""
+    return sorted(
+        s for s in Invoice.objects.exclude(status="").values_list("status", flat=True).distinct().order_by() if s
+    )
+
+
+@dataclass(frozen=True)
+class AutopayEligibility:
+    rule: AutopayRule
+    position: int  # 1-based, as the pages number the rules
+    charge_on: date | None  # None: the invoice lacks the date the rule needs
+
+
+def autopay_eligibility(invoices: Iterable[Invoice]) -> dict[int, AutopayEligibility]:
+    """Per open invoice that a rule would pay, the first active rule (by position) it matches,
+    as the daily run chooses. One query for the rules of every organization shown."""
+    invoices = [i for i in invoices if i.balance_due > 0]
+    organization_ids = {i.organization_id for i in invoices if i.organization_id}
+    if not organization_ids:
+        return {}
+    today = _today()
+    by_organization: dict[int, list[tuple[int, AutopayRule]]] = defaultdict(list)
+    rules = (
+        AutopayRule.objects.filter(organization_id__in=organization_ids)
+        .select_related("method", "contract")
+        .order_by("organization_id", "position", "id")
+    )
+    for rule in rules:
+        numbered = by_organization[rule.organization_id]
+        position = len(numbered) + 1
+        numbered.append((position, rule))
+    eligible = {}
+    for invoice in invoices:
+        for position, rule in by_organization.get(invoice.organization_id, []):
+            if not rule.enabled or rule.paused_at or rule_current_problem(rule, today=today):
+                continue
+            if rule_matches(rule, invoice):
+                eligible[invoice.pk] = AutopayEligibility(rule, position, slot_for(rule, invoice))
+                break
+    return eligible
+
+
+@dataclass(frozen=True)
+class CalendarEntry:
+    """A charge on the payments calendar: scheduled already (``charge`` set) or foreseen from
+    the rules (the daily run will schedule it on that day)."""
+
+    day: date
+    organization_name: str
+    invoice: Invoice
+    rule: AutopayRule | None
+    amount: Decimal
+    status: str  # a ScheduledChargeStatus value, or "forecast"
+    status_label: str
+    charge: ScheduledCharge | None = None
+
+    @property
+    def awaiting_approval(self) -> bool:
+        if self.charge is not None:
+            return self.status == ScheduledChargeStatus.AWAITING_APPROVAL
+        return bool(self.rule and self.rule.requires_approval)
+
+
+def payments_calendar(*, date_from: date, date_to: date, organization_id: int | None = None) -> dict[date, list]:
+    """Charges by day between the two dates (inclusive), days in order: the scheduled charges,
+    and from today on the charges the rules will schedule (payable invoices no charge holds)."""
+    charges = ScheduledCharge.objects.filter(charge_on__gte=date_from, charge_on__lte=date_to).select_related(
+        "organization", "invoice", "rule", "rule__method", "payment"
+    )
+    if organization_id:
+        charges = charges.filter(organization_id=organization_id)
+    days: dict[date, list[CalendarEntry]] = defaultdict(list)
+    for charge in charges.order_by("charge_on", "organization__name", "id"):
+        days[charge.charge_on].append(
+            CalendarEntry(
+                day=charge.charge_on,
+                organization_name=charge.organization.name,
+                invoice=charge.invoice,
+                rule=charge.rule,
+                amount=charge.payment.amount if charge.payment_id else charge.invoice.balance_due,
+                status=charge.status,
+                status_label=charge.get_status_display(),
+                charge=charge,
+            )
+        )
+    today = _today()
+    if date_to >= today:
+        for entry in _forecast(date_from=max(date_from, today), date_to=date_to, organization_id=organization_id):
+            days[entry.day].append(entry)
+    return dict(sorted(days.items()))
+
+
+def _forecast(*, date_from: date, date_to: date, organization_id: int | None) -> list[CalendarEntry]:
+    rules = AutopayRule.objects.filter(enabled=True, paused_at__isnull=True)
+    if organization_id:
+        rules = rules.filter(organization_id=organization_id)
+    rules = list(rules.select_related("method", "contract", "organization").order_by("position", "id"))
+    today = _today()
+    by_organization: dict[int, list[AutopayRule]] = defaultdict(list)
+    for rule in rules:
+        if not rule_current_problem(rule, today=today):
+            by_organization[rule.organization_id].append(rule)
+    if not by_organization:
+        return []
+    held = set(
+        ScheduledCharge.objects.filter(organization_id__in=list(by_organization))
+        .exclude(status__in=[ScheduledChargeStatus.SKIPPED, ScheduledChargeStatus.FAILED])
+        .values_list("invoice_id", flat=True)
+    )
+    invoices = [
+        i
+        for i in Invoice.objects.filter(
+            organization_id__in=list(by_organization), deleted_at__isnull=True, balance_due__gt=0
+        ).order_by("due_date", "pk")
+        if i.pk not in held
+    ]
+    states = unreflected_amounts(invoices)
+    entries = []
+    for invoice in invoices:
+        payable = states[invoice.pk].payable
+        if payable <= 0:
+            continue
+        rule = next((r for r in by_organization[invoice.organization_id] if rule_matches(r, invoice)), None)
+        slot = slot_for(rule, invoice) if rule else None
+        if slot is None:
+            continue
+        day = max(slot, today)  # a slot already passed is scheduled by the next run
+        if date_from <= day <= date_to:
+            entries.append(
+                CalendarEntry(
+                    day=day,
+                    organization_name=rule.organization.name,
+                    invoice=invoice,
+                    rule=rule,
+                    amount=payable,
+                    status="forecast",
+                    status_label="Foreseen",
+                )
+            )
+    return entries
+
+
+def approvals_pending() -> QuerySet[ScheduledCharge]:
+    """Charges waiting for a staff decision, the soonest first."""
+    return (
+        ScheduledCharge.objects.filter(status=ScheduledChargeStatus.AWAITING_APPROVAL)
+        .select_related("organization", "invoice", "rule", "rule__method")
+        .order_by("charge_on", "id")
+    )
+
+
+def scheduled_charge_get(*, pk: int) -> ScheduledCharge:
+    charge = ScheduledCharge.objects.select_related("organization", "invoice").filter(pk=pk).first()
+    if charge is None:
+        raise Http404("No such scheduled charge.")
+    return charge
+
+
+def month_bounds(day: date) -> tuple[date, date]:
+    return day.replace(day=1), day.replace(day=calendar.monthrange(day.year, day.month)[1])

@@ -11,13 +11,29 @@ staff_patterns = (
         path("<int:pk>/", views.PaymentDetailView.as_view(), name="detail"),
         path("<int:pk>/refund/", views.PaymentRefundView.as_view(), name="refund"),
         path("<int:pk>/refresh/", views.PaymentRefreshView.as_view(), name="refresh"),
+        path("calendar/", views.PaymentsCalendarView.as_view(), name="calendar"),
+        path("approvals/", views.AutopayApprovalsView.as_view(), name="approvals"),
+        path("approvals/<int:pk>/", views.AutopayDecideView.as_view(), name="approval-decide"),
         path("webhooks/stripe/", webhooks.stripe_webhook, name="stripe-webhook"),
         path("", include("payments.posting_urls")),
     ],
     "payments",
 )
 
+# Organizations > an organization > Autopay: staff pages of the payments app, under the
+# organization's address.
+organization_patterns = (
+    [
+        path("", views.AutopayRulesView.as_view(), name="rules"),
+        path("<int:rule_pk>/", views.AutopayRuleView.as_view(), name="rule"),
+        path("<int:rule_pk>/move/", views.AutopayRuleMoveView.as_view(), name="move"),
+        path("<int:rule_pk>/delete/", views.AutopayRuleDeleteView.as_view(), name="delete"),
+    ],
+    "organization-autopay",
+)
+
 urlpatterns = [
     path("payments/", include(staff_patterns)),
+    path("organizations/<int:pk>/autopay/", include(organization_patterns)),
     path("portal/", include("payments.client_urls")),
 ]

@@ -12,7 +12,7 @@ from django.dispatch import receiver
 from billing.models import Invoice
 from integrations.signals import sync_succeeded, synced_records_changed
 from organizations.models import Organization
-from payments.signals import payment_changed
+from payments.signals import autopay_changed, payment_changed
 from portal import list_cache
 from portal.services import client_access_revoke_stale
 
@@ -34,6 +34,12 @@ def _on_record_saved(sender, **kwargs):
 @receiver(payment_changed, dispatch_uid="portal.list_cache.payment_changed")
 def _on_payment_changed(sender, **kwargs):
     # The lists show "Payment processing" and balances less portal payments (sent after commit).
+    list_cache.invalidate()
+
+
+@receiver(autopay_changed, dispatch_uid="portal.list_cache.autopay_changed")
+def _on_autopay_changed(sender, **kwargs):
+    # The lists say which invoices autopay pays, and by which rule (sent after commit).
     list_cache.invalidate()
 
 

@@ -4,9 +4,19 @@ Builders create the object a URL names, for the signed-in user: a client's belon
 organization, so an allowed role must get the page, never a 404."""
 
 import uuid
+from datetime import date
 from decimal import Decimal
 
-from payments.models import Initiator, Payment, PaymentAllocation, PaymentMethod, PaymentStatus
+from payments.models import (
+    AutopayRule,
+    AutopayTiming,
+    Initiator,
+    Payment,
+    PaymentAllocation,
+    PaymentMethod,
+    PaymentStatus,
+    ScheduledCharge,
+)
 from tests.billing.factories import InvoiceFactory, OrganizationFactory
 from tests.roles import CLIENT, STAFF
 
@@ -60,6 +70,35 @@ def payment(user) -> dict:
 PAYMENT = payment
 
 
+def rule(user) -> dict:
+    """An autopay rule of the user's organization on a saved card."""
+    organization = _organization(user)
+    record = AutopayRule.objects.create(
+        organization=organization, method=_method(organization), timing=AutopayTiming.DAYS_AFTER_DUE, days=3
+    )
+    return {"pk": record.pk}
+
+
+def organization(user) -> dict:
+    return {"pk": _organization(user).pk}
+
+
+def organization_rule(user) -> dict:
+    record = AutopayRule.objects.get(pk=rule(user)["pk"])
+    return {"pk": record.organization_id, "rule_pk": record.pk}
+
+
+def scheduled_charge(user) -> dict:
+    """A charge waiting for approval."""
+    organization = _organization(user)
+    invoice = InvoiceFactory(organization=organization)
+    record = AutopayRule.objects.get(pk=rule(user)["pk"])
+    charge = ScheduledCharge.objects.create(
+        rule=record, organization=record.organization, invoice=invoice, slot=date.today(), charge_on=date.today()
+    )
+    return {"pk": charge.pk}
+
+
 PAYMENTS_ACCESS = {
     # Client (another organization's payment or method is a 404: tests/payments/test_views.py).
     "client-payments:pay": ({}, "get", {CLIENT}),
@@ -72,6 +111,10 @@ PAYMENTS_ACCESS = {
     "client-payments:method-setup": ({}, "post", {CLIENT}),
     "client-payments:method-default": (method, "post", {CLIENT}),
     "client-payments:method-remove": (method, "post", {CLIENT}),
+    "client-payments:autopay": ({}, "get", {CLIENT}),
+    "client-payments:autopay-rule": (rule, "get", {CLIENT}),
+    "client-payments:autopay-move": (rule, "post", {CLIENT}),
+    "client-payments:autopay-delete": (rule, "post", {CLIENT}),
     # Staff: Master Admin and Billing staff alike (refunds included).
     "payments:list": ({}, "get", STAFF),
     "payments:detail": (PAYMENT, "get", STAFF),
@@ -80,6 +123,14 @@ PAYMENTS_ACCESS = {
     "payments:posting-errors": ({}, "get", STAFF),
     "payments:posting-retry": (posting, "post", STAFF),
     "payments:posting-dismiss": (posting, "post", STAFF, {"note": "Entered by hand"}),
+    # Autopay (tests/payments/test_autopay_pages.py checks them with real rules and charges).
+    "payments:calendar": ({}, "get", STAFF),
+    "payments:approvals": ({}, "get", STAFF),
+    "payments:approval-decide": (scheduled_charge, "post", STAFF, {"decision": "skip"}),
+    "organization-autopay:rules": (organization, "get", STAFF),
+    "organization-autopay:rule": (organization_rule, "get", STAFF),
+    "organization-autopay:move": (organization_rule, "post", STAFF),
+    "organization-autopay:delete": (organization_rule, "post", STAFF),
 }
 
 # Checked by Stripe's signature on the raw body, not by role (tests/payments/test_webhooks.py):
