@@ -51,6 +51,11 @@ def kaseya_bms(user) -> dict:
 # url name -> (kwargs, or user -> kwargs of objects it creates; method; roles allowed[; POST
 # data]). Others get 403; anonymous goes to sign-in. Each area keeps its own table beside its tests; they
 # are merged here.
+def staff_user(user) -> dict:
+    """Another staff user, the one the Users page acts on."""
+    return {"pk": UserFactory(role=BILLING).pk}
+
+
 CORE = {
     "home": ({}, "get", {ADMIN, BILLING, CLIENT}),
     "healthz": ({}, "get", PUBLIC),
@@ -60,9 +65,9 @@ CORE = {
     "accounts:users": ({}, "get", {ADMIN}),
     # Users' actions with a real user: test_user_actions_with_a_real_user below.
     "accounts:user-invite": ({}, "post", {ADMIN}),
-    "accounts:user-role": ({"pk": 1}, "post", {ADMIN}),
-    "accounts:user-deactivate": ({"pk": 1}, "post", {ADMIN}),
-    "accounts:user-reactivate": ({"pk": 1}, "post", {ADMIN}),
+    "accounts:user-role": (staff_user, "post", {ADMIN}, {"role": BILLING}),
+    "accounts:user-deactivate": (staff_user, "post", {ADMIN}),
+    "accounts:user-reactivate": (staff_user, "post", {ADMIN}),
     "accounts:staff-invitation": ({}, "get", PUBLIC),
     "accounts:audit": ({}, "get", {ADMIN}),
     "accounts:audit-export": ({}, "get", {ADMIN}),
