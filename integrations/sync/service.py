@@ -228,12 +228,17 @@ def _execute_claimed(run: SyncRun, token: str) -> SyncOutcome:
             message = f"{installation.name} did not answer ({exc}); retrying in {round(wait)} s."
             _pause(run, token, wait, message, failures=failures)
             return SyncOutcome("retrying", resume_in=wait)
-        _finish_failed(run, token, installation.error_message(exc, doing=Activity.SYNC))
+        _finish_failed(
+            run, token, installation.error_message(exc, doing=Activity.SYNC), requests=engine.requests_sent()
+        )
         return SyncOutcome("failed")
     except Exception as exc:
         logger.exception("Sync run %s crashed", run.pk)
         _finish_failed(
-            run, token, f"The sync stopped on an internal error ({type(exc).__name__}); it will retry on schedule."
+            run,
+            token,
+            f"The sync stopped on an internal error ({type(exc).__name__}); it will retry on schedule.",
+            requests=engine.requests_sent(),
         )
         raise
     finally:
@@ -284,9 +289,12 @@ def _finish_succeeded(run: SyncRun, token: str) -> bool:
 
 
 @transaction.atomic
-def _finish_failed(run: SyncRun, token: str, reason: str) -> None:
+def _finish_failed(run: SyncRun, token: str, reason: str, *, requests: dict[str, int] | None = None) -> None:
+    """Fail the run; ``requests``: every request it sent (a run failing before its first commit,
+    at the sign-in say, has recorded none yet)."""
+    fields = {"requests": requests} if requests is not None else {}
     updated = SyncRun.objects.filter(pk=run.pk, worker_token=token).update(
-        status=SyncStatus.FAILED, finished_at=timezone.now(), error=reason
+        status=SyncStatus.FAILED, finished_at=timezone.now(), error=reason, **fields
     )
     if not updated:
         return
