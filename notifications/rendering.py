@@ -18,6 +18,7 @@ from typing import Any
 from django.conf import settings
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import timezone
 
 from billing.models import Invoice
 from notifications import markers, selectors
@@ -131,9 +132,14 @@ def sample_facts(kind: str, organization) -> tuple[dict[str, Any], Invoice | Non
     unpaid invoice (else any) when the type concerns one, and plausible facts for the rest."""
     spec = spec_for(kind)
     invoice = None
+    now = timezone.now()
     if spec.concerns_invoice and organization is not None:
         invoices = Invoice.objects.filter(organization=organization, deleted_at__isnull=True)
-        invoice = invoices.filter(balance_due__gt=0).order_by("-invoice_date").first() or invoices.first()
+        unpaid = invoices.filter(balance_due__gt=0)
+        if spec.kind == NotificationKind.INVOICE_PAST_DUE:
+            # The facts must agree: a past-due sample is an invoice that is past due, when there is one.
+            invoice = unpaid.filter(due_date__lt=now).order_by("-due_date").first()
+        invoice = invoice or unpaid.order_by("-invoice_date").first() or invoices.first()
     kind = spec.kind
     context: dict[str, Any] = {}
     if kind in (
@@ -151,7 +157,9 @@ def sample_facts(kind: str, organization) -> tuple[dict[str, Any], Invoice | Non
     ):
         context["reason"] = "This is a test notification sent from the portal."
     if kind == NotificationKind.INVOICE_PAST_DUE:
-        context["days_past_due"] = 15
+        # Counted from the invoice's due date as the daily check counts it; none past due reads 0.
+        due = invoice.due_date if invoice is not None else None
+        context["days_past_due"] = max((now - due).days, 0) if due is not None else 15
     if kind == NotificationKind.CLIENT_COMMENTED:
         context.update(
             author_name="Test Contact", author_email="contact@example.com", comment="This is a test comment."
@@ -177,6 +185,7 @@ class Preview:
     ticket_details: str
     ticket_note: str
     attachment_note: str
+    sample_note: str = ""  # where the sample facts fall short of the type (no past-due invoice)
 
 
 def notification_preview(kind: str, *, organization=None) -> Preview:
@@ -201,6 +210,13 @@ def notification_preview(kind: str, *, organization=None) -> Preview:
             if notification.invoice
             else "No invoice to attach: the organization has none synced."
         )
+    sample_note = ""
+    if spec.kind == NotificationKind.INVOICE_PAST_DUE and invoice is not None and not invoice.is_past_due:
+        due = f"due {invoice.due_date:%Y-%m-%d}" if invoice.due_date else "with no due date"
+        sample_note = (
+            f"{organization} has no past-due invoice: the sample uses invoice {invoice.number} ({due}), "
+            "so it reads 0 days past due."
+        )
     return Preview(
         subject=email_subject(notification, ctx),
         text=text,
@@ -212,4 +228,5 @@ def notification_preview(kind: str, *, organization=None) -> Preview:
         ticket_details=ticket_details(notification, "<key>:ticket", ctx),
         ticket_note=ticket_note,
         attachment_note=attachment,
+        sample_note=sample_note,
     )
