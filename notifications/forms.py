@@ -67,7 +67,7 @@ class NotificationSettingsForm(forms.Form):
         self.fields["sub_issue_type_id"] = forms.IntegerField(
             label="Sub-Issue Type",
             **int_field,
-            widget=_select(sub_issue_options, "No sub-issue type", config.sub_issue_type_id),
+            widget=_select(sub_issue_options, "No sub-issue type", self._chosen("sub_issue_type_id")),
         )
         self.fields["status_id"] = forms.IntegerField(
             label="Status",
@@ -107,6 +107,13 @@ class NotificationSettingsForm(forms.Form):
         )
         for name in TICKET_FIELDS:
             self.fields[name].initial = getattr(config, name)
+
+    def _chosen(self, name: str) -> int | None:
+        """The field's value on the page: the posted one when bound (kept through an error), else saved."""
+        if not self.is_bound:
+            return getattr(self.config, name)
+        posted = str(self.data.get(name, ""))
+        return int(posted) if posted.isdigit() else None
 
     def clean_staff_recipients(self):
         raw = self.cleaned_data.get("staff_recipients", "")

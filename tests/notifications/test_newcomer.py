@@ -12,7 +12,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from billing.models import Invoice
+from notifications.models import NotificationSettings
 from organizations.models import Organization
+from tests.notifications.test_views import SETTINGS_URL, _form_data
 
 pytestmark = pytest.mark.django_db
 
@@ -53,3 +55,35 @@ def test_newcomer_10_no_past_due_invoice_reads_zero_days_and_says_why(synced, ad
 
     assert _days_past_due(html) == 0
     assert f"has no past-due invoice: the sample uses invoice {invoice.number}" in html
+
+
+# --- item 8: Sub-Issue Type survives a validation error --------------------------------------------
+
+
+def _selected(html: str, name: str) -> str:
+    select = re.search(rf'<select name="{name}".*?</select>', html, re.S)
+    assert select, name
+    chosen = re.search(r'<option value="([^"]*)"[^>]*\bselected\b', select.group(0))
+    return chosen.group(1) if chosen else ""
+
+
+def test_newcomer_8_sub_issue_type_stays_chosen_after_an_error_and_is_saved_next(synced, admin_client):
+    bad = admin_client.post(SETTINGS_URL, _form_data(staff_recipients="not-an-address"))
+    assert bad.status_code == 400
+    html = bad.content.decode()
+    assert _selected(html, "issue_type_id") == "4"
+    assert _selected(html, "sub_issue_type_id") == "41"  # was "No sub-issue type"
+    assert "Invoice Question" in html
+
+    # The next Save sends what the page shows: the choice is saved, not dropped.
+    fixed = dict(_form_data(), sub_issue_type_id=_selected(html, "sub_issue_type_id"))
+    assert admin_client.post(SETTINGS_URL, fixed).status_code == 302
+    assert NotificationSettings.objects.get().sub_issue_type_id == 41
+
+
+def test_newcomer_8_sub_issue_loader_keeps_the_chosen_sub_type(synced, admin_client):
+    url = reverse("notifications:sub-issue-types")
+    html = admin_client.get(url, {"issue_type_id": "4", "sub_issue_type_id": "41"}).content.decode()
+    assert '<option value="41" selected>Invoice Question</option>' in html
+    other = admin_client.get(url, {"issue_type_id": "1", "sub_issue_type_id": "41"}).content.decode()
+    assert "selected" not in other
