@@ -23,6 +23,7 @@ from django.utils import timezone
 from billing.models import Invoice
 from notifications import markers, selectors
 from notifications.models import Notification
+from notifications.ticket_config import needs_own_account, own_account
 from notifications.types import Audience, NotificationKind, spec_for
 
 
@@ -185,7 +186,23 @@ class Preview:
     ticket_details: str
     ticket_note: str
     attachment_note: str
+    ticket_account: str = ""  # the PSA account the ticket would be opened on
     sample_note: str = ""  # where the sample facts fall short of the type (no past-due invoice)
+
+
+def _ticket_account_preview(notification: Notification, installation) -> tuple[str, str]:
+    """(why no ticket would be created, or ""; the account it would be opened on) as sending would."""
+    org = notification.organization
+    if not needs_own_account(notification):
+        if org is not None and org.bms_id:
+            return "", f"{org} (BMS account {org.bms_id})"
+        no_account = "The notification concerns no BMS account: no ticket can be created."
+        return f"{no_account} Choose an organization synced from BMS.", ""
+    own = own_account(selectors.notification_settings_get(), installation)
+    if own.account_id is None:
+        return f"No ticket will be created: {own.problem}", ""
+    whence = "the BMS API user's account" if own.source == "psa" else "as set in Service Ticket Configuration"
+    return "", f"The MSP's own BMS account {own.account_id} ({whence})"
 
 
 def notification_preview(kind: str, *, organization=None) -> Preview:
@@ -197,12 +214,13 @@ def notification_preview(kind: str, *, organization=None) -> Preview:
     found = selectors.recipients_for(notification)
     pref = selectors.preference_for(kind)
     spec = spec_for(kind)
+    ticket_account = ""
     if not pref.ticket_enabled:
         ticket_note = f"Service Ticket is turned off for {spec.label}: no ticket will be created."
-    elif selectors.ticket_installation() is None:
+    elif (installation := selectors.ticket_installation()) is None:
         ticket_note = "BMS is not connected: no ticket will be created."
     else:
-        ticket_note = ""
+        ticket_note, ticket_account = _ticket_account_preview(notification, installation)
     attachment = ""
     if spec.concerns_invoice:
         attachment = (
@@ -227,6 +245,7 @@ def notification_preview(kind: str, *, organization=None) -> Preview:
         ticket_title=ticket_title(notification, ctx),
         ticket_details=ticket_details(notification, "<key>:ticket", ctx),
         ticket_note=ticket_note,
+        ticket_account=ticket_account,
         attachment_note=attachment,
         sample_note=sample_note,
     )

@@ -12,6 +12,7 @@ from accounts.permissions import MasterAdminRequiredMixin, StaffRequiredMixin
 from notifications import actions, rendering, selectors
 from notifications.forms import NotificationSettingsForm, TestNotificationForm
 from notifications.models import Delivery, Notification
+from notifications.ticket_config import own_account, psa_own_account
 from notifications.types import SPECS, NotificationKind
 from organizations.models import Organization
 
@@ -38,6 +39,7 @@ class NotificationSettingsView(StaffRequiredMixin, View):
                     subs = selectors.sub_issue_types(installation, issue_type_id)
             except selectors.LookupUnavailable as exc:
                 lookups, lookup_error = None, str(exc)
+        psa_own = psa_own_account(installation) if lookups is not None else None
         form = NotificationSettingsForm(
             data,
             installation=installation,
@@ -45,8 +47,16 @@ class NotificationSettingsView(StaffRequiredMixin, View):
             config=config,
             preferences=selectors.preferences_map(),
             sub_issue_options=subs,
+            psa_own_account=psa_own,
         )
-        return form, {"installation": installation, "lookup_error": lookup_error, "config": config, "lookups": lookups}
+        own = own_account(config, installation) if config.internal_account_id is not None else psa_own
+        return form, {
+            "installation": installation,
+            "lookup_error": lookup_error,
+            "config": config,
+            "lookups": lookups,
+            "own_account": own,
+        }
 
     def _render(self, request, form, extra, status=200):
         can_edit = request.user.is_master_admin
