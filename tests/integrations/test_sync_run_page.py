@@ -44,3 +44,17 @@ def test_newcomer_14_history_shows_failed_per_entity(bms_integration, admin_clie
     assert "Created / updated / unchanged / deleted / failed" in history
     assert 'data-testid="history-failed-invoices">3<' in history
     assert 'data-testid="history-failed-contacts">0<' in history
+
+
+def test_newcomer_14_a_run_retrying_its_sign_in_counts_every_attempt(bms_integration, bms_sandbox, settings):
+    settings.SYNC_MAX_RETRIES = 2
+    bms_sandbox.control.set_faults(
+        error_rate=1.0, error_status=503, include_auth=True, paths=["/v2/security/authenticate"]
+    )
+
+    run = run_sync(bms_integration)
+
+    assert run.status == "failed", run.error
+    sent = bms_sandbox.control.faults_fired()["error POST /v2/security/authenticate"]
+    assert sent > settings.SYNC_MAX_RETRIES  # a first try and the retries, each with the client's own attempts
+    assert run.requests == {"POST /v2/security/authenticate": sent}
