@@ -9,7 +9,6 @@ skipped (``notifications.firing``), not failed.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -20,8 +19,6 @@ from notifications import selectors
 from notifications.channels.base import DeliveryFailed, DeliveryRetry
 from notifications.models import Notification, NotificationSettings
 from notifications.types import Audience, spec_for
-
-logger = logging.getLogger(__name__)
 
 # The NotificationSettings fields the configuration is made of (the page's ticket fields).
 TICKET_FIELDS = (
@@ -93,11 +90,8 @@ class OwnAccount:
     account_id: int | None
     source: str = ""  # "saved" (Service Ticket Configuration) or "psa" (the PSA's API user)
     problem: str = ""
-
-    @property
-    def unset(self) -> bool:
-        """Neither saved nor named by the PSA (not merely unknown because the PSA did not answer)."""
-        return self.account_id is None and self.problem == OWN_ACCOUNT_UNSET
+    # Neither saved nor named by the PSA (not merely unknown because the PSA did not answer).
+    unset: bool = False
 
 
 OWN_ACCOUNT_UNSET = (
@@ -121,7 +115,9 @@ def psa_own_account(installation: IntegrationInstallation | None) -> OwnAccount:
     key = f"notifications:own-account:{integration.pk}:{integration.updated_at.timestamp():.0f}"
     cached = cache.get(key)
     if cached is not None:
-        return OwnAccount(cached or None, "psa" if cached else "", "" if cached else OWN_ACCOUNT_UNSET)
+        if not cached:
+            return OwnAccount(None, problem=OWN_ACCOUNT_UNSET, unset=True)
+        return OwnAccount(cached, "psa")
     try:
         account_id = installation.own_account_id()
     except Exception as exc:  # a provider's failure of any kind is said in words, never a 500
@@ -129,7 +125,7 @@ def psa_own_account(installation: IntegrationInstallation | None) -> OwnAccount:
         return OwnAccount(None, problem=problem)
     cache.set(key, account_id or 0, settings.NOTIFICATIONS_LOOKUP_CACHE_SECONDS)
     if account_id is None:
-        return OwnAccount(None, problem=OWN_ACCOUNT_UNSET)
+        return OwnAccount(None, problem=OWN_ACCOUNT_UNSET, unset=True)
     return OwnAccount(account_id, "psa")
 
 
