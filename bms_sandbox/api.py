@@ -194,6 +194,7 @@ def userinfo(app: Sandbox, req: Request, params: dict[str, str], user: User | No
         "timeFormat": "hh:mm tt",
         "timeFormatWithSeconds": "hh:mm:ss tt",
         "tenantId": app.opts.tenant_id,
+        "accountId": 1,  # the API user's own account, the MSP's: the sandbox's first account stands for it
         "businessName": app.opts.tenant,
         "userAccessRights": rights,
         "specialFeatures": [{"id": C.HAS_API_ACCESS_FEATURE_ID}] if user.has_api_access else [],

@@ -121,6 +121,11 @@ class TicketLookupsCapable(Protocol):
         """Why tickets cannot be opened on this PSA account (None: they can)."""
         ...
 
+    def own_account_id(self) -> int | None:
+        """The MSP's own account in the PSA as the PSA states it (the API user's); None when it
+        does not say. Raises IntegrationError."""
+        ...
+
 
 # --- invoice PDFs and billing contacts -------------------------------------------------------------
 

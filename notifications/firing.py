@@ -9,7 +9,9 @@ Invariants:
 - Each delivery's ``dedupe_key`` is ``<notification uuid>:<channel>``: it travels with what is
   sent, so a later attempt finds what an earlier one did.
 - A channel turned off for the type, or one with nowhere to go (no recipient, no PSA
-  connected), gets a delivery that is "Not sent", with the reason in words.
+  connected), gets a delivery that is "Not sent", with the reason in words. So does the
+  ticket of a notification that belongs on the MSP's own account while that account is unset
+  (neither saved nor named by the PSA): skipped and logged, not failed.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from notifications import selectors
 from notifications.channels import channel_for
 from notifications.delivery import enqueue
 from notifications.models import Channel, Delivery, DeliveryStatus, Notification
+from notifications.ticket_config import needs_own_account, own_account
 from notifications.types import Audience, spec_for
 
 logger = logging.getLogger(__name__)
@@ -110,6 +113,11 @@ def _create_deliveries(notification: Notification) -> list[Delivery]:
             if preference.enables(channel)
             else f"{channel.label} is turned off for {spec.label}."
         )
+        if not why_not and channel == Channel.TICKET and needs_own_account(notification):
+            own = own_account(selectors.notification_settings_get(), selectors.ticket_installation())
+            if own.unset:
+                why_not = own.problem
+                logger.info("Notification %s (%s): ticket skipped: %s", notification.pk, spec.kind.value, why_not)
         if why_not:
             delivery.status, delivery.reason = DeliveryStatus.SKIPPED, why_not
         deliveries.append(delivery)

@@ -6,7 +6,7 @@ from integrations.capabilities import TicketLookups
 from notifications import selectors
 from notifications.models import NotificationSettings
 from notifications.selectors import LookupUnavailable
-from notifications.ticket_config import TICKET_FIELDS, ticket_config_validate
+from notifications.ticket_config import TICKET_FIELDS, OwnAccount, ticket_config_validate
 from notifications.types import SPECS, NotificationKind
 from organizations.models import Organization
 
@@ -38,6 +38,7 @@ class NotificationSettingsForm(forms.Form):
         config: NotificationSettings,
         preferences,
         sub_issue_options=(),
+        psa_own_account: OwnAccount | None = None,
         **kwargs,
     ):
         super().__init__(*args, **kwargs)
@@ -67,7 +68,7 @@ class NotificationSettingsForm(forms.Form):
         self.fields["sub_issue_type_id"] = forms.IntegerField(
             label="Sub-Issue Type",
             **int_field,
-            widget=_select(sub_issue_options, "No sub-issue type", config.sub_issue_type_id),
+            widget=_select(sub_issue_options, "No sub-issue type", self._chosen("sub_issue_type_id")),
         )
         self.fields["status_id"] = forms.IntegerField(
             label="Status",
@@ -97,16 +98,30 @@ class NotificationSettingsForm(forms.Form):
             widget=forms.NumberInput(attrs={"class": "form-control", "placeholder": "id"}),
         )
         accounts = selectors.internal_account_choices()
+        psa_id = psa_own_account.account_id if psa_own_account is not None else None
+        if psa_id is not None:
+            name = dict(accounts).get(psa_id, f"BMS account {psa_id}")
+            unset_label = f"BMS default: {name}, the BMS API user's account"
+        else:
+            unset_label = "Not set"
         self.fields["internal_account_id"] = forms.IntegerField(
             label="MSP's own BMS account",
             required=False,
             min_value=1,
-            widget=forms.Select(choices=[("", "Not set")] + accounts, attrs={"class": "form-select"}),
+            widget=forms.Select(choices=[("", unset_label)] + accounts, attrs={"class": "form-select"}),
             help_text="Internal notifications (Sync Failed, Sync Not Running; Portal Access Requested without an "
-            "organization) create their tickets on this account.",
+            'organization) create their tickets on this account. "BMS default" is the account of the API user '
+            "the portal signs in as, as BMS states it.",
         )
         for name in TICKET_FIELDS:
             self.fields[name].initial = getattr(config, name)
+
+    def _chosen(self, name: str) -> int | None:
+        """The field's value on the page: the posted one when bound (kept through an error), else saved."""
+        if not self.is_bound:
+            return getattr(self.config, name)
+        posted = str(self.data.get(name, ""))
+        return int(posted) if posted.isdigit() else None
 
     def clean_staff_recipients(self):
         raw = self.cleaned_data.get("staff_recipients", "")
@@ -165,8 +180,11 @@ class TestNotificationForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        orgs = Organization.objects.filter(deleted_at__isnull=True).order_by("name").values_list("pk", "name")
-        self.fields["organization"].choices = [("", "None (internal)")] + [(str(pk), name) for pk, name in orgs]
+        orgs = Organization.objects.filter(deleted_at__isnull=True).order_by("name").values_list("pk", "name", "bms_id")
+        self.fields["organization"].choices = [("", "None (internal)")] + [(str(pk), name) for pk, name, _ in orgs]
+        # By default one whose ticket can be created: an organization with a BMS account (internal
+        # types go on the MSP's own account whatever is chosen).
+        self.fields["organization"].initial = next((str(pk) for pk, _, bms_id in orgs if bms_id), "")
 
     def clean_organization(self):
         value = self.cleaned_data.get("organization")

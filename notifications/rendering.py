@@ -18,10 +18,12 @@ from typing import Any
 from django.conf import settings
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import timezone
 
 from billing.models import Invoice
 from notifications import markers, selectors
 from notifications.models import Notification
+from notifications.ticket_config import needs_own_account, own_account
 from notifications.types import Audience, NotificationKind, spec_for
 
 
@@ -131,9 +133,14 @@ def sample_facts(kind: str, organization) -> tuple[dict[str, Any], Invoice | Non
     unpaid invoice (else any) when the type concerns one, and plausible facts for the rest."""
     spec = spec_for(kind)
     invoice = None
+    now = timezone.now()
     if spec.concerns_invoice and organization is not None:
         invoices = Invoice.objects.filter(organization=organization, deleted_at__isnull=True)
-        invoice = invoices.filter(balance_due__gt=0).order_by("-invoice_date").first() or invoices.first()
+        unpaid = invoices.filter(balance_due__gt=0)
+        if spec.kind == NotificationKind.INVOICE_PAST_DUE:
+            # The facts must agree: a past-due sample is an invoice that is past due, when there is one.
+            invoice = unpaid.filter(due_date__lt=now).order_by("-due_date").first()
+        invoice = invoice or unpaid.order_by("-invoice_date").first() or invoices.first()
     kind = spec.kind
     context: dict[str, Any] = {}
     if kind in (
@@ -151,7 +158,9 @@ def sample_facts(kind: str, organization) -> tuple[dict[str, Any], Invoice | Non
     ):
         context["reason"] = "This is a test notification sent from the portal."
     if kind == NotificationKind.INVOICE_PAST_DUE:
-        context["days_past_due"] = 15
+        # Counted from the invoice's due date as the daily check counts it; none past due reads 0.
+        due = invoice.due_date if invoice is not None else None
+        context["days_past_due"] = max((now - due).days, 0) if due is not None else 15
     if kind == NotificationKind.CLIENT_COMMENTED:
         context.update(
             author_name="Test Contact", author_email="contact@example.com", comment="This is a test comment."
@@ -177,6 +186,23 @@ class Preview:
     ticket_details: str
     ticket_note: str
     attachment_note: str
+    ticket_account: str = ""  # the PSA account the ticket would be opened on
+    sample_note: str = ""  # where the sample facts fall short of the type (no past-due invoice)
+
+
+def _ticket_account_preview(notification: Notification, installation) -> tuple[str, str]:
+    """(why no ticket would be created, or ""; the account it would be opened on) as sending would."""
+    org = notification.organization
+    if not needs_own_account(notification):
+        if org is not None and org.bms_id:
+            return "", f"{org} (BMS account {org.bms_id})"
+        no_account = "The notification concerns no BMS account: no ticket can be created."
+        return f"{no_account} Choose an organization synced from BMS.", ""
+    own = own_account(selectors.notification_settings_get(), installation)
+    if own.account_id is None:
+        return f"No ticket will be created: {own.problem}", ""
+    whence = "the BMS API user's account" if own.source == "psa" else "as set in Service Ticket Configuration"
+    return "", f"The MSP's own BMS account {own.account_id} ({whence})"
 
 
 def notification_preview(kind: str, *, organization=None) -> Preview:
@@ -188,18 +214,26 @@ def notification_preview(kind: str, *, organization=None) -> Preview:
     found = selectors.recipients_for(notification)
     pref = selectors.preference_for(kind)
     spec = spec_for(kind)
+    ticket_account = ""
     if not pref.ticket_enabled:
         ticket_note = f"Service Ticket is turned off for {spec.label}: no ticket will be created."
-    elif selectors.ticket_installation() is None:
+    elif (installation := selectors.ticket_installation()) is None:
         ticket_note = "BMS is not connected: no ticket will be created."
     else:
-        ticket_note = ""
+        ticket_note, ticket_account = _ticket_account_preview(notification, installation)
     attachment = ""
     if spec.concerns_invoice:
         attachment = (
             f"The PDF of invoice {notification.invoice.number} is attached."
             if notification.invoice
             else "No invoice to attach: the organization has none synced."
+        )
+    sample_note = ""
+    if spec.kind == NotificationKind.INVOICE_PAST_DUE and invoice is not None and not invoice.is_past_due:
+        due = f"due {invoice.due_date:%Y-%m-%d}" if invoice.due_date else "with no due date"
+        sample_note = (
+            f"{organization} has no past-due invoice: the sample uses invoice {invoice.number} ({due}), "
+            "so it reads 0 days past due."
         )
     return Preview(
         subject=email_subject(notification, ctx),
@@ -211,5 +245,7 @@ def notification_preview(kind: str, *, organization=None) -> Preview:
         ticket_title=ticket_title(notification, ctx),
         ticket_details=ticket_details(notification, "<key>:ticket", ctx),
         ticket_note=ticket_note,
+        ticket_account=ticket_account,
         attachment_note=attachment,
+        sample_note=sample_note,
     )

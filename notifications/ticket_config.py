@@ -1,16 +1,24 @@
 """The Service Ticket Configuration: which PSA queue, priority, types... a notification's ticket
 gets. Checked against the PSA when saved (fresh, not cached); when a ticket is created, the
 PSA's defaults fill the required fields left unset.
+
+The MSP's own account (where internal notifications' tickets go) left unset is the PSA's own
+statement of it (``own_account``, cached briefly); while neither says, those tickets are
+skipped (``notifications.firing``), not failed.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.conf import settings
+from django.core.cache import cache
+
 from integrations.base import IntegrationInstallation
 from notifications import selectors
 from notifications.channels.base import DeliveryFailed, DeliveryRetry
-from notifications.models import NotificationSettings
+from notifications.models import Notification, NotificationSettings
+from notifications.types import Audience, spec_for
 
 # The NotificationSettings fields the configuration is made of (the page's ticket fields).
 TICKET_FIELDS = (
@@ -76,6 +84,62 @@ def ticket_config_validate(
 
 
 @dataclass(frozen=True)
+class OwnAccount:
+    """The MSP's own PSA account and where it came from; ``account_id`` None: unknown (``problem``)."""
+
+    account_id: int | None
+    source: str = ""  # "saved" (Service Ticket Configuration) or "psa" (the PSA's API user)
+    problem: str = ""
+    # Neither saved nor named by the PSA (not merely unknown because the PSA did not answer).
+    unset: bool = False
+
+
+OWN_ACCOUNT_UNSET = (
+    "The MSP's own BMS account is not set and BMS does not say which it is: internal notifications "
+    "create no ticket until it is set in Service Ticket Configuration."
+)
+
+
+def own_account(config: NotificationSettings, installation: IntegrationInstallation | None) -> OwnAccount:
+    """The saved MSP's own account, else the PSA's (its API user's account, cached briefly)."""
+    if config.internal_account_id is not None:
+        return OwnAccount(config.internal_account_id, "saved")
+    return psa_own_account(installation)
+
+
+def psa_own_account(installation: IntegrationInstallation | None) -> OwnAccount:
+    """The MSP's own account as the PSA names it (cached briefly; a failure to ask is not cached)."""
+    if installation is None:
+        return OwnAccount(None, problem="BMS is not connected.")
+    integration = installation.integration
+    key = f"notifications:own-account:{integration.pk}:{integration.updated_at.timestamp():.0f}"
+    cached = cache.get(key)
+    if cached is not None:
+        if not cached:
+            return OwnAccount(None, problem=OWN_ACCOUNT_UNSET, unset=True)
+        return OwnAccount(cached, "psa")
+    try:
+        account_id = installation.own_account_id()
+    except Exception as exc:  # a provider's failure of any kind is said in words, never a 500
+        problem = str(selectors.lookup_unavailable(f"Could not ask {installation.name} for the MSP's own account", exc))
+        return OwnAccount(None, problem=problem)
+    cache.set(key, account_id or 0, settings.NOTIFICATIONS_LOOKUP_CACHE_SECONDS)
+    if account_id is None:
+        return OwnAccount(None, problem=OWN_ACCOUNT_UNSET, unset=True)
+    return OwnAccount(account_id, "psa")
+
+
+def needs_own_account(notification: Notification) -> bool:
+    """Its ticket goes on the MSP's own account: internal, or about a client without a BMS account
+    (a client notification without one has no ticket at all; its channel says so)."""
+    audience = spec_for(notification.kind).audience
+    if audience == Audience.INTERNAL:
+        return True
+    org = notification.organization
+    return audience == Audience.STAFF_ABOUT_CLIENT and not (org is not None and org.bms_id)
+
+
+@dataclass(frozen=True)
 class TicketConfig:
     """The configuration a ticket is created with: every required id known."""
 
@@ -128,5 +192,5 @@ def ticket_config_effective(config: NotificationSettings, installation: Integrat
         queue_id=config.queue_id,
         issue_type_id=config.issue_type_id,
         sub_issue_type_id=config.sub_issue_type_id,
-        internal_account_id=config.internal_account_id,
+        internal_account_id=own_account(config, installation).account_id,
     )

@@ -12,6 +12,7 @@ from accounts.permissions import MasterAdminRequiredMixin, StaffRequiredMixin
 from notifications import actions, rendering, selectors
 from notifications.forms import NotificationSettingsForm, TestNotificationForm
 from notifications.models import Delivery, Notification
+from notifications.ticket_config import own_account, psa_own_account
 from notifications.types import SPECS, NotificationKind
 from organizations.models import Organization
 
@@ -25,13 +26,20 @@ class NotificationSettingsView(StaffRequiredMixin, View):
         installation = selectors.ticket_installation()
         config = selectors.notification_settings_get()
         lookups, lookup_error, subs = None, "", []
+        # The sub-issue types of the Issue Type on the page: the posted one when the form comes
+        # back with an error, so the chosen Sub-Issue Type stays chosen (and is saved next time).
+        issue_type_id = config.issue_type_id
+        if data is not None:
+            posted = data.get("issue_type_id", "")
+            issue_type_id = int(posted) if posted.isdigit() else None
         if installation is not None:
             try:
                 lookups = selectors.ticket_lookups(installation)
-                if config.issue_type_id:
-                    subs = selectors.sub_issue_types(installation, config.issue_type_id)
+                if issue_type_id:
+                    subs = selectors.sub_issue_types(installation, issue_type_id)
             except selectors.LookupUnavailable as exc:
                 lookups, lookup_error = None, str(exc)
+        psa_own = psa_own_account(installation) if lookups is not None else None
         form = NotificationSettingsForm(
             data,
             installation=installation,
@@ -39,8 +47,16 @@ class NotificationSettingsView(StaffRequiredMixin, View):
             config=config,
             preferences=selectors.preferences_map(),
             sub_issue_options=subs,
+            psa_own_account=psa_own,
         )
-        return form, {"installation": installation, "lookup_error": lookup_error, "config": config, "lookups": lookups}
+        own = own_account(config, installation) if config.internal_account_id is not None else psa_own
+        return form, {
+            "installation": installation,
+            "lookup_error": lookup_error,
+            "config": config,
+            "lookups": lookups,
+            "own_account": own,
+        }
 
     def _render(self, request, form, extra, status=200):
         can_edit = request.user.is_master_admin
@@ -76,6 +92,8 @@ class SubIssueTypeOptionsView(StaffRequiredMixin, View):
 
     def get(self, request):
         issue_type = request.GET.get("issue_type_id", "")
+        # The Sub-Issue Type chosen so far stays chosen when the new issue type has it too.
+        chosen = request.GET.get("sub_issue_type_id", "")
         options = '<option value="">No sub-issue type</option>'
         installation = selectors.ticket_installation()
         if installation is None or not issue_type.isdigit():
@@ -84,7 +102,10 @@ class SubIssueTypeOptionsView(StaffRequiredMixin, View):
             subs = selectors.sub_issue_types(installation, int(issue_type))
         except selectors.LookupUnavailable as exc:
             return HttpResponse(f'<option value="">{escape(str(exc))}</option>')
-        options += "".join(f'<option value="{o.id}">{escape(o.name)}</option>' for o in subs)
+        options += "".join(
+            f'<option value="{o.id}"{" selected" if str(o.id) == chosen else ""}>{escape(o.name)}</option>'
+            for o in subs
+        )
         return HttpResponse(options)
 
 

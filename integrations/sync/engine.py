@@ -542,12 +542,7 @@ class SyncEngine:
                 total_records=total_records,
                 records_per_second=self._rate(),
             )
-        requests = dict(self._requests_before)
-        for client in self._clients:
-            # A copy: the prefetch thread may add an endpoint meanwhile.
-            for endpoint, number in dict(client.request_counts).items():
-                requests[endpoint] = requests.get(endpoint, 0) + number
-        self._save(checkpoint=checkpoint, counts=merged, progress=progress, requests=requests)
+        self._save(checkpoint=checkpoint, counts=merged, progress=progress, requests=self.requests_sent())
 
     def _note_rejected(
         self, checkpoint: dict, bucket: str, rejected: tuple[RecordRejected, ...], counts: dict[str, Counts] | None
@@ -564,6 +559,16 @@ class SyncEngine:
                 kept.append({"entity": bucket, "id": record.record_id, "reason": record.reason})
         checkpoint["rejected"] = kept
         return counts
+
+    def requests_sent(self) -> dict[str, int]:
+        """Every request of the run by endpoint: earlier processes' and this one's clients' (the
+        sign-in included), also when the run fails before its first commit."""
+        requests = dict(self._requests_before)
+        for client in self._clients:
+            # A copy: the prefetch thread may add an endpoint meanwhile.
+            for endpoint, number in dict(client.request_counts).items():
+                requests[endpoint] = requests.get(endpoint, 0) + number
+        return requests
 
     def _rate(self) -> float | None:
         """Records per second written by this process."""

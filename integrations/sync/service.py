@@ -208,7 +208,14 @@ def _execute_claimed(run: SyncRun, token: str) -> SyncOutcome:
     except SoftTimeLimitExceeded:
         # Long runs continue in a fresh task from their checkpoint instead of failing; one that
         # made no progress before the limit counts towards MAX_STARTS_WITHOUT_PROGRESS.
-        _pause(run, token, 1, "The sync continues in a new task from its last checkpoint.", ended_normally=False)
+        _pause(
+            run,
+            token,
+            1,
+            "The sync continues in a new task from its last checkpoint.",
+            ended_normally=False,
+            requests=engine.requests_sent(),
+        )
         return SyncOutcome("continuing", resume_in=1)
     except IntegrationRateLimited as exc:
         wait = min(max(exc.retry_after, 1.0), MAX_COUNTDOWN_SECONDS)
@@ -218,6 +225,7 @@ def _execute_claimed(run: SyncRun, token: str) -> SyncOutcome:
             token,
             wait,
             f"The {installation.name} request budget is spent; the sync resumes in about {minutes} min.",
+            requests=engine.requests_sent(),
         )
         return SyncOutcome("waiting", resume_in=wait)
     except IntegrationError as exc:
@@ -226,14 +234,19 @@ def _execute_claimed(run: SyncRun, token: str) -> SyncOutcome:
             base = settings.SYNC_RETRY_BACKOFF.total_seconds()
             wait = random.uniform(0, min(base * 2**failures, 900))  # full jitter
             message = f"{installation.name} did not answer ({exc}); retrying in {round(wait)} s."
-            _pause(run, token, wait, message, failures=failures)
+            _pause(run, token, wait, message, failures=failures, requests=engine.requests_sent())
             return SyncOutcome("retrying", resume_in=wait)
-        _finish_failed(run, token, installation.error_message(exc, doing=Activity.SYNC))
+        _finish_failed(
+            run, token, installation.error_message(exc, doing=Activity.SYNC), requests=engine.requests_sent()
+        )
         return SyncOutcome("failed")
     except Exception as exc:
         logger.exception("Sync run %s crashed", run.pk)
         _finish_failed(
-            run, token, f"The sync stopped on an internal error ({type(exc).__name__}); it will retry on schedule."
+            run,
+            token,
+            f"The sync stopped on an internal error ({type(exc).__name__}); it will retry on schedule.",
+            requests=engine.requests_sent(),
         )
         raise
     finally:
@@ -252,7 +265,10 @@ def _pause(
     failures: int | None = None,
     *,
     ended_normally: bool = True,
+    requests: dict[str, int] | None = None,
 ) -> None:
+    """Wait ``wait`` seconds; ``requests``: every request the run has sent so far (the next process
+    counts on from them, so a run that retries its sign-in and fails counts every attempt)."""
     until = timezone.now() + timedelta(seconds=wait)
     checkpoint = dict(run.checkpoint)
     if failures is not None:
@@ -264,6 +280,7 @@ def _pause(
         checkpoint=checkpoint,
         progress={**run.progress, "waiting_until": until.isoformat(), "message": message},
         heartbeat_at=timezone.now(),
+        **({"requests": requests} if requests is not None else {}),
     )
 
 
@@ -284,9 +301,12 @@ def _finish_succeeded(run: SyncRun, token: str) -> bool:
 
 
 @transaction.atomic
-def _finish_failed(run: SyncRun, token: str, reason: str) -> None:
+def _finish_failed(run: SyncRun, token: str, reason: str, *, requests: dict[str, int] | None = None) -> None:
+    """Fail the run; ``requests``: every request it sent (a run failing before its first commit,
+    at the sign-in say, has recorded none yet)."""
+    fields = {"requests": requests} if requests is not None else {}
     updated = SyncRun.objects.filter(pk=run.pk, worker_token=token).update(
-        status=SyncStatus.FAILED, finished_at=timezone.now(), error=reason
+        status=SyncStatus.FAILED, finished_at=timezone.now(), error=reason, **fields
     )
     if not updated:
         return

@@ -206,6 +206,11 @@ class KaseyaBmsInstallation(IntegrationInstallation):
             return f"BMS account {account_id} has no location to create tickets at."
         return None
 
+    def own_account_id(self) -> int | None:
+        """The API user's AccountId from /v2/security/userinfo: the MSP's own account."""
+        with self.client(max_attempts=INTERACTIVE_ATTEMPTS) as client:
+            return client.user_info().account_id
+
     # --- invoice PDFs ----------------------------------------------------------------------------
 
     def invoice_pdf(self, invoice: Invoice, *, max_bytes: int) -> bytes | None:

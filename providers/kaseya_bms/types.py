@@ -234,6 +234,8 @@ class UserInfo:
     email: str | None
     is_system_admin: bool
     access_rights: list[AccessRight]
+    # The API user's own CRM account: the MSP's account, where internal tickets belong.
+    account_id: int | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
@@ -246,6 +248,7 @@ class UserInfo:
             email=f.text("EmailAddress"),
             is_system_admin=f.flag("IsUserSystemAdmin"),
             access_rights=[AccessRight.from_api(r.raw) for r in f.objects("UserAccessRights")],
+            account_id=f.integer("AccountId") or None,  # 0: none
             raw=f.raw,
         )
 
