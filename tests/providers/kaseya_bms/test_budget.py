@@ -76,7 +76,7 @@ def test_hardening_9_concurrent_takers_in_two_processes_never_exceed_the_limit()
         budget = SlidingHourBudget(redis.Redis.from_url(sys.argv[1]), "two-processes", 60)
         time.sleep(max(0.0, float(sys.argv[2]) - time.time()))  # both processes start together
         granted = 0
-        for _ in range(100):
+        for _ in range(40):  # two processes ask 80 of 54: each gets at least 14, whatever the timing
             try:
                 budget.acquire("GET /v2/finance/invoices/summary")
                 granted += 1
