@@ -289,6 +289,7 @@ CELERY_BEAT_SCHEDULE = {
     # Re-reads the processor's state of payments the portal has not settled (lost webhooks).
     "payments-settle": {"task": "payments.settle_unsettled", "schedule": timedelta(days=1)},
     "payments-autopay": {"task": "payments.autopay_evaluate", "schedule": timedelta(days=1)},
+    "notifications-autopay-summary": {"task": "notifications.autopay_summary", "schedule": timedelta(days=1)},
     "readiness-beat-tick": {"task": "connectbooster.beat_tick", "schedule": timedelta(minutes=1)},  # /readyz
 }
 # Incremental cursors start this long before the last run's start, to catch clock skew

@@ -76,7 +76,7 @@ def test_a_client_pays_one_invoice_with_a_new_card_and_sees_it_processing_then_p
     page,
     screenshot,
     shop,
-    payments_worker_env,
+    payments_worker_env,  # noqa: F811
     localstripe,  # noqa: F811
 ):
     invoice = make_invoice(shop, "120.50", number="INV-1001")
