@@ -390,3 +390,5 @@ PAYMENTS_AUTOPAY_RETRY_DAYS = [int(d) for d in env.list("PAYMENTS_AUTOPAY_RETRY_
 # A class wrapping the payment collector (dotted path; empty: none), as Django selects a mail
 # backend. The tests name one that ends a worker right after the processor confirmed a charge.
 PAYMENTS_COLLECTOR_WRAPPER = env.str("PAYMENTS_COLLECTOR_WRAPPER", default="")
+# Reconciliation report: succeeded payments BMS still does not show this many days later.
+PAYMENTS_UNRECONCILED_AFTER_DAYS = env.int("PAYMENTS_UNRECONCILED_AFTER_DAYS", default=3)

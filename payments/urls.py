@@ -12,6 +12,7 @@ staff_patterns = (
         path("<int:pk>/refund/", views.PaymentRefundView.as_view(), name="refund"),
         path("<int:pk>/refresh/", views.PaymentRefreshView.as_view(), name="refresh"),
         path("webhooks/stripe/", webhooks.stripe_webhook, name="stripe-webhook"),
+        path("reconciliation/", include("payments.reconciliation")),
     ],
     "payments",
 )
