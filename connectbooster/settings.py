@@ -372,6 +372,9 @@ STRIPE_JS_URL = env.str("STRIPE_JS_URL", default="https://js.stripe.com/v3/")
 STRIPE_CONNECT_TIMEOUT = env.float("STRIPE_CONNECT_TIMEOUT", default=10.0)
 STRIPE_READ_TIMEOUT = env.float("STRIPE_READ_TIMEOUT", default=60.0)
 STRIPE_MAX_NETWORK_RETRIES = env.int("STRIPE_MAX_NETWORK_RETRIES", default=2)
+# Requests per second to Stripe, shared by every process through Redis (Stripe allows 25 in
+# test mode and 100 in live mode); 0: unpaced.
+STRIPE_REQUESTS_PER_SECOND = env.float("STRIPE_REQUESTS_PER_SECOND", default=25.0)
 # The currency invoices are paid in when the portal stores none (the BMS tenant's currency).
 PORTAL_CURRENCY = env.str("PORTAL_CURRENCY", default="USD").upper()
 # The smallest amount a client may pay on an invoice (a smaller balance is paid in full).
