@@ -21,6 +21,7 @@ PAYMENTS_ACCESS = {
     "payments:detail": (PAYMENT, "get", STAFF),
     "payments:refund": (PAYMENT, "post", STAFF),
     "payments:refresh": (PAYMENT, "post", STAFF),
+    "payments:reconciliation": ({}, "get", STAFF),
 }
 
 # Checked by Stripe's signature on the raw body, not by role (tests/payments/test_webhooks.py):
