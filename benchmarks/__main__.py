@@ -1,4 +1,5 @@
-"""Sync benchmark against sandbox tenants of 10k and of full size, on PostgreSQL.
+"""Sync benchmark against sandbox tenants of 10k and of full size, on PostgreSQL, then the
+autopay benchmark (benchmarks/autopay.py; ``python -m benchmarks autopay --size small`` alone).
 
 Figures: full-sync wall time and records/s, the download-only baseline and the ratio,
 requests per endpoint and per 1,000 records, peak RSS of the syncing process, and
@@ -271,6 +272,12 @@ def _print(results: list[dict]) -> None:
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["autopay"]:  # python -m benchmarks autopay [--size small|full] ...
+        from benchmarks import autopay
+
+        sys.argv = [sys.argv[0], *sys.argv[2:]]
+        autopay.main()
+        return
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument(
         "--database-url",
@@ -279,6 +286,8 @@ def main() -> None:
     parser.add_argument("--sizes", default="10k,full")
     parser.add_argument("--no-pages", action="store_true", help="skip the client-portal page benchmark")
     parser.add_argument("--pages-only", action="store_true", help="only the pages, on the last synced DB")
+    parser.add_argument("--no-autopay", action="store_true", help="skip the autopay benchmark")
+    parser.add_argument("--autopay-size", default="full", help="full (10,000 invoices) or small (200)")
     args = parser.parse_args()
     if not args.database_url.startswith("postgres"):
         raise SystemExit("The benchmark runs on PostgreSQL: set BENCH_DATABASE_URL=postgres://...")
@@ -300,6 +309,21 @@ def main() -> None:
     print(f"\nWritten to {out / 'sync.json'}")
     if not args.no_pages:
         _run_pages(args.database_url, out)
+    if not args.no_autopay:
+        _run_autopay(args.database_url, args.autopay_size, out)
+
+
+def _run_autopay(database_url: str, size: str, out: Path) -> None:
+    """On a database of its own beside the sync's (``<name>_autopay``), dropped afterwards."""
+    from benchmarks.autopay import bench_autopay, print_autopay
+
+    parts = urlsplit(database_url)
+    own = urlunsplit(parts._replace(path=f"{parts.path.rstrip('/')}_autopay"))
+    rate = float(os.environ.get("STRIPE_REQUESTS_PER_SECOND") or 25)
+    result = bench_autopay(size, own, rate=rate)
+    print_autopay(result)
+    (out / "autopay.json").write_text(json.dumps(result, indent=2, default=str))
+    print(f"Written to {out / 'autopay.json'}")
 
 
 def _run_pages(database_url: str, out: Path) -> None:

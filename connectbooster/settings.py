@@ -308,6 +308,7 @@ CELERY_BEAT_SCHEDULE = {
     "payments-settle": {"task": "payments.settle_unsettled", "schedule": timedelta(days=1)},
     "payments-autopay": {"task": "payments.autopay_evaluate", "schedule": timedelta(days=1)},
     "payments-posting-sweep": {"task": "payments.posting_sweep", "schedule": timedelta(minutes=5)},
+    "notifications-autopay-summary": {"task": "notifications.autopay_summary", "schedule": timedelta(days=1)},
     "readiness-beat-tick": {"task": "connectbooster.beat_tick", "schedule": timedelta(minutes=1)},  # /readyz
 }
 # Incremental cursors start this long before the last run's start, to catch clock skew
@@ -426,6 +427,9 @@ SECURE_CSP = {
     "base-uri": ["'self'"],
 }
 
+# Requests per second to Stripe, shared by every process through Redis (Stripe allows 25 in
+# test mode and 100 in live mode); 0: unpaced.
+STRIPE_REQUESTS_PER_SECOND = env.float("STRIPE_REQUESTS_PER_SECOND", default=25.0)
 # The currency invoices are paid in when the portal stores none (the BMS tenant's currency).
 PORTAL_CURRENCY = env.str("PORTAL_CURRENCY", default="USD").upper()
 # The smallest amount a client may pay on an invoice (a smaller balance is paid in full).
@@ -444,3 +448,5 @@ PAYMENTS_AUTOPAY_RETRY_DAYS = [int(d) for d in env.list("PAYMENTS_AUTOPAY_RETRY_
 # A class wrapping the payment collector (dotted path; empty: none), as Django selects a mail
 # backend. The tests name one that ends a worker right after the processor confirmed a charge.
 PAYMENTS_COLLECTOR_WRAPPER = env.str("PAYMENTS_COLLECTOR_WRAPPER", default="")
+# Reconciliation report: succeeded payments BMS still does not show this many days later.
+PAYMENTS_UNRECONCILED_AFTER_DAYS = env.int("PAYMENTS_UNRECONCILED_AFTER_DAYS", default=3)

@@ -1,6 +1,13 @@
 """Event adapters: other apps' events become notifications. Each event has an ``event_key``,
 so it notifies once however often it is seen (a replayed signal, the sweep catching up).
 
+Payments: Payment Successful / Failed once per payment (``payments.signals.payment_changed``,
+sent after the commit), Payment Scheduled once per autopay charge scheduled, Payment Method
+Changed and Autopay Changed once per audit entry that records such a change (every method and
+rule change is audited, whichever page or service made it), Autopay Changed once per pause of
+a rule after failed charges (found by the daily summary), and the internal Autopay Summary
+once a day.
+
 The signal receivers log a failure and never raise it into the sender: a client's comment
 must not fail because a notification could not be recorded. Sync events are heard only with
 NOTIFICATIONS_LISTEN_TO_SYNC.
@@ -10,6 +17,7 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
@@ -17,6 +25,7 @@ from django.db.models.signals import post_save
 from django.dispatch import receiver
 from django.utils import timezone
 
+from accounts.models import AuditEvent
 from billing.models import Invoice
 from billing.signals import invoice_comment_posted
 from integrations.models import SyncAlert, SyncAlertKind, SyncRun, SyncStatus
@@ -24,6 +33,17 @@ from integrations.signals import sync_succeeded
 from notifications.firing import notification_fire
 from notifications.models import Notification
 from notifications.types import NotificationKind
+from organizations.models import Organization
+from payments.models import (
+    AutopayRule,
+    Initiator,
+    Payment,
+    PaymentMethod,
+    PaymentStatus,
+    ScheduledCharge,
+    ScheduledChargeStatus,
+)
+from payments.signals import payment_changed
 from portal.signals import portal_access_requested
 
 logger = logging.getLogger(__name__)
@@ -70,6 +90,42 @@ def on_portal_access_requested(sender, access_request, **kwargs):
         access_requested_notify(access_request=access_request)
     except Exception:
         logger.exception("Portal Access Requested notification failed")
+
+
+@receiver(payment_changed, dispatch_uid="notifications.payment_changed")
+def on_payment_changed(sender, payment, previous_status=None, **kwargs):
+    try:
+        payment_outcome_notify(payment=payment, previous_status=previous_status)
+    except Exception:  # the nightly settle sends the signal again on a later change only
+        logger.exception("Payment notification for payment %s failed", payment.pk)
+
+
+@receiver(post_save, sender=ScheduledCharge, dispatch_uid="notifications.payment_scheduled")
+def on_charge_scheduled(sender, instance, created, **kwargs):
+    if not created:
+        return
+
+    def notify(charge_id=instance.pk):
+        try:
+            payment_scheduled_notify(charge_id=charge_id)
+        except Exception:
+            logger.exception("Payment Scheduled notification for autopay charge %s failed", charge_id)
+
+    transaction.on_commit(notify)
+
+
+@receiver(post_save, sender=AuditEvent, dispatch_uid="notifications.payments_audit")
+def on_audit_event(sender, instance, created, **kwargs):
+    if not created or not instance.action.startswith(PAYMENTS_AUDIT_PREFIXES):
+        return
+
+    def notify(event_id=instance.pk):
+        try:
+            audited_change_notify(event_id=event_id)
+        except Exception:
+            logger.exception("Notification for audit entry %s failed", event_id)
+
+    transaction.on_commit(notify)
 
 
 # --- the notifications they fire ------------------------------------------------------------------
@@ -219,4 +275,155 @@ def access_requested_notify(*, access_request) -> Notification:
             "company": getattr(access_request, "company", ""),
         },
         event_key=f"portal_access:{access_request.pk}" if getattr(access_request, "pk", None) else None,
+    )
+
+
+# --- payments -------------------------------------------------------------------------------------
+
+# Audit actions that notify: a saved method added, made default or removed; a rule changed.
+METHOD_AUDIT_PREFIX = "payment_method."
+AUTOPAY_RULE_AUDIT_PREFIX = "autopay.rule_"
+PAYMENTS_AUDIT_PREFIXES = (METHOD_AUDIT_PREFIX, AUTOPAY_RULE_AUDIT_PREFIX)
+
+
+def _payment_facts(payment: Payment) -> tuple[dict, Invoice | None]:
+    allocations = list(payment.allocations.select_related("invoice").order_by("invoice__number"))
+    numbers = [a.invoice.number for a in allocations]
+    context = {
+        "amount": str(payment.total),
+        "currency": payment.currency,
+        "payment_id": payment.pk,
+        "invoice_numbers": numbers,
+        "method": payment.method.label,
+        "initiated_by": payment.initiated_by,
+    }
+    return context, (allocations[0].invoice if allocations else None)
+
+
+def payment_outcome_notify(*, payment: Payment, previous_status: str | None) -> Notification | None:
+    """Payment Successful when a payment succeeds, Payment Failed when it fails: once each."""
+    if payment.status == previous_status:
+        return None
+    if payment.status == PaymentStatus.SUCCEEDED:
+        kind, key = NotificationKind.PAYMENT_SUCCESSFUL, f"payment_successful:{payment.pk}"
+    elif payment.status == PaymentStatus.FAILED:
+        kind, key = NotificationKind.PAYMENT_FAILED, f"payment_failed:{payment.pk}"
+    else:
+        return None
+    context, invoice = _payment_facts(payment)
+    if kind == NotificationKind.PAYMENT_FAILED:
+        context["reason"] = payment.failure_reason or "The payment did not go through."
+    return notification_fire(kind, organization=payment.organization, invoice=invoice, context=context, event_key=key)
+
+
+def payment_scheduled_notify(*, charge_id: int) -> Notification | None:
+    """Payment Scheduled once per autopay charge (its invoice and schedule slot)."""
+    charge = (
+        ScheduledCharge.objects.select_related("invoice", "organization", "rule__method").filter(pk=charge_id).first()
+    )
+    if charge is None:
+        return None
+    context = {
+        "amount": str(charge.invoice.balance_due),
+        "charge_on": charge.charge_on.isoformat(),
+        "reason": f"Autopay charges it on {charge.charge_on:%Y-%m-%d}"
+        + (" once approved" if charge.status == ScheduledChargeStatus.AWAITING_APPROVAL else "")
+        + (f" with {charge.rule.method.label}." if charge.rule_id else "."),
+        "scheduled_charge_id": charge.pk,
+    }
+    return notification_fire(
+        NotificationKind.PAYMENT_SCHEDULED,
+        organization=charge.organization,
+        invoice=charge.invoice,
+        context=context,
+        event_key=f"payment_scheduled:{charge.pk}",
+    )
+
+
+def _audited_organization(event: AuditEvent):
+    details = event.details or {}
+    if details.get("organization_id"):
+        return Organization.objects.filter(pk=details["organization_id"]).first()
+    if details.get("rule_id"):
+        rule = AutopayRule.objects.select_related("organization").filter(pk=details["rule_id"]).first()
+        return rule.organization if rule else None
+    if details.get("method_id"):
+        method = PaymentMethod.objects.select_related("organization").filter(pk=details["method_id"]).first()
+        return method.organization if method else None
+    return None
+
+
+def audited_change_notify(*, event_id: int) -> Notification | None:
+    """Payment Method Changed or Autopay Changed for one audit entry, once."""
+    event = AuditEvent.objects.filter(pk=event_id).first()
+    if event is None or not event.action.startswith(PAYMENTS_AUDIT_PREFIXES):
+        return None
+    organization = _audited_organization(event)
+    if organization is None:
+        return None
+    kind = (
+        NotificationKind.PAYMENT_METHOD_CHANGED
+        if event.action.startswith(METHOD_AUDIT_PREFIX)
+        else NotificationKind.AUTOPAY_CHANGED
+    )
+    who = f" by {event.actor_email}" if event.actor_email else ""
+    return notification_fire(
+        kind,
+        organization=organization,
+        context={"reason": f"{event.summary}{who}.", "audit_event_id": event.pk},
+        actor=event.actor,
+        event_key=f"audit:{event.pk}",
+    )
+
+
+def autopay_pauses_notify(*, since) -> list[Notification]:
+    """Autopay Changed for each rule paused after failed charges since ``since``, once per pause."""
+    rules = AutopayRule.objects.filter(paused_at__gte=since).select_related("organization")
+    return [
+        notification_fire(
+            NotificationKind.AUTOPAY_CHANGED,
+            organization=rule.organization,
+            context={"reason": rule.pause_reason or "An autopay rule was paused.", "rule_id": rule.pk},
+            event_key=f"autopay_paused:{rule.pk}:{rule.paused_at.isoformat()}",
+        )
+        for rule in rules
+    ]
+
+
+def autopay_summary_notify(*, now=None) -> Notification | None:
+    """The internal daily Autopay Summary (once per day): what autopay charged and failed in
+    the last 24 hours, what waits for approval, and the rules that cannot charge. Nothing when
+    no organization has an autopay rule. Tells clients of rules paused since yesterday too."""
+    now = now or timezone.now()
+    since = now - timedelta(days=1)
+    if not AutopayRule.objects.exists():
+        return None
+    autopay = Payment.objects.filter(initiated_by=Initiator.AUTOPAY)
+    succeeded = list(autopay.filter(succeeded_at__gte=since).values_list("amount", "surcharge"))
+    failed = autopay.filter(failed_at__gte=since).count()
+    awaiting = ScheduledCharge.objects.filter(status=ScheduledChargeStatus.AWAITING_APPROVAL).count()
+    due_today = ScheduledCharge.objects.filter(
+        status__in=[ScheduledChargeStatus.SCHEDULED, ScheduledChargeStatus.APPROVED],
+        charge_on__lte=timezone.localdate(now),
+    ).count()
+    paused = AutopayRule.objects.filter(paused_at__isnull=False, enabled=True).count()
+    with_errors = AutopayRule.objects.filter(enabled=True, paused_at__isnull=True).exclude(error="").count()
+    total = sum((amount + surcharge for amount, surcharge in succeeded), start=Decimal("0"))
+    context = {
+        "day": timezone.localdate(now).isoformat(),
+        "charged_count": len(succeeded),
+        "charged_total": str(total),
+        "failed_count": failed,
+        "awaiting_approval": awaiting,
+        "due_today": due_today,
+        "paused_rules": paused,
+        "rules_with_errors": with_errors,
+        "reason": (
+            f"{len(succeeded)} charged ({total:,.2f}), {failed} failed, {awaiting} awaiting approval, "
+            f"{paused} rule{'s' if paused != 1 else ''} paused, {with_errors} with errors."
+        ),
+    }
+    autopay_pauses_notify(since=since)
+    return notification_fire(
+        NotificationKind.AUTOPAY_SUMMARY, context=context, event_key=f"autopay_summary:{context['day']}"
     )

@@ -8,7 +8,7 @@ whether the channel can find what an earlier attempt did.
 from celery import Task, shared_task
 
 from notifications.delivery import deliveries_requeue_lost, delivery_attempt
-from notifications.events import invoices_past_due_notify, sync_alerts_catch_up
+from notifications.events import autopay_summary_notify, invoices_past_due_notify, sync_alerts_catch_up
 from notifications.models import Channel
 
 
@@ -46,3 +46,9 @@ def sweep_task() -> dict:
 @shared_task(name="notifications.invoices_past_due")
 def invoices_past_due_task() -> int:
     return len(invoices_past_due_notify())
+
+
+@shared_task(name="notifications.autopay_summary")
+def autopay_summary_task() -> bool:
+    """Daily: the internal Autopay Summary (and Autopay Changed for rules paused since)."""
+    return autopay_summary_notify() is not None

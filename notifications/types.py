@@ -19,6 +19,7 @@ class NotificationKind(models.TextChoices):
     CLIENT_COMMENTED = "client_commented", "Client Commented on Invoice"
     SYNC_FAILED = "sync_failed", "Sync Failed"
     SYNC_NOT_RUNNING = "sync_not_running", "Sync Not Running"
+    AUTOPAY_SUMMARY = "autopay_summary", "Autopay Summary"
 
 
 class Audience(models.TextChoices):
@@ -134,6 +135,13 @@ SPECS: dict[str, KindSpec] = {
             "No BMS sync has succeeded for 48 hours.",
             "Sync not running: {source}",
             "{reason}",
+        ),
+        KindSpec(
+            K.AUTOPAY_SUMMARY,
+            A.INTERNAL,
+            "Daily: what autopay charged, what failed, what waits for approval, rules that cannot charge.",
+            "Autopay summary",
+            "Autopay in the last 24 hours: {reason}",
         ),
     )
 }

@@ -6,4 +6,6 @@ class PaymentsConfig(AppConfig):
     verbose_name = "Payments"
 
     def ready(self) -> None:
-        from payments import posting  # noqa: F401 - connects the posting receiver
+        # why here: the receivers (post succeeded payments; reconcile after each sync) import models,
+        # loaded only now.
+        from payments import posting, reconciliation  # noqa: F401

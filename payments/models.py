@@ -198,6 +198,8 @@ class PaymentAllocation(models.Model):
     # The invoice's synced balance when the payment was made: how much of the portal's payments
     # BMS already reflects is measured from here (selectors.unreflected_amounts).
     balance_before = models.DecimalField(max_digits=14, decimal_places=3)
+    # When a sync first showed BMS reflecting this amount (payments.reconciliation).
+    reconciled_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["payment", "invoice"]

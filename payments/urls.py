@@ -16,6 +16,7 @@ staff_patterns = (
         path("approvals/<int:pk>/", views.AutopayDecideView.as_view(), name="approval-decide"),
         path("webhooks/stripe/", webhooks.stripe_webhook, name="stripe-webhook"),
         path("", include("payments.posting_urls")),
+        path("reconciliation/", include("payments.reconciliation")),
     ],
     "payments",
 )

@@ -15,6 +15,7 @@ Invariants:
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import hmac
 import json
@@ -28,6 +29,7 @@ from urllib.parse import urlsplit
 import requests
 from django.conf import settings
 
+from core.redis import get_redis
 from integrations.base import ConnectionCheck, ConnectionTestResult, IntegrationError, IntegrationInstallation
 from integrations.base import TenantIdentity as Tenant
 from integrations.capabilities import (
@@ -44,6 +46,7 @@ from providers.stripe import exceptions as stripe_errors
 from providers.stripe import money
 from providers.stripe.client import StripeGateway
 from providers.stripe.forms import key_mode, webhook_url
+from providers.stripe.pacing import RequestPacer
 from providers.stripe.types import Event, PaymentIntent, PaymentIntentStatus, PaymentMethod, Refund, SetupIntent
 
 # Test Connection waits this long for the portal's own webhook endpoint.
@@ -57,6 +60,15 @@ _STATES = {
     PaymentIntentStatus.SUCCEEDED: ChargeState.SUCCEEDED,
     PaymentIntentStatus.CANCELED: ChargeState.CANCELED,
 }
+
+
+@functools.cache
+def shared_pacer(rate: float) -> RequestPacer | None:
+    """The process's pacer for STRIPE_REQUESTS_PER_SECOND (0: none), scheduling through Redis
+    so every process shares the account's rate."""
+    if not rate:
+        return None
+    return RequestPacer(rate, redis=get_redis())
 
 
 def _charge_from(intent: PaymentIntent, *, state: ChargeState | None = None, failure_message: str = "") -> Charge:
@@ -159,6 +171,7 @@ class StripeInstallation(IntegrationInstallation):
         options.setdefault("api_base", settings.STRIPE_API_BASE or None)
         options.setdefault("timeout", (settings.STRIPE_CONNECT_TIMEOUT, settings.STRIPE_READ_TIMEOUT))
         options.setdefault("max_network_retries", settings.STRIPE_MAX_NETWORK_RETRIES)
+        options.setdefault("pacer", shared_pacer(settings.STRIPE_REQUESTS_PER_SECOND))
         return StripeGateway(self.integration.get_secret("secret_key"), **options)
 
     @property

@@ -36,7 +36,7 @@ def test_admin_configures_notifications_and_sends_a_test(  # noqa: F811 - fixtur
     page.get_by_role("link", name="Notifications", exact=True).click()
     expect(page.get_by_role("heading", name="Notifications")).to_be_visible()
     types = page.get_by_test_id("notification-types")
-    expect(types.locator("tbody tr")).to_have_count(11)
+    expect(types.locator("tbody tr")).to_have_count(12)  # with Autopay Summary
     screenshot("notifications-01-settings-defaults")
 
     page.get_by_label("Service Ticket for Autopay Changed").uncheck()

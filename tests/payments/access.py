@@ -131,6 +131,7 @@ PAYMENTS_ACCESS = {
     "organization-autopay:rule": (organization_rule, "get", STAFF),
     "organization-autopay:move": (organization_rule, "post", STAFF),
     "organization-autopay:delete": (organization_rule, "post", STAFF),
+    "payments:reconciliation": ({}, "get", STAFF),
 }
 
 # Checked by Stripe's signature on the raw body, not by role (tests/payments/test_webhooks.py):

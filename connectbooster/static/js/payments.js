@@ -106,14 +106,33 @@
     if (form.dataset.confirmed === "1") return;
     event.preventDefault();
     var root = document.getElementById("payment-status-root");
-    if (typeof window.Stripe !== "function" || !root) return;
-    var stripe = window.Stripe(root.dataset.publishableKey);
+    if (!root) return;
     setBusy(form, true);
-    var data = form.dataset.method ? { payment_method: form.dataset.method } : {};
-    stripe.confirmCardPayment(form.dataset.clientSecret, data).then(function () {
-      // Whatever the outcome, the portal reads the payment's state from Stripe.
-      form.dataset.confirmed = "1";
-      form.submit();
-    });
+    loadStripe(root.dataset.stripeJsUrl)
+      .then(function () {
+        var stripe = window.Stripe(root.dataset.publishableKey);
+        var data = form.dataset.method ? { payment_method: form.dataset.method } : {};
+        return stripe.confirmCardPayment(form.dataset.clientSecret, data);
+      })
+      .then(function () {
+        // Whatever the outcome, the portal reads the payment's state from Stripe.
+        form.dataset.confirmed = "1";
+        form.submit();
+      })
+      .catch(function () {
+        setBusy(form, false);
+      });
   });
+
+  // Stripe.js on demand (the payment page loads it only when the client confirms).
+  function loadStripe(url) {
+    if (typeof window.Stripe === "function") return Promise.resolve();
+    return new Promise(function (resolve, reject) {
+      var script = document.createElement("script");
+      script.src = url;
+      script.onload = function () { resolve(); };
+      script.onerror = function () { reject(new Error("Stripe.js could not load.")); };
+      document.head.appendChild(script);
+    });
+  }
 })();
