@@ -344,7 +344,7 @@ def _rule_for_change(rule: AutopayRule) -> AutopayRule:
     """The rule as it is now, its row locked until the commit: whether it is locked by the MSP
     is read under the lock, so a client's change never races the MSP locking it."""
     current = (
-        AutopayRule.objects.select_for_update()
+        AutopayRule.objects.select_for_update(of=("self",))  # the joined rows are not locked (nullable joins)
         .select_related("organization", "method", "contract")
         .filter(pk=rule.pk)
         .first()

@@ -239,7 +239,7 @@ def invitation_send(*, invitation_id: int) -> bool:
     newer one or deleted is not sent. True when sent; SMTP errors propagate (the task retries)."""
     with transaction.atomic():
         invitation = (
-            PortalInvitation.objects.select_for_update()
+            PortalInvitation.objects.select_for_update(of=("self",))  # PostgreSQL locks no nullable join
             .select_related("user__organization", "contact__organization")
             .filter(pk=invitation_id)
             .first()
