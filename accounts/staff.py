@@ -134,7 +134,12 @@ def staff_invitation_send(*, invitation_id: int) -> bool:
     """E-mail the invitation unless it already went out (exactly once per invitation: the
     row is locked while sending, and marked sent in the same transaction). True when sent."""
     with transaction.atomic():
-        invitation = StaffInvitation.objects.select_for_update(of=("self",)).select_related("user").filter(pk=invitation_id).first()
+        invitation = (
+            StaffInvitation.objects.select_for_update(of=("self",))
+            .select_related("user")
+            .filter(pk=invitation_id)
+            .first()
+        )
         if invitation is None or invitation.emailed_at is not None or invitation.accepted_at is not None:
             return False
         user = invitation.user
