@@ -69,7 +69,7 @@ def _env(database_url: str) -> dict:
         DEBUG="false",  # as in production: no per-query logging
         DJANGO_SETTINGS_MODULE="connectbooster.settings",
         DATABASE_URL=database_url,
-        BMS_ALLOWED_INSECURE_HOSTS="127.0.0.1",
+        BMS_ALLOWED_INSECURE_HOSTS="127.0.0.1:*",  # the sandboxes listen on ports chosen at start
         # The benchmark measures the engine, not BMS's 1,500/h budget (which would make a
         # 100k-invoice first sync take hours by design).
         BMS_HOURLY_REQUEST_LIMIT="100000000",
@@ -106,12 +106,17 @@ def _configure(env: dict, sandbox: SandboxServer) -> None:
         (
             "from accounts.models import User; from integrations.registry import get_provider;"
             "from integrations.models import Integration;"
-            "from integrations.services import integration_save_settings;"
+            "from integrations.registry import installation_of;"
+            "from integrations.services import data_source_link, integration_save_settings;"
             "Integration.objects.all().delete();"
             "admin, _ = User.objects.get_or_create(email='bench@local', defaults={'role': 'master_admin'});"
-            f"integration_save_settings(provider=get_provider('kaseya-bms'), actor=admin, cleaned_data={{"
+            f"integration = integration_save_settings(provider=get_provider('kaseya-bms'), actor=admin, cleaned_data={{"
             f"'company_name': {sandbox.tenant!r}, 'username': {sandbox.username!r}, "
-            f"'password': {sandbox.password!r}, 'server_url': {sandbox.url!r}}})"
+            f"'password': {sandbox.password!r}, 'server_url': {sandbox.url!r}}});"
+            # Identify the tenant as Test Connection does (without queueing the initial sync it would).
+            "result = installation_of(integration).test_connection();"
+            "assert result.passed, result.summary;"
+            "data_source_link(integration=integration, tenant=result.tenant)"
         ),
     )
 
