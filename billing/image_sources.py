@@ -42,6 +42,7 @@ class SourceStatus:
     available: bool
     label: str  # e.g. "Connected", "Not integrated"
     detail: str = ""
+    name: str = ""  # what the source is called right now, e.g. "Xero" for the accounting package
 
 
 class ImageSource:
@@ -51,10 +52,8 @@ class ImageSource:
     # Fetched images are kept in storage (keyed by the invoice's sync hash); rendered ones are not.
     cacheable: ClassVar[bool] = True
 
-    def display_name(self) -> str:
-        return self.name
-
     def status(self) -> SourceStatus:
+        """Whether the source can serve right now, and its name (one registry lookup for both)."""
         raise NotImplementedError
 
     def fetch(self, invoice: Invoice) -> bytes | None:
@@ -83,22 +82,18 @@ class InstallationImageSource(ImageSource):
             return registry.installation_for_source(invoice.source, Capability.INVOICE_PDFS)
         return registry.installation_offering(Capability.INVOICE_PDFS, category=self.category)
 
-    def display_name(self) -> str:
-        """The configured system's name; else the one provider that could serve; else the category's."""
-        installation = self._installation()
-        if installation is not None:
-            return installation.name
-        offered_by = registry.providers_offering(Capability.INVOICE_PDFS, category=self.category)
-        return offered_by[0].name if len(offered_by) == 1 else self.name
-
     def status(self) -> SourceStatus:
+        """Named after the configured system; else the one provider that could serve; else the category."""
         installation = self._installation()
         if installation is not None:
-            return SourceStatus(True, "Configured", installation.name)
+            return SourceStatus(True, "Configured", installation.name, name=installation.name)
         offered_by = [p.name for p in registry.providers_offering(Capability.INVOICE_PDFS, category=self.category)]
+        name = offered_by[0] if len(offered_by) == 1 else self.name
         if offered_by:
-            return SourceStatus(False, "Not configured", f"Set up {' or '.join(offered_by)} under Integrations.")
-        return SourceStatus(False, "Not integrated", f"No {self.name.lower()} is integrated yet: skipped.")
+            return SourceStatus(
+                False, "Not configured", f"Set up {' or '.join(offered_by)} under Integrations.", name=name
+            )
+        return SourceStatus(False, "Not integrated", f"No {self.name.lower()} is integrated yet: skipped.", name=name)
 
     def fetch(self, invoice: Invoice) -> bytes | None:
         installation = self._installation(invoice)
@@ -120,7 +115,9 @@ class PortalRenderingSource(ImageSource):
     cacheable = False
 
     def status(self) -> SourceStatus:
-        return SourceStatus(True, "Always available", "Also the last resort when no source above has an image.")
+        return SourceStatus(
+            True, "Always available", "Also the last resort when no source above has an image.", name=self.name
+        )
 
     def fetch(self, invoice: Invoice) -> bytes | None:
         from billing.rendering import render_invoice_pdf

@@ -164,19 +164,19 @@ def resolve_invoice_image(invoice: Invoice, *, config: list[ConfiguredSource] | 
             tried_portal = True
         status = source.status()
         if not status.available:
-            skipped.append(SkippedSource(source.key, source.display_name(), status.label))
+            skipped.append(SkippedSource(source.key, status.name, status.label))
             continue
         pdf, from_cache, reason = _try_source(source, invoice)
         if pdf:
             return ResolvedImage(
                 pdf,
                 source.key,
-                source.display_name(),
+                status.name,
                 invoice_image_filename(invoice),
                 from_cache=from_cache,
                 skipped=tuple(skipped),
             )
-        skipped.append(SkippedSource(source.key, source.display_name(), reason))
+        skipped.append(SkippedSource(source.key, status.name, reason))
     # The last resort: the portal's own rendering (a disabled check box does not remove it).
     portal = SOURCES[PORTAL_KEY]
     if tried_portal:
@@ -190,7 +190,7 @@ def resolve_invoice_image(invoice: Invoice, *, config: list[ConfiguredSource] | 
     return ResolvedImage(
         pdf,
         portal.key,
-        portal.display_name(),
+        portal.name,
         invoice_image_filename(invoice),
         last_resort=True,
         skipped=tuple(skipped),

@@ -171,10 +171,10 @@ class InvoiceImageDataView(StaffRequiredMixin, View):
     template_name = "billing/image_sources.html"
 
     def _render(self, request, *, error: str = "", status: int = 200):
-        sources = [
-            {"item": item, "status": item.source.status(), "name": item.source.display_name()}
-            for item in image_source_config()
-        ]
+        sources = []
+        for item in image_source_config():
+            status = item.source.status()
+            sources.append({"item": item, "status": status, "name": status.name})
         return render(request, self.template_name, {"sources": sources, "error": error}, status=status)
 
     def get(self, request):

@@ -112,9 +112,11 @@ def test_an_integrated_accounting_package_serves_first(synced, admin_user, monke
             return render_invoice_pdf(invoice)
 
     real = registry.installation_offering
+    lookups = []
 
     def offering(capability, *, category=None, connected=False):
         if capability == Capability.INVOICE_PDFS and category == Category.ACCOUNTING:
+            lookups.append(category)
             return FakeBooks()
         return real(capability, category=category, connected=connected)
 
@@ -122,6 +124,8 @@ def test_an_integrated_accounting_package_serves_first(synced, admin_user, monke
     _order(admin_user, "accounting", "psa", "portal")
     image = resolve_invoice_image(_with_pdf())
     assert (image.source_key, image.source_name) == ("accounting", "FakeBooks")
+    # Its name and availability come from one lookup; fetching the PDF makes the other.
+    assert len(lookups) == 2
 
 
 def test_only_the_portal_rendering(synced, admin_user, bms_sandbox):

@@ -70,7 +70,7 @@ def test_accounting_first_serves_the_xero_pdf(synced_bms, xero_installation, xer
 
 
 def test_the_invoice_page_names_xero(synced_bms, xero_installation, admin_user):
-    assert SOURCES["accounting"].display_name() == "Xero"
+    assert SOURCES["accounting"].status().name == "Xero"
     assert SOURCES["accounting"].status().available
 
 
