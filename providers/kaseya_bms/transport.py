@@ -26,11 +26,9 @@ The only endpoints known here are the two token endpoints sign-in needs; the oth
 
 from __future__ import annotations
 
-import email.utils
 import json
 import logging
 import random
-import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
@@ -38,10 +36,13 @@ from dataclasses import field as dataclass_field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol, Self
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
+
+from integrations import vendor_http
+from integrations.vendor_http import Endpoint, backoff_delay, retry_after_seconds, short_reason
 
 from .envelope import Envelope, ErrorInfo, auth_error, error_from_info, is_success_false, unwrap
 from .exceptions import (
@@ -71,24 +72,6 @@ REFRESH_MARGIN_SECONDS = 60.0
 USER_AGENT = "connectbooster-portal-bms-client/1.0"
 # The largest answer read into memory (a page of 100 invoices is about 1 MB).
 DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    method: str
-    template: str
-
-    @property
-    def key(self) -> str:
-        """Pacing/counting key: method + the OpenAPI path template, e.g. ``GET /v2/crm/accounts/summary/{id}``.
-
-        The document's own placeholder names are kept (``{ticketId}``), as BMS budgets per endpoint.
-        """
-        return f"{self.method} {self.template}"
-
-    def path(self, *values: object) -> str:
-        parts = iter(values)
-        return re.sub(r"\{[^}]+\}", lambda _m: quote(str(next(parts)), safe=""), self.template)
 
 
 AUTHENTICATE = Endpoint("POST", "/v2/security/authenticate")
@@ -332,8 +315,7 @@ class BmsTransport:
         return self._backoff(attempt)
 
     def _backoff(self, attempt: int) -> float:
-        # Capped exponential backoff with full jitter.
-        return self._random.uniform(0, min(self.backoff_cap, self.backoff_base * 2 ** (attempt - 1)))
+        return backoff_delay(self._random, attempt, base=self.backoff_base, cap=self.backoff_cap)
 
     def _send(
         self,
@@ -367,18 +349,18 @@ class BmsTransport:
                 stream=True,  # read below with a cap (or by the caller's capped reader)
             )
         except requests.exceptions.SSLError as exc:
-            raise BmsTlsError(f"Secure connection to {host} failed: {_short_reason(exc)}") from exc
+            raise BmsTlsError(f"Secure connection to {host} failed: {short_reason(exc)}") from exc
         except requests.exceptions.Timeout as exc:
-            raise BmsTimeout(f"BMS at {host} did not answer in time ({_short_reason(exc)}).") from exc
+            raise BmsTimeout(f"BMS at {host} did not answer in time ({short_reason(exc)}).") from exc
         except (
             requests.exceptions.InvalidURL,
             requests.exceptions.MissingSchema,
             requests.exceptions.InvalidSchema,
         ) as exc:
-            raise BmsNotABmsServer(f"The server URL is invalid: {_short_reason(exc)}") from exc
+            raise BmsNotABmsServer(f"The server URL is invalid: {short_reason(exc)}") from exc
         except requests.exceptions.RequestException as exc:
             # Connection refused/reset/dropped, incomplete chunked body...
-            raise BmsUnavailable(f"Could not reach BMS at {host}: {_short_reason(exc)}") from exc
+            raise BmsUnavailable(f"Could not reach BMS at {host}: {short_reason(exc)}") from exc
         if not stream:
             _read_body(response, self.max_response_bytes, ep)
         logger.debug("BMS %s -> %s in %.0f ms", ep.key, response.status_code, (time.monotonic() - started) * 1000)
@@ -399,7 +381,9 @@ class BmsTransport:
             raise _TokenRejected()
         if status == 429:
             raise BmsRateLimited(
-                f"BMS rate limit reached on {ep.key}.", retry_after=_retry_after(response, self._clock), status_code=429
+                f"BMS rate limit reached on {ep.key}.",
+                retry_after=retry_after_seconds(response, self._clock),
+                status_code=429,
             )
         if status == 408:
             raise BmsTimeout(f"BMS timed out handling {ep.key} (HTTP 408).", status_code=408)
@@ -509,23 +493,13 @@ class BmsTransport:
 def read_capped(response: requests.Response, max_bytes: int) -> bytes:
     """A streamed body, whole, or :class:`BmsResponseTooLarge` beyond ``max_bytes``; a JSON
     ``Success=false`` answer in its place raises the error it reports."""
-    too_large = BmsResponseTooLarge(f"The attachment is larger than the {max_bytes} byte limit.")
-    declared = response.headers.get("Content-Length")
-    if declared and declared.isdigit() and int(declared) > max_bytes:
-        raise too_large
-    content_type = response.headers.get("Content-Type", "")
-    chunks: list[bytes] = []
-    size = 0
-    try:
-        for chunk in response.iter_content(64 * 1024):
-            size += len(chunk)
-            if size > max_bytes:
-                raise too_large
-            chunks.append(chunk)
-    except requests.exceptions.RequestException as exc:
-        raise BmsUnavailable(f"The download was interrupted: {_short_reason(exc)}") from exc
-    body = b"".join(chunks)
-    if "json" in content_type:
+    body = vendor_http.read_capped(
+        response,
+        max_bytes,
+        too_large=BmsResponseTooLarge(f"The attachment is larger than the {max_bytes} byte limit."),
+        dropped=lambda exc: BmsUnavailable(f"The download was interrupted: {short_reason(exc)}"),
+    )
+    if "json" in response.headers.get("Content-Type", ""):
         # BMS reports errors on the download endpoint in its usual JSON envelope.
         try:
             payload = json.loads(body)
@@ -539,23 +513,19 @@ def read_capped(response: requests.Response, max_bytes: int) -> bytes:
 def _read_body(response: requests.Response, max_bytes: int, ep: Endpoint) -> None:
     """Read the body whole, or raise BmsResponseTooLarge past ``max_bytes``. The body is kept
     where requests keeps a body it read itself, so ``response.content`` serves it."""
-    declared = response.headers.get("Content-Length")
     too_large = BmsResponseTooLarge(f"BMS answered {ep.key} with more than {max_bytes} bytes; the answer was refused.")
-    if declared and declared.isdigit() and int(declared) > max_bytes:
-        response.close()
-        raise too_large
-    chunks: list[bytes] = []
-    size = 0
     try:
-        for chunk in response.iter_content(256 * 1024):
-            size += len(chunk)
-            if size > max_bytes:
-                response.close()
-                raise too_large
-            chunks.append(chunk)
-    except requests.exceptions.RequestException as exc:
-        raise BmsUnavailable(f"The connection dropped mid-answer: {_short_reason(exc)}") from exc
-    response._content = b"".join(chunks)  # noqa: SLF001 - requests' own cache of a body it has read
+        body = vendor_http.read_capped(
+            response,
+            max_bytes,
+            too_large=too_large,
+            dropped=lambda exc: BmsUnavailable(f"The connection dropped mid-answer: {short_reason(exc)}"),
+            chunk_size=256 * 1024,
+        )
+    except BmsResponseTooLarge:
+        response.close()
+        raise
+    response._content = body  # noqa: SLF001 - requests' own cache of a body it has read
 
 
 def _looks_like_json(response: requests.Response) -> bool:
@@ -570,25 +540,10 @@ def _try_json(response: requests.Response) -> Any:
     except ValueError:
         return None
     except requests.exceptions.RequestException as exc:
-        raise BmsUnavailable(f"The connection dropped mid-answer: {_short_reason(exc)}") from exc
+        raise BmsUnavailable(f"The connection dropped mid-answer: {short_reason(exc)}") from exc
 
 
 # --- module helpers ------------------------------------------------------------------------------
-
-
-def _retry_after(response: requests.Response, clock: Callable[[], float]) -> float:
-    value = response.headers.get("Retry-After", "").strip()
-    if not value:
-        return 0.0
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return 0.0
-    return max(0.0, when.timestamp() - clock())
 
 
 def _refresh_due(expires: datetime | None, now: float) -> float | None:
@@ -600,11 +555,3 @@ def _refresh_due(expires: datetime | None, now: float) -> float | None:
 
 def _timestamp(value: datetime | None) -> float | None:
     return value.timestamp() if value else None
-
-
-def _short_reason(exc: BaseException) -> str:
-    # requests nests urllib3 errors; the innermost text is the useful part.
-    text = str(exc.args[0] if exc.args else exc)
-    match = re.search(r"\(Caused by \w+\((.*)\)\)\s*$", text)
-    text = match.group(1) if match else text
-    return text[:200]

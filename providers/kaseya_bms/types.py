@@ -18,8 +18,10 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, Generic, TypeVar
+
+from integrations.vendor_http import RecordFields
 
 T = TypeVar("T")
 
@@ -29,8 +31,6 @@ logger = logging.getLogger(__name__)
 # SQL Server's last, BMS's "never". Within these bounds any time zone can show a date.
 EARLIEST_DATE = datetime(1753, 1, 1, tzinfo=UTC)
 LATEST_DATE = datetime(9999, 1, 1, tzinfo=UTC)  # excluded
-# BMS ids are 32-bit; anything outside 64 bits cannot be stored and is read as absent.
-_INT_BOUND = 2**63
 
 
 class BmsModule(enum.IntEnum):
@@ -99,56 +99,10 @@ def format_datetime(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-class Fields:
+class Fields(RecordFields):
     """Case-insensitive, type-tolerant read access to one BMS DTO."""
 
-    __slots__ = ("_by_lower", "raw")
-
-    def __init__(self, raw: Mapping[str, Any] | None) -> None:
-        self.raw: dict[str, Any] = dict(raw or {})
-        self._by_lower = {str(k).lower(): v for k, v in self.raw.items()}
-
-    def has(self, *names: str) -> bool:
-        return any(n.lower() in self._by_lower for n in names)
-
-    def get(self, *names: str) -> Any:
-        """First non-null value among ``names`` (aliases, e.g. misspellings in the spec)."""
-        for name in names:
-            value = self._by_lower.get(name.lower())
-            if value is not None:
-                return value
-        return None
-
-    def text(self, *names: str) -> str | None:
-        value = self.get(*names)
-        return None if value is None else str(value)
-
-    def integer(self, *names: str) -> int | None:
-        value = self.get(*names)
-        if value is None or isinstance(value, bool):
-            return None
-        try:
-            number = int(value)
-        except (TypeError, ValueError, OverflowError):  # OverflowError: Infinity
-            return None
-        return number if -_INT_BOUND <= number < _INT_BOUND else None
-
-    def flag(self, *names: str, default: bool = False) -> bool:
-        value = self.get(*names)
-        if value is None:
-            return default
-        if isinstance(value, str):
-            return value.strip().lower() in ("true", "1", "yes")
-        return bool(value)
-
-    def decimal(self, *names: str) -> Decimal | None:
-        value = self.get(*names)
-        if value is None or isinstance(value, bool):
-            return None
-        try:
-            return Decimal(str(value))
-        except InvalidOperation:
-            return None
+    __slots__ = ()
 
     def when(self, *names: str) -> datetime | None:
         value = self.get(*names)
@@ -156,12 +110,6 @@ class Fields:
         if parsed is None and value is not None and value != "":
             _warn_unusable_date(self._by_lower.get("id"), names[0], value)
         return parsed
-
-    def objects(self, *names: str) -> list[Fields]:
-        value = self.get(*names)
-        if not isinstance(value, list):
-            return []
-        return [Fields(item) for item in value if isinstance(item, Mapping)]
 
 
 def _id(f: Fields) -> int:

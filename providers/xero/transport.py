@@ -12,21 +12,19 @@ Invariants:
 
 from __future__ import annotations
 
-import email.utils
 import json
 import logging
 import random
-import re
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Protocol, TypeVar, runtime_checkable
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 import requests
 
 from integrations.base import IntegrationRateLimited
+from integrations.vendor_http import Endpoint, backoff_delay, read_capped, retry_after_seconds, short_reason
 
 from .exceptions import (
     RateLimitProblem,
@@ -62,21 +60,6 @@ class RequestPacer(Protocol):
         a 429: a concurrency budget needs the first, a budget shared by several workers the second.
         """
         ...
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    method: str
-    template: str  # the OpenAPI path, e.g. /Invoices/{InvoiceID}
-
-    @property
-    def key(self) -> str:
-        """Pacing/counting key: method + path template, e.g. ``GET /Invoices/{InvoiceID}``."""
-        return f"{self.method} {self.template}"
-
-    def path(self, *values: object) -> str:
-        parts = iter(values)
-        return re.sub(r"\{[^}]+\}", lambda _m: quote(str(next(parts)), safe=""), self.template)
 
 
 class _PassThrough(Exception):
@@ -202,23 +185,14 @@ class Transport:
             ) from None
 
     def read_capped(self, response: requests.Response, max_bytes: int, *, what: str) -> bytes:
-        too_large = XeroResponseTooLarge(
-            f"The Xero {what} is larger than the {max_bytes} byte limit.", status_code=response.status_code
+        return read_capped(
+            response,
+            max_bytes,
+            too_large=XeroResponseTooLarge(
+                f"The Xero {what} is larger than the {max_bytes} byte limit.", status_code=response.status_code
+            ),
+            dropped=lambda exc: XeroUnavailable(f"The connection to Xero dropped mid-answer: {short_reason(exc)}"),
         )
-        declared = response.headers.get("Content-Length", "")
-        if declared.isdigit() and int(declared) > max_bytes:
-            raise too_large
-        chunks: list[bytes] = []
-        size = 0
-        try:
-            for chunk in response.iter_content(64 * 1024):
-                size += len(chunk)
-                if size > max_bytes:
-                    raise too_large
-                chunks.append(chunk)
-        except requests.exceptions.RequestException as exc:
-            raise XeroUnavailable(f"The connection to Xero dropped mid-answer: {short_reason(exc)}") from exc
-        return b"".join(chunks)
 
     # --- internals -------------------------------------------------------------------------------
 
@@ -321,7 +295,7 @@ class Transport:
         return self._backoff(attempt)
 
     def _backoff(self, attempt: int) -> float:
-        return self._random.uniform(0, min(self.backoff_cap, self.backoff_base * 2 ** (attempt - 1)))
+        return backoff_delay(self._random, attempt, base=self.backoff_base, cap=self.backoff_cap)
 
 
 def dumps(body: Any) -> str:
@@ -336,26 +310,3 @@ def dumps(body: Any) -> str:
         raise TypeError(f"cannot send {type(value).__name__} as JSON")
 
     return json.dumps(body, default=encode, separators=(",", ":"))
-
-
-def retry_after_seconds(response: requests.Response, clock: Callable[[], float]) -> float:
-    value = response.headers.get("Retry-After", "").strip()
-    if not value:
-        return 0.0
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return 0.0
-    return max(0.0, when.timestamp() - clock())
-
-
-def short_reason(exc: BaseException) -> str:
-    # requests nests urllib3 errors; the innermost text is the useful part. URLs here never hold secrets.
-    text = str(exc.args[0] if exc.args else exc)
-    match = re.search(r"\(Caused by \w+\((.*)\)\)\s*$", text)
-    text = match.group(1) if match else text
-    return text[:200]

@@ -20,8 +20,10 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, timezone
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, Generic, TypeVar
+
+from integrations.vendor_http import RecordFields
 
 T = TypeVar("T")
 
@@ -109,69 +111,16 @@ def where_literal(value: str | uuid.UUID | date | datetime | bool | int | Decima
 # --- reading records ----------------------------------------------------------------------------
 
 
-class Fields:
+class Fields(RecordFields):
     """Case-insensitive, type-tolerant read access to one Xero record."""
 
-    __slots__ = ("_by_lower", "raw")
-
-    def __init__(self, raw: Mapping[str, Any] | None) -> None:
-        self.raw: dict[str, Any] = dict(raw or {})
-        self._by_lower = {str(k).lower(): v for k, v in self.raw.items()}
-
-    def get(self, *names: str) -> Any:
-        for name in names:
-            value = self._by_lower.get(name.lower())
-            if value is not None:
-                return value
-        return None
-
-    def text(self, *names: str) -> str | None:
-        value = self.get(*names)
-        if value is None or isinstance(value, Mapping | list):
-            return None
-        return str(value)
-
-    def integer(self, *names: str) -> int | None:
-        value = self.get(*names)
-        if value is None or isinstance(value, bool):
-            return None
-        try:
-            return int(value)
-        except (TypeError, ValueError):
-            return None
-
-    def flag(self, *names: str, default: bool = False) -> bool:
-        value = self.get(*names)
-        if value is None:
-            return default
-        if isinstance(value, str):
-            return value.strip().lower() in ("true", "1", "yes")
-        return bool(value)
-
-    def decimal(self, *names: str) -> Decimal | None:
-        value = self.get(*names)
-        if value is None or isinstance(value, bool):
-            return None
-        try:
-            return Decimal(str(value))
-        except InvalidOperation:
-            return None
+    __slots__ = ()
 
     def when(self, *names: str) -> datetime | None:
         return parse_datetime(self.get(*names))
 
     def day(self, *names: str) -> date | None:
         return parse_date(self.get(*names))
-
-    def child(self, *names: str) -> Fields:
-        value = self.get(*names)
-        return Fields(value if isinstance(value, Mapping) else None)
-
-    def objects(self, *names: str) -> list[Fields]:
-        value = self.get(*names)
-        if not isinstance(value, list):
-            return []
-        return [Fields(item) for item in value if isinstance(item, Mapping)]
 
     def messages(self, *names: str) -> tuple[str, ...]:
         """``[{"Message": "..."}]`` lists (``ValidationErrors``, ``Warnings``) → their messages."""
