@@ -10,6 +10,7 @@ from accounts.models import AuditEvent
 from billing.models import InvoiceComment
 from notifications.events import comment_posted_notify
 from notifications.models import Channel, DeliveryStatus, Notification, NotificationPreference
+from notifications.rendering import notification_preview
 from notifications.types import NotificationKind
 from tests.billing.factories import ContactFactory, InvoiceFactory
 from tests.notifications.conftest import deliver_all
@@ -183,3 +184,12 @@ def test_a_client_never_sees_another_organizations_thread(commented, client_of, 
     assert stranger_web.post(reverse("client:invoice-comment", args=[invoice.pk]), {"body": "hi"}).status_code == 404
     assert stranger_web.post(_reply_url(invoice), {"body": "hi"}).status_code == 403
     assert InvoiceComment.objects.filter(body="hi").count() == 0
+
+
+def test_the_reply_ticket_and_preview_read_as_a_reply(commented):
+    invoice, *_ = commented
+    preview = notification_preview(NotificationKind.INVOICE_COMMENT_REPLY, organization=invoice.organization)
+    assert preview.subject == "[Test] Reply about invoice INV-7001 from Demo MSP"
+    assert "Reply: This is a test reply." in preview.ticket_details
+    assert "This is a test reply." in preview.text and "#comments" in preview.text
+    assert preview.recipients == ["pat@client.example"]  # the contact who asked
