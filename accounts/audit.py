@@ -107,7 +107,10 @@ def _integration_saved(event: AuditEvent, who: str, d: dict) -> str:
     verb = "added" if d.get("created") else "changed"
     if "changes" in d:
         return f"{who} {verb} {event.target} settings: {changes_text(d['changes'])}"
-    fields = ", ".join(d.get("changed_fields") or [])  # entries from before old → new was recorded
+    # Entries from before old → new was recorded name the fields only, or none for a no-op save.
+    fields = ", ".join(d.get("changed_fields") or [])
+    if not fields and not d.get("created"):
+        return f"{who} saved {event.target} settings without changing anything"
     return f"{who} {verb} {event.target} settings" + (f" ({fields})" if fields else "")
 
 
