@@ -10,6 +10,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.generic import ListView, View
 
 from accounts import login_throttle
+from accounts.audit import audit_sentence
 from accounts.forms import (
     STAFF_ROLE_CHOICES,
     PortalPasswordResetForm,
@@ -181,6 +182,11 @@ class AuditLogView(MasterAdminRequiredMixin, ListView):
 
     def get_queryset(self):
         return AuditEvent.objects.select_related("actor")
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["entries"] = [(event, audit_sentence(event)) for event in context["object_list"]]
+        return context
 
 
 # --- password reset (public) --------------------------------------------------------------------

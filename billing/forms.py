@@ -1,6 +1,8 @@
 from django import forms
+from django.conf import settings
 
 from billing.selectors import INVOICE_STATES
+from billing.services import COMMENT_MAX_LENGTH
 from organizations.models import Organization
 
 
@@ -28,3 +30,35 @@ class InvoiceFilterForm(forms.Form):
         if cleaned.get("date_from") and cleaned.get("date_to") and cleaned["date_from"] > cleaned["date_to"]:
             self.add_error("date_to", "The end date is before the start date.")
         return cleaned
+
+
+class InvoiceCommentForm(forms.Form):
+    """A client contact's comment on an invoice's thread."""
+
+    noun = "comment"
+    body = forms.CharField(
+        label="Question or comment about this invoice",
+        max_length=COMMENT_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 3, "class": "form-control", "maxlength": COMMENT_MAX_LENGTH}),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["body"].error_messages["required"] = f"Write a {self.noun} before sending it."
+        self.fields["body"].help_text = self.help_text()
+
+    def help_text(self) -> str:
+        return f"The {settings.MSP_NAME} billing team sees your comment and replies here."
+
+
+class InvoiceReplyForm(InvoiceCommentForm):
+    """A staff reply: the client sees it on the invoice page and is e-mailed about it."""
+
+    noun = "reply"
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["body"].label = "Reply to the client"
+
+    def help_text(self) -> str:
+        return "The client sees your reply on this invoice and is e-mailed about it (Invoice Comment Reply)."

@@ -92,11 +92,13 @@ class InvoiceImageSource(models.Model):
 
 
 class InvoiceComment(models.Model):
-    """A client contact's comment on one of their organization's invoices."""
+    """One message of an invoice's thread: a client contact's comment or a staff reply."""
 
     invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="comments")
     author = models.ForeignKey("accounts.User", null=True, on_delete=models.SET_NULL, related_name="+")
     author_name = models.CharField(max_length=200, blank=True)  # kept if the user is removed
+    # Written by the MSP's staff (Master Admin or Billing) in answer to the client.
+    is_staff_reply = models.BooleanField(default=False)
     body = models.TextField(max_length=2000)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 

@@ -5,6 +5,7 @@ from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
+from accounts.models import Role
 from billing.image_sources import SOURCES, ImageSource
 from billing.models import Invoice, InvoiceComment, InvoiceImageSource, InvoiceLine
 
@@ -72,3 +73,32 @@ def invoice_lines(invoice: Invoice) -> list[InvoiceLine]:
 
 def invoice_comments(invoice: Invoice) -> list[InvoiceComment]:
     return list(invoice.comments.order_by("created_at", "id"))
+
+
+def invoice_thread_client_emails(invoice: Invoice) -> list[str]:
+    """The e-mail addresses of the client contacts who commented on the invoice and can still
+    read its thread (active, of its organization), in the order they first commented."""
+    authors = (
+        invoice.comments.filter(
+            is_staff_reply=False,
+            author__is_active=True,
+            author__role=Role.CLIENT_CONTACT,
+            author__organization_id=invoice.organization_id,
+        )
+        .order_by("created_at", "id")
+        .values_list("author__email", flat=True)
+    )
+    return list(dict.fromkeys(authors))
+
+
+def reply_refusal(invoice: Invoice) -> str:
+    """Why staff cannot reply on this invoice's thread (no client would read it), or ""."""
+    if invoice.deleted_at is not None:
+        return f"Invoice {invoice.number} is no longer in BMS and clients do not see it: a reply would reach nobody."
+    organization = invoice.organization
+    if organization is None or organization.deleted_at is not None:
+        return (
+            f"The organization of invoice {invoice.number} was deleted in BMS and its portal is closed: "
+            "a reply would reach nobody."
+        )
+    return ""

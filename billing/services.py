@@ -1,4 +1,4 @@
-"""Billing writes: the image-source order and client comments."""
+"""Billing writes: the image-source order and invoice threads (client comments, staff replies)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from accounts.services import audit_record
 from billing import signals
 from billing.image_sources import SOURCES
 from billing.models import Invoice, InvoiceComment, InvoiceImageSource
-from billing.selectors import ConfiguredSource, image_source_config
+from billing.selectors import ConfiguredSource, image_source_config, reply_refusal
 
 COMMENT_MAX_LENGTH = 2000
 # The same comment posted again this soon (a double click, a resubmitted form) is ignored.
@@ -53,11 +53,41 @@ def image_sources_save(*, actor: User, order: list[str], enabled: set[str]) -> l
 def invoice_comment_create(*, invoice: Invoice, author: User, body: str) -> tuple[InvoiceComment, bool]:
     """Store a client's comment and announce it after commit. A repeat of the same comment
     within a minute returns the first one (created=False) and announces nothing."""
+    return _thread_post(invoice=invoice, author=author, body=body, is_staff_reply=False)
+
+
+def invoice_comment_reply(*, invoice: Invoice, author: User, body: str) -> tuple[InvoiceComment, bool]:
+    """Store a staff reply in the invoice's thread, audited, and announce it after commit (the
+    client is e-mailed). Refused while no client can read it: the invoice or its organization
+    was deleted. A repeat within a minute returns the first reply (created=False)."""
+    if not author.is_portal_staff:
+        raise ValidationError("Only Master Admin and Billing staff can reply to a client's comments.")
+    refusal = reply_refusal(invoice)
+    if refusal:
+        raise ValidationError(refusal)
+    organization = invoice.organization
+    with transaction.atomic():
+        reply, created = _thread_post(invoice=invoice, author=author, body=body, is_staff_reply=True)
+        if created:
+            audit_record(
+                actor=author,
+                action="billing.comment_replied",
+                target=f"Invoice {invoice.number}",
+                summary=f"Replied to {organization.name} on invoice {invoice.number}",
+                invoice_id=invoice.pk,
+                comment_id=reply.pk,
+                organization_id=organization.pk,
+            )
+    return reply, created
+
+
+def _thread_post(*, invoice: Invoice, author: User, body: str, is_staff_reply: bool) -> tuple[InvoiceComment, bool]:
+    noun = "reply" if is_staff_reply else "comment"
     body = (body or "").strip()
     if not body:
-        raise ValidationError("Write a comment before sending it.")
+        raise ValidationError(f"Write a {noun} before sending it.")
     if len(body) > COMMENT_MAX_LENGTH:
-        raise ValidationError(f"A comment can be at most {COMMENT_MAX_LENGTH} characters long ({len(body)} given).")
+        raise ValidationError(f"A {noun} can be at most {COMMENT_MAX_LENGTH} characters long ({len(body)} given).")
     with transaction.atomic():
         duplicate = (
             InvoiceComment.objects.select_for_update()
@@ -69,7 +99,11 @@ def invoice_comment_create(*, invoice: Invoice, author: User, body: str) -> tupl
         if duplicate is not None:
             return duplicate, False
         comment = InvoiceComment.objects.create(
-            invoice=invoice, author=author, author_name=author.full_name or author.email, body=body
+            invoice=invoice,
+            author=author,
+            author_name=author.full_name or author.email,
+            body=body,
+            is_staff_reply=is_staff_reply,
         )
         transaction.on_commit(lambda: signals.invoice_comment_posted.send(sender=InvoiceComment, comment=comment))
     return comment, True

@@ -2,6 +2,7 @@
 
 from django.dispatch import Signal
 
-# A client contact commented on an invoice. Arguments: comment (billing.models.InvoiceComment,
-# with .invoice, .author and .body). Sent after the comment is committed.
+# A message joined an invoice's thread: a client contact's comment or a staff reply
+# (``comment.is_staff_reply``). Arguments: comment (billing.models.InvoiceComment, with
+# .invoice, .author and .body). Sent after the comment is committed.
 invoice_comment_posted = Signal()

@@ -12,6 +12,7 @@ invoice_patterns = [
     path("invoices/<int:pk>/image/", views.InvoiceImageView.as_view(), name="invoice-image"),
     path("invoices/<int:pk>/pdf/", views.InvoicePdfView.as_view(), name="invoice-pdf"),
     path("invoices/<int:pk>/download/", views.InvoiceDownloadView.as_view(), name="invoice-download"),
+    path("invoices/<int:pk>/comments/", views.InvoiceCommentReplyView.as_view(), name="invoice-comment"),
     path("invoices/<int:pk>/image/refresh/", views.InvoiceImageRefreshView.as_view(), name="invoice-image-refresh"),
 ]
 

@@ -15,11 +15,18 @@ from django.views import View
 from django.views.generic import ListView
 
 from accounts.permissions import StaffRequiredMixin
-from billing.forms import InvoiceFilterForm
+from billing.forms import InvoiceFilterForm, InvoiceReplyForm
 from billing.images import invoice_image_cache_clear, resolve_invoice_image
 from billing.models import Invoice
-from billing.selectors import image_source_config, invoice_comments, invoice_lines, invoice_list, staff_invoice_get
-from billing.services import image_sources_save
+from billing.selectors import (
+    image_source_config,
+    invoice_comments,
+    invoice_lines,
+    invoice_list,
+    reply_refusal,
+    staff_invoice_get,
+)
+from billing.services import image_sources_save, invoice_comment_reply
 from core.pagination import NearestPageMixin
 
 # --- shared by staff and client invoice pages ----------------------------------------------------
@@ -35,27 +42,63 @@ class InvoiceLookupMixin:
         ns = self.url_namespace
         return {
             name: reverse(f"{ns}:invoice-{name}" if name != "page" else f"{ns}:invoice", args=[invoice.pk])
-            for name in ("page", "image", "pdf", "download")
+            for name in ("page", "image", "pdf", "download", "comment")
         }
 
 
 class InvoiceDetailBase(InvoiceLookupMixin, View):
     template_name: str
-    # The form under the comments, for those who may comment (client contacts); None: no form.
-    comment_form_class: type[forms.Form] | None = None
+    # The form under the thread: a client's comment or a staff reply.
+    comment_form_class: type[forms.Form]
+
+    def comments_closed(self, invoice: Invoice) -> str:
+        """Why no form is offered under the thread (said instead of it), or ""."""
+        return ""
 
     def get(self, request, pk: int, comment_form=None, status: int = 200):
         invoice = self.get_invoice(pk)
         lines = invoice_lines(invoice)
+        closed = self.comments_closed(invoice)
         context = {
             "invoice": invoice,
             "lines": lines,
             "subtotal": invoice.total - invoice.tax,
             "comments": invoice_comments(invoice),
-            "comment_form": comment_form or (self.comment_form_class() if self.comment_form_class else None),
+            "comments_closed": closed,
+            "comment_form": None if closed else comment_form or self.comment_form_class(),
             "urls": self.urls(invoice),
         }
         return render(request, self.template_name, context, status=status)
+
+
+class InvoiceCommentPostBase(InvoiceLookupMixin, View):
+    """A message for the invoice's thread; a refused one shows the invoice page again with
+    the error (status 400) and nothing is saved."""
+
+    detail_view: type[InvoiceDetailBase]
+    success_message: str
+
+    def thread_post(self, *, invoice: Invoice, author, body: str):
+        raise NotImplementedError
+
+    def post(self, request, pk: int):
+        invoice = self.get_invoice(pk)
+        form = self.detail_view.comment_form_class(request.POST)
+        if form.is_valid():
+            try:
+                _comment, created = self.thread_post(
+                    invoice=invoice, author=request.user, body=form.cleaned_data["body"]
+                )
+            except ValidationError as exc:
+                form.add_error("body", exc)
+            else:
+                if created:
+                    messages.success(request, self.success_message)
+                return redirect(f"{self.urls(invoice)['page']}#comments")
+        view = self.detail_view()
+        view.setup(request, pk=pk)
+        # Refused because the thread is closed: the page says why in place of the form.
+        return view.get(request, pk, comment_form=form, status=400)
 
 
 class InvoiceImagePanelBase(InvoiceLookupMixin, View):
@@ -137,6 +180,18 @@ class StaffInvoiceMixin(StaffRequiredMixin):
 
 class InvoiceDetailView(StaffInvoiceMixin, InvoiceDetailBase):
     template_name = "billing/invoice_detail.html"
+    comment_form_class = InvoiceReplyForm
+
+    def comments_closed(self, invoice: Invoice) -> str:
+        return reply_refusal(invoice)
+
+
+class InvoiceCommentReplyView(StaffInvoiceMixin, InvoiceCommentPostBase):
+    detail_view = InvoiceDetailView
+    success_message = "Your reply was added; the client is e-mailed about it."
+
+    def thread_post(self, *, invoice: Invoice, author, body: str):
+        return invoice_comment_reply(invoice=invoice, author=author, body=body)
 
 
 class InvoiceImageView(StaffInvoiceMixin, InvoiceImagePanelBase):

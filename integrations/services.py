@@ -8,11 +8,13 @@ import logging
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.audit import field_changes
 from accounts.models import User
 from accounts.services import audit_record
 from integrations.base import ConnectionTestResult, IntegrationProvider, TenantIdentity
 from integrations.models import DataSource, Integration, IntegrationStatus, SyncTrigger
 from integrations.registry import installation_of
+from integrations.secrets import SecretUnreadable
 from integrations.sync.service import SyncAlreadyRunning, sync_cancel_active, sync_request
 
 logger = logging.getLogger(__name__)
@@ -28,11 +30,17 @@ def integration_save_settings(*, provider: IntegrationProvider, actor: User, cle
     config = {name: value for name, value in cleaned_data.items() if name not in provider.secret_fields}
     identity_before = {name: integration.config.get(name) for name in provider.identity_fields}
     changed_fields = sorted(name for name, value in config.items() if integration.config.get(name) != value)
+    secrets_set = [
+        name for name in provider.secret_fields if _secret_differs(integration, name, cleaned_data.get(name))
+    ]
+    labels = {name: str(field.label or name) for name, field in provider.settings_form_class().base_fields.items()}
+    # Stored settings no field shows (derived ones, e.g. Stripe's mode) are named after their key.
+    labels.update({name: name.replace("_", " ").capitalize() for name in config if name not in labels})
+    changes = field_changes(integration.config, config, labels=labels, secrets_changed=secrets_set)
     integration.config = config
-    for name in provider.secret_fields:
-        if cleaned_data.get(name):
-            integration.set_secret(name, cleaned_data[name])
-            changed_fields.append(name)
+    for name in secrets_set:
+        integration.set_secret(name, cleaned_data[name])
+        changed_fields.append(name)
     if changed_fields or created:
         # New settings have not been tested yet: the last test's checks stay, shown as from
         # before the change ("not tested since the settings changed"), neither passed nor failed.
@@ -43,14 +51,28 @@ def integration_save_settings(*, provider: IntegrationProvider, actor: User, cle
         # These settings may reach another tenant: nothing syncs until Test Connection says which.
         integration.tenant_confirmed = False
     integration.save()
-    audit_record(
-        actor=actor,
-        action="integration.saved",
-        target=provider.name,
-        summary=f"{'Added' if created else 'Updated'} {provider.name} settings",
-        changed_fields=sorted(set(changed_fields)),  # names only, never values
-    )
+    if created or changes:  # a save that changed nothing is not worth an entry
+        audit_record(
+            actor=actor,
+            action="integration.saved",
+            target=provider.name,
+            summary=f"{'Added' if created else 'Updated'} {provider.name} settings",
+            created=created,
+            changes=changes,  # old → new for plain fields; a secret only as "changed"
+        )
     return integration
+
+
+def _secret_differs(integration: Integration, name: str, value: str | None) -> bool:
+    """A secret was entered and is not the one stored (an empty field keeps the stored one)."""
+    if not value:
+        return False
+    if integration.pk is None or not integration.has_secret(name):
+        return True
+    try:
+        return integration.get_secret(name) != value
+    except SecretUnreadable:  # stored under a retired key: the new one replaces it
+        return True
 
 
 def data_source_link(*, integration: Integration, tenant: TenantIdentity) -> DataSource:

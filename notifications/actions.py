@@ -8,13 +8,15 @@ from typing import Any
 
 from django.db import transaction
 
+from accounts.audit import field_changes
 from accounts.services import audit_record
+from notifications import selectors
 from notifications.channels import channel_for
 from notifications.delivery import enqueue
 from notifications.firing import notification_fire
 from notifications.models import Delivery, DeliveryStatus, Notification, NotificationPreference, NotificationSettings
 from notifications.rendering import sample_facts
-from notifications.types import spec_for
+from notifications.types import SPECS, spec_for
 
 
 def delivery_retry(*, delivery: Delivery, actor) -> Delivery:
@@ -62,6 +64,7 @@ def notification_settings_save(
     Configuration together. Validation (against BMS) happens in the form before this."""
     with transaction.atomic():
         config = NotificationSettings.objects.select_for_update().get_or_create(pk=1)[0]
+        before = _settings_values(config)
         for kind, (email, ticket) in preferences.items():
             NotificationPreference.objects.update_or_create(
                 kind=spec_for(kind).kind, defaults={"email_enabled": email, "ticket_enabled": ticket}
@@ -73,18 +76,51 @@ def notification_settings_save(
             config.names = names or {}
         config.updated_by = actor
         config.save()
-        off_email = [spec_for(k).label for k, (e, _t) in preferences.items() if not e]
-        off_ticket = [spec_for(k).label for k, (_e, t) in preferences.items() if not t]
-        audit_record(
-            actor=actor,
-            action="notifications.settings_saved",
-            target="Notifications",
-            summary="Saved the notification settings",
-            email_off=off_email,
-            ticket_off=off_ticket,
-            ticket_config={k: v for k, v in (ticket_fields or {}).items()},
-        )
+        changes = field_changes(before, _settings_values(config), labels=_settings_labels())
+        if changes:  # a save that changed nothing is not worth an entry
+            audit_record(
+                actor=actor,
+                action="notifications.settings_saved",
+                target="Notifications",
+                summary="Saved the notification settings",
+                changes=changes,
+            )
     return config
+
+
+# The Service Ticket Configuration's fields as the page names them.
+TICKET_FIELD_LABELS = {
+    "queue_id": "Destination queue",
+    "priority_id": "Priority",
+    "issue_type_id": "Issue Type",
+    "sub_issue_type_id": "Sub-Issue Type",
+    "status_id": "Status",
+    "ticket_type_id": "Ticket Type",
+    "source_id": "Source",
+    "internal_account_id": "MSP's own BMS account",
+}
+
+
+def _settings_labels() -> dict[str, str]:
+    labels = {}
+    for kind, spec in SPECS.items():
+        labels[f"email_{kind}"] = f"Email for {spec.label}"
+        labels[f"ticket_{kind}"] = f"Service Ticket for {spec.label}"
+    return {**labels, "staff_recipients": "Staff recipients", **TICKET_FIELD_LABELS}
+
+
+def _settings_values(config: NotificationSettings) -> dict[str, Any]:
+    """The page's values as the audit log shows them (a ticket field by its BMS name and id)."""
+    values: dict[str, Any] = {}
+    for kind, preference in selectors.preferences_map().items():
+        values[f"email_{kind}"] = preference.email_enabled
+        values[f"ticket_{kind}"] = preference.ticket_enabled
+    values["staff_recipients"] = config.staff_recipients
+    for name in TICKET_FIELD_LABELS:
+        value = getattr(config, name)
+        known = (config.names or {}).get(name)
+        values[name] = f"{known} ({value})" if known and value is not None else value
+    return values
 
 
 def notification_send_test(kind: str, *, organization=None, actor=None) -> Notification:

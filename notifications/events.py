@@ -81,7 +81,7 @@ def on_invoice_comment(sender, comment, **kwargs):
     try:
         comment_posted_notify(comment=comment)
     except Exception:
-        logger.exception("Client Commented on Invoice notification failed")
+        logger.exception("Notification for invoice comment %s failed", getattr(comment, "pk", None))
 
 
 @receiver(portal_access_requested, dispatch_uid="notifications.portal_access")
@@ -248,10 +248,14 @@ def invoices_past_due_notify(*, now=None) -> list[Notification]:
 
 
 def comment_posted_notify(*, comment) -> Notification:
+    """Client Commented on Invoice (to staff) or, for a staff reply, Invoice Comment Reply (to
+    the client): once per comment."""
     invoice = comment.invoice
     author = comment.author
     return notification_fire(
-        NotificationKind.CLIENT_COMMENTED,
+        NotificationKind.INVOICE_COMMENT_REPLY
+        if getattr(comment, "is_staff_reply", False)
+        else NotificationKind.CLIENT_COMMENTED,
         organization=invoice.organization,
         invoice=invoice,
         context={

@@ -77,6 +77,7 @@ def render_context(notification: Notification) -> dict[str, Any]:
             balance_due=_money(invoice.balance_due),
             due_date=f"{invoice.due_date:%Y-%m-%d}" if invoice.due_date else "on receipt",
             invoice_date=f"{invoice.invoice_date:%Y-%m-%d}" if invoice.invoice_date else "",
+            invoice_url=_absolute(reverse("client:invoice", args=[invoice.pk]) + "#comments"),
         )
         if not facts["amount"]:
             facts["amount"] = facts["balance_due"]
@@ -165,6 +166,8 @@ def sample_facts(kind: str, organization) -> tuple[dict[str, Any], Invoice | Non
         context.update(
             author_name="Test Contact", author_email="contact@example.com", comment="This is a test comment."
         )
+    if kind == NotificationKind.INVOICE_COMMENT_REPLY:
+        context.update(author_name="Test Staff", comment="This is a test reply.")
     if kind == NotificationKind.PORTAL_ACCESS_REQUESTED:
         context.update(
             requester_name="Test Requester", requester_email="requester@example.com", message="This is a test request."

@@ -17,13 +17,14 @@ from django.core.cache import cache
 from django.db.models import Prefetch, QuerySet
 
 from accounts.models import Role, User
+from billing.selectors import invoice_thread_client_emails
 from integrations.base import Capability, Category, IntegrationError, IntegrationInstallation
 from integrations.capabilities import Option, TicketLookups
 from integrations.registry import installation_offering
 from integrations.secrets import SecretUnreadable
 from notifications.addresses import valid_addresses
 from notifications.models import Delivery, Notification, NotificationPreference, NotificationSettings
-from notifications.types import SPECS, Audience, spec_for
+from notifications.types import SPECS, Audience, NotificationKind, spec_for
 from organizations.models import Contact, Organization
 
 logger = logging.getLogger(__name__)
@@ -170,6 +171,13 @@ def recipients_for(notification: Notification) -> Recipients:
     if spec.audience == Audience.CLIENT:
         if notification.organization is None:
             return Recipients([], "", "The notification concerns no organization, so there is no billing contact.")
+        if spec.kind == NotificationKind.INVOICE_COMMENT_REPLY and notification.invoice is not None:
+            # A reply goes to those who asked; a thread with none left (access revoked) to billing.
+            commenters = valid_addresses(
+                invoice_thread_client_emails(notification.invoice), source="the invoice's comments"
+            )
+            if commenters:
+                return Recipients(commenters, "Client contacts who commented on the invoice")
         return billing_contacts_for(notification.organization)
     return staff_recipients()
 

@@ -17,6 +17,7 @@ class NotificationKind(models.TextChoices):
     INVOICE_PAST_DUE = "invoice_past_due", "Invoice Past Due"
     PORTAL_ACCESS_REQUESTED = "portal_access_requested", "Portal Access Requested"
     CLIENT_COMMENTED = "client_commented", "Client Commented on Invoice"
+    INVOICE_COMMENT_REPLY = "invoice_comment_reply", "Invoice Comment Reply"
     SYNC_FAILED = "sync_failed", "Sync Failed"
     SYNC_NOT_RUNNING = "sync_not_running", "Sync Not Running"
     AUTOPAY_SUMMARY = "autopay_summary", "Autopay Summary"
@@ -120,6 +121,14 @@ SPECS: dict[str, KindSpec] = {
             "A client contact commented on an invoice.",
             "{author} commented on invoice {invoice_number}",
             "{author} ({organization}) commented on invoice {invoice_number}.",
+            concerns_invoice=True,
+        ),
+        KindSpec(
+            K.INVOICE_COMMENT_REPLY,
+            A.CLIENT,
+            "Staff replied to a client's comments on an invoice (to those who commented).",
+            "Reply about invoice {invoice_number} from {msp_name}",
+            "{author} of {msp_name} replied to the comments of {organization} on invoice {invoice_number}.",
             concerns_invoice=True,
         ),
         KindSpec(

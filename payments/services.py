@@ -711,6 +711,8 @@ def refund_create(*, payment_id: int, amount: Decimal, reason: str, actor: User,
         payment_id=payment_id,
         refund_id=refund.pk,
         amount=str(amount),
+        currency=payment.currency,
+        reason=reason[:200],
     )
     refund = refund_send(refund_id=refund.pk)
     audit_record(

@@ -31,12 +31,3 @@ class ClientInvoiceFilterForm(forms.Form):
             {"class": "form-control", "placeholder": "Search by number", "type": "search"}
         )
         self.fields["state"].widget.attrs["class"] = "form-select"
-
-
-class InvoiceCommentForm(forms.Form):
-    body = forms.CharField(
-        label="Comment",
-        max_length=2000,
-        widget=forms.Textarea(attrs={"rows": 3, "class": "form-control", "maxlength": 2000}),
-        error_messages={"required": "Write a comment before sending it."},
-    )

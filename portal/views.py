@@ -22,15 +22,16 @@ from django.views.generic import TemplateView
 
 from accounts.models import Role
 from accounts.permissions import ClientContactRequiredMixin, StaffRequiredMixin
+from billing.forms import InvoiceCommentForm
 from billing.models import Invoice
 from billing.selectors import INVOICE_STATES
 from billing.services import invoice_comment_create
-from billing.views import InvoiceDetailBase, InvoiceImagePanelBase, InvoiceLookupMixin, InvoicePdfBase
+from billing.views import InvoiceCommentPostBase, InvoiceDetailBase, InvoiceImagePanelBase, InvoicePdfBase
 from core.client_address import client_address
 from core.redirects import safe_next
 from organizations.models import Contact, Organization
 from portal import list_cache
-from portal.forms import AccessRequestForm, ClientInvoiceFilterForm, InvitationPasswordForm, InvoiceCommentForm
+from portal.forms import AccessRequestForm, ClientInvoiceFilterForm, InvitationPasswordForm
 from portal.invitations import (
     InvitationExpired,
     InvitationInvalid,
@@ -147,26 +148,14 @@ class ClientInvoiceDownloadView(ClientInvoiceMixin, InvoicePdfBase):
     as_attachment = True
 
 
-class ClientInvoiceCommentView(ClientInvoiceMixin, InvoiceLookupMixin, View):
-    """A comment for the billing team; a refused one shows the invoice page again with the error."""
+class ClientInvoiceCommentView(ClientInvoiceMixin, InvoiceCommentPostBase):
+    """A comment for the billing team."""
 
-    def post(self, request, pk: int):
-        invoice = self.get_invoice(pk)
-        form = InvoiceCommentForm(request.POST)
-        if form.is_valid():
-            try:
-                _comment, created = invoice_comment_create(
-                    invoice=invoice, author=request.user, body=form.cleaned_data["body"]
-                )
-            except ValidationError as exc:
-                form.add_error("body", exc)
-            else:
-                if created:
-                    messages.success(request, "Your comment was sent to the billing team.")
-                return redirect(f"{self.urls(invoice)['page']}#comments")
-        view = ClientInvoiceDetailView()
-        view.setup(request, pk=pk)
-        return view.get(request, pk, comment_form=form, status=400)
+    detail_view = ClientInvoiceDetailView
+    success_message = "Your comment was sent to the billing team."
+
+    def thread_post(self, *, invoice: Invoice, author, body: str):
+        return invoice_comment_create(invoice=invoice, author=author, body=body)
 
 
 class ProfileView(ClientContactRequiredMixin, TemplateView):

@@ -38,7 +38,7 @@ def events(admin_user):
 def test_every_event_newest_first_with_its_details(admin_client, events, admin_user):
     first, second = events
     header, *rows = _rows(admin_client.get(EXPORT))
-    assert header == ["Time", "Who", "Action", "Target", "Summary", "Details"]
+    assert header == ["Time", "Who", "Action", "Target", "Summary", "Sentence", "Details"]
     second.refresh_from_db()
     assert rows == [
         [
@@ -47,9 +47,10 @@ def test_every_event_newest_first_with_its_details(admin_client, events, admin_u
             "integration.saved",
             "Kaseya BMS",
             "Updated Kaseya BMS settings",
+            f"{admin_user.full_name} changed Kaseya BMS settings (password, server_url)",
             '{"changed_fields": ["password", "server_url"]}',
         ],
-        [rows[1][0], "system", "sync.failed", "Kaseya BMS", "Sync failed", ""],
+        [rows[1][0], "system", "sync.failed", "Kaseya BMS", "Sync failed", "The system: Sync failed", ""],
     ]
 
 

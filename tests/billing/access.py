@@ -23,5 +23,6 @@ BILLING_ACCESS = {
     "billing:invoice-pdf": (invoice, "get", STAFF),
     "billing:invoice-download": (invoice, "get", STAFF),
     "billing:invoice-image-refresh": (invoice, "post", STAFF),
+    "billing:invoice-comment": (invoice, "post", STAFF, {"body": "The second line is the March licences."}),
     "billing-config:image-sources": ({}, "get", STAFF),
 }

@@ -109,3 +109,14 @@ def sign_in(page, email: str, password: str) -> None:
     page.get_by_label("E-mail").fill(email)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
+
+
+@pytest.fixture
+def tasks_run_at_once():
+    """Celery tasks queued on commit (invitation and notification e-mails) run in the live
+    server's thread (eager), so their e-mails land in this process's mail.outbox."""
+    from connectbooster.celery import app
+
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = False

@@ -16,20 +16,7 @@ from tests.factories import DEFAULT_PASSWORD, UserFactory
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-@pytest.fixture
-def invitation_tasks_run_at_once():
-    """Invitations are e-mailed by a Celery task queued on commit: run it in the live server's
-    thread (eager), so the e-mail lands in this process's mail.outbox."""
-    from connectbooster.celery import app
-
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = False
-
-
-def test_a_contact_is_invited_signs_in_and_comments_on_an_invoice(
-    page, screenshot, live_server, invitation_tasks_run_at_once
-):
+def test_a_contact_is_invited_signs_in_and_comments_on_an_invoice(page, screenshot, live_server, tasks_run_at_once):
     org = OrganizationFactory(name="Globex Corporation")
     other = OrganizationFactory(name="Initech")
     ContactFactory(organization=org, first_name="Dana", last_name="Scully", email="dana@globex.example", is_poc=True)

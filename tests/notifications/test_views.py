@@ -38,12 +38,13 @@ def test_page_lists_every_type_with_both_check_boxes_ticked_by_default(synced, a
         "Invoice Past Due",
         "Portal Access Requested",
         "Client Commented on Invoice",
+        "Invoice Comment Reply",
         "Sync Failed",
         "Sync Not Running",
         "Autopay Summary",
     ):
         assert f"Service Ticket for {label}" in page and f"Email for {label}" in page
-    assert len(re.findall(r'type="checkbox"[^>]*\bchecked\b', page)) == 24
+    assert len(re.findall(r'type="checkbox"[^>]*\bchecked\b', page)) == 26
     # The drop-downs are filled from BMS's lookups.
     for name in ("Network Operations", "High", "Billing", "Incident", "Email"):
         assert name in page, name

@@ -57,7 +57,10 @@ def test_settings_store_secrets_encrypted_and_never_render_them(admin_client):
     integration.refresh_from_db()
     assert integration.get_secret("webhook_secret") == "whsec_Hidden456"
     first = AuditEvent.objects.filter(action="integration.saved").order_by("pk").first()
-    assert first.details["changed_fields"] == ["mode", "publishable_key", "secret_key", "webhook_secret"]
+    changes = {change["field"]: change for change in first.details["changes"]}
+    assert sorted(changes) == ["mode", "publishable_key", "secret_key", "webhook_secret"]
+    assert changes["secret_key"] == {"field": "secret_key", "label": changes["secret_key"]["label"], "secret": True}
+    assert changes["publishable_key"]["new"] == PUBLISHABLE_KEY  # not a secret: old → new
     assert "TopSecret123" not in str(AuditEvent.objects.values_list("details", flat=True))
 
 
