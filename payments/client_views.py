@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 from datetime import timedelta
+from decimal import Decimal
 
 from django.conf import settings
 from django.contrib import messages
@@ -28,6 +29,14 @@ from payments.models import Initiator, MethodKind, Payment, PaymentStatus
 
 # The status panel re-reads a charge in flight at most this often (webhooks may lag or be lost).
 REFRESH_AFTER = timedelta(seconds=10)
+ZERO = Decimal("0")
+
+
+def _two_places(amount: Decimal) -> Decimal:
+    """Amounts are stored with three places (for three-decimal currencies): show two when the
+    third is zero, as the client typed them."""
+    cents = amount.quantize(Decimal("0.01"))
+    return cents if cents == amount else amount
 
 
 class ClientPaymentsMixin(ClientContactRequiredMixin):
@@ -58,7 +67,11 @@ class PayView(ClientPaymentsMixin, View):
     def _selected(self, ids) -> list[int]:
         return [int(i) for i in ids if str(i).isdigit()]
 
-    def _render(self, request, selected: list[int], *, form=None, amounts=None, error="", status=200):
+    def _render(
+        self, request, selected: list[int], *, form=None, amounts=None, error="", notice="", new_card=None, status=200
+    ):
+        """The page; ``new_card``: the card just entered (its setup confirmed), offered again
+        on the confirm step that shows its surcharge, so it is not entered twice."""
         invoices = selectors.payable_invoices(organization_id=self.organization_id)[: self.max_listed]
         if len(invoices) == 1 and not selected:
             selected = [invoices[0].pk]
@@ -68,7 +81,7 @@ class PayView(ClientPaymentsMixin, View):
                 "invoice": invoice,
                 "state": states[invoice.pk],
                 "selected": invoice.pk in selected,
-                "amount": (amounts or {}).get(invoice.pk) or states[invoice.pk].payable,
+                "amount": _two_places((amounts or {}).get(invoice.pk) or states[invoice.pk].payable),
             }
             for invoice in invoices
         ]
@@ -77,6 +90,11 @@ class PayView(ClientPaymentsMixin, View):
         context = {
             "rows": rows,
             "methods": methods,
+            "surcharged_methods": [m.pk for m in methods if services.surcharge_applies(m)],
+            "new_card": new_card,
+            "new_card_surcharged": new_card is not None and services.surcharge_applies(new_card),
+            "setup_id": form.cleaned_data.get("setup_id", "") if new_card is not None else "",
+            "save_card": new_card is not None and form.cleaned_data.get("save_card"),
             "chosen_method": (form.data.get("method") if form is not None else None)
             or (str(default.pk) if default else "new"),
             "attempt": (form.data.get("attempt") if form is not None else None) or new_attempt_token(),
@@ -85,6 +103,7 @@ class PayView(ClientPaymentsMixin, View):
             "surcharge_percent": settings.PAYMENTS_CARD_SURCHARGE_PERCENT,
             "surcharge_cap": settings.PAYMENTS_CARD_SURCHARGE_CAP,
             "error": error,
+            "notice": notice,
             **self.browser_config(),
         }
         return render(request, self.template_name, context, status=status)
@@ -126,7 +145,12 @@ class PayView(ClientPaymentsMixin, View):
                 initiated_by=Initiator.CLIENT,
                 actor=request.user,
                 attempt=data["attempt"],
+                shown_surcharge=data["surcharge_shown"] or ZERO,
             )
+        except services.SurchargeNotShown as exc:
+            # The confirm step: nothing was recorded; the page shows the surcharge and the total.
+            new_card = method if data["method"] == "new" else None
+            return self._render(request, selected, form=form, amounts=amounts, notice=str(exc), new_card=new_card)
         except (services.PaymentRefused, services.PaymentsUnavailable) as exc:
             return refused(str(exc))
         except IntegrationError as exc:

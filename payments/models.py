@@ -131,6 +131,7 @@ class Payment(models.Model):
     method = models.ForeignKey(PaymentMethod, on_delete=models.PROTECT, related_name="payments")
     amount = models.DecimalField(max_digits=14, decimal_places=3)  # what the invoices receive
     surcharge = models.DecimalField(max_digits=14, decimal_places=3, default=Decimal("0"))
+    surcharge_percent = models.DecimalField(max_digits=6, decimal_places=3, default=Decimal("0"))  # the rate then
     currency = models.CharField(max_length=3)
     status = models.CharField(max_length=20, choices=PaymentStatus.choices, default=PaymentStatus.PENDING)
     # The cardholder must authenticate (3-D Secure) before the charge can complete.

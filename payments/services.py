@@ -84,6 +84,23 @@ class PaymentRefused(Exception):
     """A payment or refund the rules do not allow; the message says why, in the user's words."""
 
 
+class SurchargeNotShown(PaymentRefused):
+    """The surcharge the payment would carry is not the one the client was shown (a new card
+    turned out to be a credit card, or the amounts changed): nothing is recorded; show this
+    one and ask again."""
+
+    def __init__(self, *, surcharge: Decimal, amount: Decimal, currency: str) -> None:
+        self.surcharge = surcharge
+        self.amount = amount
+        self.currency = currency
+        total = f"the total is {amount + surcharge:,.2f} {currency}. Press Pay to pay it, or choose another method."
+        if surcharge:
+            message = f"A card surcharge of {surcharge:,.2f} {currency} applies to this credit card: {total}"
+        else:
+            message = f"No card surcharge applies to this payment method: {total}"
+        super().__init__(message)
+
+
 class ChargeBusy(Exception):
     """Another worker holds the payment's lease: try again later."""
 
@@ -280,10 +297,17 @@ def method_remove(*, method: PaymentMethod, actor: User | None) -> None:
 # --- paying invoices -------------------------------------------------------------------------
 
 
+def surcharge_applies(method: PaymentMethod) -> bool:
+    """The card surcharge (off by default) is on and ``method`` is a credit card: never a debit
+    card, a prepaid card or a bank debit."""
+    on = settings.PAYMENTS_CARD_SURCHARGE_PERCENT > 0
+    return on and method.kind == MethodKind.CARD and method.funding == "credit"
+
+
 def surcharge_for(*, method: PaymentMethod, amount: Decimal) -> Decimal:
-    """The card surcharge (off by default): credit cards only, never debit cards or bank debits."""
+    """The card surcharge on ``amount``: a percentage, rounded half up to the cent, capped."""
     percent = settings.PAYMENTS_CARD_SURCHARGE_PERCENT
-    if percent <= 0 or method.kind != MethodKind.CARD or method.funding != "credit":
+    if not surcharge_applies(method):
         return ZERO
     surcharge = (amount * percent / 100).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
     cap = settings.PAYMENTS_CARD_SURCHARGE_CAP
@@ -303,11 +327,14 @@ def payment_create(
     initiated_by: str,
     actor: User | None,
     attempt: str,
+    shown_surcharge: Decimal | None = None,
 ) -> Payment:
     """Record a payment of ``amounts`` (committed), then have a worker charge it.
 
     The same ``attempt`` again (a double click, a resubmitted form) returns the same payment.
-    Raises PaymentRefused with the reason when an amount is not allowed (nothing is recorded)."""
+    Raises PaymentRefused with the reason when an amount is not allowed (nothing is recorded).
+    ``shown_surcharge``: the surcharge the client saw before paying; any other surcharge raises
+    SurchargeNotShown (nothing recorded), so what is charged is what was shown."""
     if not amounts:
         raise PaymentRefused("Choose at least one invoice to pay.")
     invoice_ids = [a.invoice_id for a in amounts]
@@ -334,6 +361,7 @@ def payment_create(
                 key=key,
                 currency=currency,
                 processor=processor,
+                shown_surcharge=shown_surcharge,
             )
     except IntegrityError:
         # The same attempt committed by a concurrent request: that one is the payment.
@@ -357,6 +385,7 @@ def _record_payment(
     key: str,
     currency: str,
     processor: PaymentCollector,
+    shown_surcharge: Decimal | None = None,
 ) -> Payment:
     """Inside the caller's transaction: lock the invoices, check every amount, insert."""
     wanted = {a.invoice_id: a.amount for a in amounts}
@@ -398,6 +427,8 @@ def _record_payment(
             )
     total_amount = sum(wanted.values(), ZERO)
     surcharge = surcharge_for(method=method, amount=total_amount)
+    if shown_surcharge is not None and shown_surcharge != surcharge:
+        raise SurchargeNotShown(surcharge=surcharge, amount=total_amount, currency=currency)
     try:
         processor.to_minor_units(total_amount + surcharge, currency)
     except ValueError as exc:
@@ -407,6 +438,7 @@ def _record_payment(
         method=method,
         amount=total_amount,
         surcharge=surcharge,
+        surcharge_percent=settings.PAYMENTS_CARD_SURCHARGE_PERCENT if surcharge else ZERO,
         currency=currency,
         processor=method.processor,
         idempotency_key=key,

@@ -246,3 +246,64 @@ def test_staff_refund_part_of_a_payment(page, screenshot, shop, localstripe):  #
     screenshot("payments-10-refunded")
     payment.refresh_from_db()
     assert payment.status == PaymentStatus.PARTIALLY_REFUNDED and payment.refunded_amount == Decimal("50.00")
+
+
+def test_the_card_surcharge_is_its_own_line_before_paying_and_is_what_is_charged(
+    page,
+    screenshot,
+    shop,
+    worker,
+    localstripe,  # noqa: F811
+    settings,
+):
+    settings.PAYMENTS_CARD_SURCHARGE_PERCENT = Decimal("3")
+    settings.PAYMENTS_CARD_SURCHARGE_CAP = Decimal("25.00")
+    first = make_invoice(shop, "150.00", number="INV-6001")
+    second = make_invoice(shop, "90.00", number="INV-6002")
+    save_card(localstripe, shop)  # a credit card (localstripe's cards all are)
+    sign_in(page, "dana@globex.example", DEFAULT_PASSWORD)
+
+    # A saved credit card: the surcharge line, its amount and the total, before Pay.
+    page.goto(f"/portal/pay/?invoice={first.pk}")
+    summary = page.get_by_test_id("pay-summary")
+    expect(summary).to_contain_text("Card surcharge (3%)")
+    expect(summary).to_contain_text("4.50")
+    expect(summary.locator("[data-summary-total]")).to_have_text("154.50")
+    # A part payment: the line follows the amount.
+    page.get_by_label("Amount to pay on invoice INV-6001").fill("100.00")
+    expect(summary.locator("[data-summary-surcharge-amount]")).to_have_text("3.00")
+    expect(summary.locator("[data-summary-total]")).to_have_text("103.00")
+    screenshot("payments-11-surcharge-line")
+    # A new card: its funding is unknown until Stripe has it; the page says so.
+    page.get_by_label("A new card").check()
+    expect(summary.locator("[data-summary-surcharge]")).to_be_hidden()
+    expect(summary).to_contain_text("if your card is one, the amount is shown before anything is charged")
+    expect(summary.locator("[data-summary-total]")).to_have_text("100.00")
+    page.get_by_label(re.compile(r"Visa ···· 4242")).check()
+    page.get_by_role("button", name="Pay", exact=True).click()
+    expect(status_of(page)).to_have_attribute("data-status", "succeeded", timeout=30_000)
+    expect(status_of(page)).to_contain_text("Card surcharge (3%)")
+    expect(status_of(page)).to_contain_text("103.00")
+    page.get_by_role("link", name="Receipt").click()
+    expect(page.get_by_test_id("surcharge-line")).to_contain_text("3.00")
+    screenshot("payments-12-surcharge-receipt")
+
+    # A new card that turns out to be a credit card: a confirm step shows the surcharge first.
+    page.goto(f"/portal/pay/?invoice={second.pk}")
+    page.get_by_label("A new card").check()
+    enter_card(page, VISA)
+    page.get_by_role("button", name="Pay", exact=True).click()
+    notice = page.get_by_test_id("pay-notice")
+    expect(notice).to_contain_text("A card surcharge of 2.70 USD applies to this credit card: the total is 92.70 USD")
+    expect(page.get_by_label(re.compile(r"entered just now"))).to_be_checked()
+    expect(page.get_by_test_id("pay-summary").locator("[data-summary-total]")).to_have_text("92.70")
+    screenshot("payments-13-surcharge-confirm")
+    assert Payment.objects.filter(allocations__invoice=second).count() == 0
+    page.get_by_role("button", name="Pay", exact=True).click()
+    expect(status_of(page)).to_have_attribute("data-status", "succeeded", timeout=30_000)
+    payments = list(Payment.objects.order_by("pk"))
+    assert [(p.amount, p.surcharge) for p in payments] == [
+        (Decimal("100.00"), Decimal("3.00")),
+        (Decimal("90.00"), Decimal("2.70")),
+    ]
+    assert [c["amount"] for c in succeeded_charges(localstripe)] == [10300, 9270]

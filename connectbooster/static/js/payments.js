@@ -78,6 +78,55 @@
     });
   }
 
+  // Amounts in hundredths, as integers: the surcharge rounds half up to the cent as the server's.
+  function toCents(text) {
+    var value = parseFloat(String(text || "").replace(/,/g, ""));
+    return isFinite(value) && value > 0 ? Math.round(value * 100) : 0;
+  }
+
+  function formatCents(cents) {
+    return (cents / 100).toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+  }
+
+  function surchargeCents(amountCents, percentText, capText) {
+    var rate = Math.round(parseFloat(percentText || "0") * 10000); // percent in 1/10000ths
+    if (!(rate > 0)) return 0;
+    var cents = Math.floor((amountCents * rate + 500000) / 1000000);
+    var cap = toCents(capText);
+    return cap > 0 ? Math.min(cents, cap) : cents;
+  }
+
+  // The pay page's summary: the invoices' total, the card surcharge as its own line when the
+  // chosen method is a credit card, and what will be charged. The surcharge shown is posted
+  // with the form: the server charges it only if it is the one it computes.
+  function bindSummary(form) {
+    var summary = form.querySelector("[data-pay-summary]");
+    var shown = form.querySelector("[data-surcharge-shown]");
+    if (!summary || !shown) return function () {};
+    var update = function () {
+      var amount = 0;
+      Array.prototype.forEach.call(form.querySelectorAll("input[name=invoice]:checked"), function (box) {
+        var input = form.querySelector("input[name='amount-" + box.value + "']");
+        amount += input ? toCents(input.value) : 0;
+      });
+      var chosen = form.querySelector("input[name=method]:checked");
+      var percent = summary.dataset.surchargePercent;
+      var surcharged = !!chosen && chosen.hasAttribute("data-surcharged");
+      var unknown = !!chosen && chosen.hasAttribute("data-surcharge-unknown") && parseFloat(percent) > 0;
+      var surcharge = surcharged ? surchargeCents(amount, percent, summary.dataset.surchargeCap) : 0;
+      summary.querySelector("[data-summary-amount]").textContent = formatCents(amount);
+      summary.querySelector("[data-summary-surcharge]").hidden = !surcharged;
+      summary.querySelector("[data-summary-surcharge-amount]").textContent = formatCents(surcharge);
+      summary.querySelector("[data-summary-surcharge-unknown]").hidden = !unknown;
+      summary.querySelector("[data-summary-total]").textContent = formatCents(amount + surcharge);
+      shown.value = (surcharge / 100).toFixed(2);
+    };
+    form.addEventListener("input", update);
+    form.addEventListener("change", update);
+    update();
+    return update;
+  }
+
   var pay = document.querySelector("form[data-payments-form=pay]");
   if (pay) {
     var newCard = pay.querySelector("[data-new-card]");
@@ -86,10 +135,15 @@
       var chosen = pay.querySelector("input[name=method]:checked");
       return !!chosen && chosen.value === "new";
     };
-    var toggle = function () { newCard.hidden = !usesNewCard(); };
-    Array.prototype.forEach.call(radios, function (radio) { radio.addEventListener("change", toggle); });
-    toggle();
-    bindCardForm(pay, usesNewCard);
+    var updateSummary = bindSummary(pay);
+    pay.addEventListener("submit", function () { updateSummary(); });
+    // On the step confirming a surcharge the card entered is already confirmed: no card form.
+    if (newCard) {
+      var toggle = function () { newCard.hidden = !usesNewCard(); };
+      Array.prototype.forEach.call(radios, function (radio) { radio.addEventListener("change", toggle); });
+      toggle();
+      bindCardForm(pay, usesNewCard);
+    }
     // A second click while the first submit is under way would only resubmit the same attempt.
     pay.addEventListener("submit", function () {
       if (!usesNewCard() || pay.dataset.confirmed === "1") setBusy(pay, true);
