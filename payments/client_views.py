@@ -22,6 +22,7 @@ from django.utils import timezone
 from django.views import View
 
 from accounts.permissions import ClientContactRequiredMixin
+from core.client_address import client_address
 from integrations.base import IntegrationError
 from payments import autopay, selectors, services
 from payments.forms import AutopayRuleForm, MethodSaveForm, PayForm, new_attempt_token, parse_amount
@@ -254,7 +255,12 @@ class PaymentMethodsView(ClientPaymentsMixin, View):
 
     def get(self, request, status: int = 200, error: str = ""):
         methods = selectors.saved_methods(organization_id=self.organization_id) if self.organization_id else []
-        context = {"methods": methods, "error": error, **self.browser_config()}
+        context = {
+            "methods": methods,
+            "error": error,
+            "sepa_mandate": services.sepa_mandate_text(),
+            **self.browser_config(),
+        }
         return render(request, self.template_name, context, status=status)
 
     def post(self, request):
@@ -262,15 +268,30 @@ class PaymentMethodsView(ClientPaymentsMixin, View):
             raise Http404("No organization to add a payment method to.")
         form = MethodSaveForm(request.POST)
         if not form.is_valid():
-            return self.get(request, status=400, error="Enter the card details, then Add card.")
+            return self.get(request, status=400, error="Enter the payment method's details, then add it.")
+        data = form.cleaned_data
+        mandate = None
+        if data["kind"] == MethodKind.SEPA_DEBIT:
+            if not data["mandate_accepted"]:
+                return self.get(request, status=400, error=services.MANDATE_REQUIRED)
+            mandate = services.MandateAcceptance(
+                text=services.sepa_mandate_text(),
+                accepted_at=timezone.now(),
+                ip_address=client_address(request),
+                user_agent=request.headers.get("User-Agent", ""),
+            )
         try:
             method = services.method_save_from_setup(
-                organization=self.organization, actor=request.user, setup_id=form.cleaned_data["setup_id"], save=True
+                organization=self.organization,
+                actor=request.user,
+                setup_id=data["setup_id"],
+                save=True,
+                mandate=mandate,
             )
         except (services.PaymentRefused, services.PaymentsUnavailable) as exc:
             return self.get(request, status=400, error=str(exc))
         except IntegrationError as exc:
-            return self.get(request, status=502, error=f"The card could not be saved: {exc}")
+            return self.get(request, status=502, error=f"The payment method could not be saved: {exc}")
         messages.success(request, f"{method.label} was added.")
         return redirect("client-payments:methods")
 

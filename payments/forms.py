@@ -56,6 +56,9 @@ def parse_amount(raw: str | None) -> Decimal | None:
 
 class MethodSaveForm(forms.Form):
     setup_id = forms.RegexField(regex=SETUP_ID, max_length=255, widget=forms.HiddenInput)
+    kind = forms.ChoiceField(choices=MethodKind.choices, required=False, widget=forms.HiddenInput)
+    # A bank account (SEPA): the client ticked the box under the mandate text.
+    mandate_accepted = forms.BooleanField(required=False)
 
 
 class RefundForm(forms.Form):
