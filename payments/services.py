@@ -569,7 +569,10 @@ def payment_charge(*, payment_id: int) -> Payment:
                 charge = processor.confirm_charge(
                     payment.processor_intent_id,
                     idempotency_key=f"{payment.idempotency_key}-confirm",
-                    off_session=payment.initiated_by == Initiator.AUTOPAY,
+                    # A bank debit is collected under its mandate, never with the client in the
+                    # loop (Stripe's guide charges a saved SEPA method off-session).
+                    off_session=payment.initiated_by == Initiator.AUTOPAY
+                    or payment.method.kind == MethodKind.SEPA_DEBIT,
                 )
             except IntegrationError as exc:
                 if exc.transient:

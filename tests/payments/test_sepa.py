@@ -238,3 +238,30 @@ def test_a_refused_bank_debit_fails_when_the_webhook_says_so(
     payment.refresh_from_db()
     assert payment.status == PaymentStatus.FAILED and payment.failure_reason
     assert [c for c in stripe_list(localstripe, "/v1/charges") if c["status"] == "succeeded"] == []
+
+
+def test_a_client_paid_bank_debit_is_confirmed_off_session(stripe_integration, localstripe, organization, monkeypatch):
+    """Collected under the mandate with nobody to authenticate: Stripe is told so (off_session),
+    as for autopay; a card the client pays with on the page is not."""
+    from providers.stripe.installation import StripeInstallation
+
+    seen = []
+    real_confirm = StripeInstallation.confirm_charge
+
+    def recording(self, charge_id, **kwargs):
+        seen.append(kwargs["off_session"])
+        return real_confirm(self, charge_id, **kwargs)
+
+    monkeypatch.setattr(StripeInstallation, "confirm_charge", recording)
+    for method in (save_bank_account(localstripe, organization), save_card(localstripe, organization)):
+        invoice = make_invoice(organization, "20.00")
+        payment = services.payment_create(
+            organization=organization,
+            amounts=[InvoiceAmount(invoice.pk, Decimal("20.00"))],
+            method=method,
+            initiated_by=Initiator.CLIENT,
+            actor=None,
+            attempt=f"off-session-{method.kind}",
+        )
+        services.payment_charge(payment_id=payment.pk)
+    assert seen == [True, False]
