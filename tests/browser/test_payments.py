@@ -419,6 +419,9 @@ def test_a_client_adds_a_bank_account_and_pays_by_sepa_direct_debit(
             timeout=10,
         )
         expect(status_of(page)).to_have_attribute("data-status", "failed", timeout=30_000)
+        expect(page.get_by_test_id("payment-failure")).to_contain_text(
+            "Your bank did not pay the direct debit from your account ending 3001."
+        )
         expect(page.get_by_test_id("payment-failure")).to_contain_text("Nothing was charged")
         screenshot("payments-17-sepa-refused")
     finally:

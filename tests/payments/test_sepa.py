@@ -208,6 +208,7 @@ def test_a_bank_debit_stays_processing_until_the_webhook_says_it_succeeded(
 
 
 def test_a_refused_bank_debit_fails_when_the_webhook_says_so(
+    web,  # noqa: F811
     stripe_integration,
     localstripe,
     organization,
@@ -237,6 +238,8 @@ def test_a_refused_bank_debit_fails_when_the_webhook_says_so(
     assert event.outcome == "processing -> failed"
     payment.refresh_from_db()
     assert payment.status == PaymentStatus.FAILED and payment.failure_reason
+    panel = web.get(f"/portal/payments/{payment.pk}/status/").content.decode()
+    assert "Your bank did not pay the direct debit from your account ending 3001." in panel
     assert [c for c in stripe_list(localstripe, "/v1/charges") if c["status"] == "succeeded"] == []
 
 
