@@ -29,6 +29,8 @@ from payments.models import (
     PaymentMethod,
     PaymentStatus,
     ProcessorEvent,
+    ScheduledCharge,
+    ScheduledChargeStatus,
 )
 from payments.services import InvoiceAmount
 
@@ -268,3 +270,42 @@ def test_a_client_paid_bank_debit_is_confirmed_off_session(stripe_integration, l
         )
         services.payment_charge(payment_id=payment.pk)
     assert seen == [True, False]
+
+
+def test_autopay_debits_a_bank_account_and_waits_for_the_bank(
+    stripe_integration, localstripe, organization, monkeypatch, django_capture_on_commit_callbacks
+):
+    monkeypatch.setattr(django_settings, "PAYMENTS_COLLECTOR_WRAPPER", CLEAR_BY_WEBHOOK)
+    bank = save_bank_account(localstripe, organization)
+    autopay.rule_create(
+        organization=organization,
+        actor=None,
+        by_client=True,
+        method=bank,
+        timing=AutopayTiming.DAYS_AFTER_INVOICE,
+        days=0,
+    )
+    make_invoice(organization, "310.00")
+    with django_capture_on_commit_callbacks(execute=False):
+        autopay.autopay_evaluate()
+    charge = ScheduledCharge.objects.get()
+    assert charge.status == ScheduledChargeStatus.CHARGING and charge.payment.method == bank
+    payment = services.payment_charge(payment_id=charge.payment_id)
+    assert payment.status == PaymentStatus.PROCESSING and payment.surcharge == Decimal("0")
+    with django_capture_on_commit_callbacks(execute=False):
+        autopay.autopay_evaluate()  # the bank has not answered: neither charged nor retried
+    charge.refresh_from_db()
+    assert charge.status == ScheduledChargeStatus.CHARGING and Payment.objects.count() == 1
+
+    deliver(
+        "evt_sepa_autopay",
+        "payment_intent.succeeded",
+        payment.processor_intent_id,
+        localstripe,
+        django_capture_on_commit_callbacks,
+    )
+    with django_capture_on_commit_callbacks(execute=False):
+        autopay.autopay_evaluate()
+    charge.refresh_from_db()
+    assert charge.status == ScheduledChargeStatus.CHARGED
+    assert [c["amount"] for c in stripe_list(localstripe, "/v1/charges") if c["status"] == "succeeded"] == [31000]
