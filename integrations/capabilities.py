@@ -176,6 +176,20 @@ class SavedMethod:
     exp_month: int | None = None
     exp_year: int | None = None
     funding: str = ""  # credit, debit, prepaid, unknown; empty for bank debits
+    bank: str = ""  # a bank debit's country and bank code (e.g. "DE 37040044")
+    mandate_reference: str = ""  # a bank debit's mandate reference, where the processor gives it
+
+
+@dataclass(frozen=True)
+class MandateRecord:
+    """A bank debit mandate as the processor recorded its acceptance (any part may be missing)."""
+
+    id: str
+    reference: str = ""
+    accepted_at: datetime | None = None
+    ip_address: str = ""
+    user_agent: str = ""
+    url: str = ""
 
 
 @dataclass(frozen=True)
@@ -188,6 +202,7 @@ class MethodSetup:
     customer_id: str | None = None
     method_id: str | None = None  # once confirmed
     failure_message: str = ""
+    mandate_id: str | None = None  # a bank debit's mandate, once confirmed (where the processor has one)
 
 
 @dataclass(frozen=True)
@@ -269,6 +284,10 @@ class PaymentCollector(Protocol):
         ...
 
     def saved_method(self, method_id: str) -> SavedMethod: ...
+
+    def mandate(self, mandate_id: str) -> MandateRecord | None:
+        """A bank debit's mandate and its acceptance, or None where the processor keeps none."""
+        ...
 
     def remove_method(self, method_id: str) -> None:
         """Detach it from its customer; a method already gone is not an error."""

@@ -7,6 +7,7 @@ from payments.models import (
     Payment,
     PaymentAllocation,
     PaymentCustomer,
+    PaymentMandate,
     PaymentMethod,
     ProcessorEvent,
     Refund,
@@ -14,6 +15,13 @@ from payments.models import (
 )
 
 register_read_only(
-    PaymentCustomer, PaymentMethod, PaymentAllocation, Refund, ProcessorEvent, AutopayRule, ScheduledCharge
+    PaymentCustomer,
+    PaymentMethod,
+    PaymentMandate,
+    PaymentAllocation,
+    Refund,
+    ProcessorEvent,
+    AutopayRule,
+    ScheduledCharge,
 )
 register_read_only(Payment, list_display=("id", "status", "amount", "created_at"))

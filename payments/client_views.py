@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 from datetime import timedelta
+from decimal import Decimal
 
 from django.conf import settings
 from django.contrib import messages
@@ -21,6 +22,7 @@ from django.utils import timezone
 from django.views import View
 
 from accounts.permissions import ClientContactRequiredMixin
+from core.client_address import client_address
 from integrations.base import IntegrationError
 from payments import autopay, selectors, services
 from payments.forms import AutopayRuleForm, MethodSaveForm, PayForm, new_attempt_token, parse_amount
@@ -28,6 +30,14 @@ from payments.models import Initiator, MethodKind, Payment, PaymentStatus
 
 # The status panel re-reads a charge in flight at most this often (webhooks may lag or be lost).
 REFRESH_AFTER = timedelta(seconds=10)
+ZERO = Decimal("0")
+
+
+def _two_places(amount: Decimal) -> Decimal:
+    """Amounts are stored with three places (for three-decimal currencies): show two when the
+    third is zero, as the client typed them."""
+    cents = amount.quantize(Decimal("0.01"))
+    return cents if cents == amount else amount
 
 
 class ClientPaymentsMixin(ClientContactRequiredMixin):
@@ -58,7 +68,11 @@ class PayView(ClientPaymentsMixin, View):
     def _selected(self, ids) -> list[int]:
         return [int(i) for i in ids if str(i).isdigit()]
 
-    def _render(self, request, selected: list[int], *, form=None, amounts=None, error="", status=200):
+    def _render(
+        self, request, selected: list[int], *, form=None, amounts=None, error="", notice="", new_card=None, status=200
+    ):
+        """The page; ``new_card``: the card just entered (its setup confirmed), offered again
+        on the confirm step that shows its surcharge, so it is not entered twice."""
         invoices = selectors.payable_invoices(organization_id=self.organization_id)[: self.max_listed]
         if len(invoices) == 1 and not selected:
             selected = [invoices[0].pk]
@@ -68,7 +82,7 @@ class PayView(ClientPaymentsMixin, View):
                 "invoice": invoice,
                 "state": states[invoice.pk],
                 "selected": invoice.pk in selected,
-                "amount": (amounts or {}).get(invoice.pk) or states[invoice.pk].payable,
+                "amount": _two_places((amounts or {}).get(invoice.pk) or states[invoice.pk].payable),
             }
             for invoice in invoices
         ]
@@ -77,6 +91,11 @@ class PayView(ClientPaymentsMixin, View):
         context = {
             "rows": rows,
             "methods": methods,
+            "surcharged_methods": [m.pk for m in methods if services.surcharge_applies(m)],
+            "new_card": new_card,
+            "new_card_surcharged": new_card is not None and services.surcharge_applies(new_card),
+            "setup_id": form.cleaned_data.get("setup_id", "") if new_card is not None else "",
+            "save_card": new_card is not None and form.cleaned_data.get("save_card"),
             "chosen_method": (form.data.get("method") if form is not None else None)
             or (str(default.pk) if default else "new"),
             "attempt": (form.data.get("attempt") if form is not None else None) or new_attempt_token(),
@@ -85,6 +104,7 @@ class PayView(ClientPaymentsMixin, View):
             "surcharge_percent": settings.PAYMENTS_CARD_SURCHARGE_PERCENT,
             "surcharge_cap": settings.PAYMENTS_CARD_SURCHARGE_CAP,
             "error": error,
+            "notice": notice,
             **self.browser_config(),
         }
         return render(request, self.template_name, context, status=status)
@@ -126,7 +146,12 @@ class PayView(ClientPaymentsMixin, View):
                 initiated_by=Initiator.CLIENT,
                 actor=request.user,
                 attempt=data["attempt"],
+                shown_surcharge=data["surcharge_shown"] or ZERO,
             )
+        except services.SurchargeNotShown as exc:
+            # The confirm step: nothing was recorded; the page shows the surcharge and the total.
+            new_card = method if data["method"] == "new" else None
+            return self._render(request, selected, form=form, amounts=amounts, notice=str(exc), new_card=new_card)
         except (services.PaymentRefused, services.PaymentsUnavailable) as exc:
             return refused(str(exc))
         except IntegrationError as exc:
@@ -230,7 +255,12 @@ class PaymentMethodsView(ClientPaymentsMixin, View):
 
     def get(self, request, status: int = 200, error: str = ""):
         methods = selectors.saved_methods(organization_id=self.organization_id) if self.organization_id else []
-        context = {"methods": methods, "error": error, **self.browser_config()}
+        context = {
+            "methods": methods,
+            "error": error,
+            "sepa_mandate": services.sepa_mandate_text(),
+            **self.browser_config(),
+        }
         return render(request, self.template_name, context, status=status)
 
     def post(self, request):
@@ -238,15 +268,30 @@ class PaymentMethodsView(ClientPaymentsMixin, View):
             raise Http404("No organization to add a payment method to.")
         form = MethodSaveForm(request.POST)
         if not form.is_valid():
-            return self.get(request, status=400, error="Enter the card details, then Add card.")
+            return self.get(request, status=400, error="Enter the payment method's details, then add it.")
+        data = form.cleaned_data
+        mandate = None
+        if data["kind"] == MethodKind.SEPA_DEBIT:
+            if not data["mandate_accepted"]:
+                return self.get(request, status=400, error=services.MANDATE_REQUIRED)
+            mandate = services.MandateAcceptance(
+                text=services.sepa_mandate_text(),
+                accepted_at=timezone.now(),
+                ip_address=client_address(request),
+                user_agent=request.headers.get("User-Agent", ""),
+            )
         try:
             method = services.method_save_from_setup(
-                organization=self.organization, actor=request.user, setup_id=form.cleaned_data["setup_id"], save=True
+                organization=self.organization,
+                actor=request.user,
+                setup_id=data["setup_id"],
+                save=True,
+                mandate=mandate,
             )
         except (services.PaymentRefused, services.PaymentsUnavailable) as exc:
             return self.get(request, status=400, error=str(exc))
         except IntegrationError as exc:
-            return self.get(request, status=502, error=f"The card could not be saved: {exc}")
+            return self.get(request, status=502, error=f"The payment method could not be saved: {exc}")
         messages.success(request, f"{method.label} was added.")
         return redirect("client-payments:methods")
 

@@ -26,6 +26,10 @@ class PayForm(forms.Form):
     method = forms.CharField(max_length=20)  # a saved method's pk, or "new"
     setup_id = forms.RegexField(regex=SETUP_ID, required=False, max_length=255, widget=forms.HiddenInput)
     save_card = forms.BooleanField(required=False, label="Save this card for future payments")
+    # The card surcharge the page showed before Pay (empty: none); what is charged must match it.
+    surcharge_shown = forms.DecimalField(
+        required=False, min_value=Decimal("0"), max_digits=14, decimal_places=3, widget=forms.HiddenInput
+    )
 
     def clean(self):
         cleaned = super().clean()
@@ -52,6 +56,9 @@ def parse_amount(raw: str | None) -> Decimal | None:
 
 class MethodSaveForm(forms.Form):
     setup_id = forms.RegexField(regex=SETUP_ID, max_length=255, widget=forms.HiddenInput)
+    kind = forms.ChoiceField(choices=MethodKind.choices, required=False, widget=forms.HiddenInput)
+    # A bank account (SEPA): the client ticked the box under the mandate text.
+    mandate_accepted = forms.BooleanField(required=False)
 
 
 class RefundForm(forms.Form):

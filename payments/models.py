@@ -57,6 +57,7 @@ class PaymentMethod(models.Model):
     exp_month = models.PositiveSmallIntegerField(null=True, blank=True)
     exp_year = models.PositiveSmallIntegerField(null=True, blank=True)
     funding = models.CharField(max_length=20, blank=True)  # credit, debit, prepaid, unknown
+    bank = models.CharField(max_length=40, blank=True)  # a bank debit's country and bank code
     is_default = models.BooleanField(default=False)
     is_saved = models.BooleanField(default=True)
     added_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
@@ -100,6 +101,29 @@ class PaymentMethod(models.Model):
         return self.removed_at is None
 
 
+class PaymentMandate(models.Model):
+    """The client's authorisation of a bank debit method (SEPA Direct Debit): the mandate text
+    they accepted, when and from where, and the processor's mandate where it keeps one. Kept
+    with the method, also once removed: the debits made under it rely on it."""
+
+    method = models.OneToOneField(PaymentMethod, on_delete=models.PROTECT, related_name="mandate")
+    text = models.TextField()  # exactly as shown when it was accepted
+    processor_mandate_id = models.CharField(max_length=255, blank=True)
+    reference = models.CharField(max_length=100, blank=True)  # the mandate reference banks show
+    # When and from where it was accepted: the processor's record where it gives one (Stripe's
+    # mandate), else the portal's (the request that added the method).
+    accepted_at = models.DateTimeField()
+    ip_address = models.CharField(max_length=64, blank=True)
+    user_agent = models.CharField(max_length=500, blank=True)
+    recorded_by_processor = models.BooleanField(default=False)
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    def __str__(self) -> str:
+        return f"Mandate of {self.method} accepted {self.accepted_at:%Y-%m-%d %H:%M}"
+
+
 class PaymentStatus(models.TextChoices):
     PENDING = "pending", "Pending"
     PROCESSING = "processing", "Processing"
@@ -131,6 +155,7 @@ class Payment(models.Model):
     method = models.ForeignKey(PaymentMethod, on_delete=models.PROTECT, related_name="payments")
     amount = models.DecimalField(max_digits=14, decimal_places=3)  # what the invoices receive
     surcharge = models.DecimalField(max_digits=14, decimal_places=3, default=Decimal("0"))
+    surcharge_percent = models.DecimalField(max_digits=6, decimal_places=3, default=Decimal("0"))  # the rate then
     currency = models.CharField(max_length=3)
     status = models.CharField(max_length=20, choices=PaymentStatus.choices, default=PaymentStatus.PENDING)
     # The cardholder must authenticate (3-D Secure) before the charge can complete.

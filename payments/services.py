@@ -48,10 +48,12 @@ from integrations.capabilities import (
     WEBHOOK_TEST_NOTICE_TYPE,
     Charge,
     ChargeState,
+    MandateRecord,
     MethodSetup,
     PaymentCollector,
     ProcessorNotice,
     RefundOutcome,
+    SavedMethod,
 )
 from integrations.registry import installation_offering
 from organizations.models import Organization
@@ -63,6 +65,7 @@ from payments.models import (
     Payment,
     PaymentAllocation,
     PaymentCustomer,
+    PaymentMandate,
     PaymentMethod,
     PaymentStatus,
     ProcessorEvent,
@@ -82,6 +85,23 @@ class PaymentsUnavailable(Exception):
 
 class PaymentRefused(Exception):
     """A payment or refund the rules do not allow; the message says why, in the user's words."""
+
+
+class SurchargeNotShown(PaymentRefused):
+    """The surcharge the payment would carry is not the one the client was shown (a new card
+    turned out to be a credit card, or the amounts changed): nothing is recorded; show this
+    one and ask again."""
+
+    def __init__(self, *, surcharge: Decimal, amount: Decimal, currency: str) -> None:
+        self.surcharge = surcharge
+        self.amount = amount
+        self.currency = currency
+        total = f"the total is {amount + surcharge:,.2f} {currency}. Press Pay to pay it, or choose another method."
+        if surcharge:
+            message = f"A card surcharge of {surcharge:,.2f} {currency} applies to this credit card: {total}"
+        else:
+            message = f"No card surcharge applies to this payment method: {total}"
+        super().__init__(message)
 
 
 class ChargeBusy(Exception):
@@ -161,6 +181,35 @@ def customer_for(*, organization: Organization, processor: PaymentCollector) -> 
         return customer_id
 
 
+# Stripe's standard SEPA Direct Debit mandate wording, naming the MSP as the creditor.
+SEPA_MANDATE_TEXT = (
+    "By providing your payment information and confirming this mandate, you authorise (A) {creditor} "
+    "and Stripe, our payment service provider, to send instructions to your bank to debit your account "
+    "and (B) your bank to debit your account in accordance with those instructions. As part of your "
+    "rights, you are entitled to a refund from your bank under the terms and conditions of your "
+    "agreement with your bank. A refund must be claimed within 8 weeks starting from the date on which "
+    "your account was debited. Your rights are explained in a statement that you can obtain from your "
+    "bank. You agree to receive notifications for future debits up to 2 days before they occur."
+)
+
+
+MANDATE_REQUIRED = "Accept the SEPA Direct Debit mandate to add a bank account."
+
+
+def sepa_mandate_text() -> str:
+    return SEPA_MANDATE_TEXT.format(creditor=settings.MSP_NAME)
+
+
+@dataclass(frozen=True)
+class MandateAcceptance:
+    """The client accepting a bank debit mandate, as the portal saw it."""
+
+    text: str
+    accepted_at: timezone.datetime
+    ip_address: str = ""
+    user_agent: str = ""
+
+
 def method_setup_begin(*, organization: Organization, kinds: Sequence[str] = (MethodKind.CARD,)) -> MethodSetup:
     """A setup the client's browser confirms (3-D Secure happens there, with the client)."""
     processor = collector()
@@ -169,10 +218,17 @@ def method_setup_begin(*, organization: Organization, kinds: Sequence[str] = (Me
 
 
 def method_save_from_setup(
-    *, organization: Organization, actor: User | None, setup_id: str, save: bool = True
+    *,
+    organization: Organization,
+    actor: User | None,
+    setup_id: str,
+    save: bool = True,
+    mandate: MandateAcceptance | None = None,
 ) -> PaymentMethod:
     """The method a confirmed setup produced, recorded for the organization (once, whatever
-    the resubmits). ``save`` False: kept for the payment at hand only, not offered again."""
+    the resubmits). ``save`` False: kept for the payment at hand only, not offered again.
+    A bank debit (SEPA) needs the client's ``mandate`` acceptance: it is kept with the method,
+    with the processor's record of it where there is one."""
     processor = collector()
     key = processor.provider.key  # type: ignore[attr-defined]
     customer_id = customer_for(organization=organization, processor=processor)
@@ -190,6 +246,13 @@ def method_save_from_setup(
             existing.save(update_fields=["is_saved"])
         return existing
     details = processor.attach_method(method_id=setup.method_id, customer_id=customer_id)
+    kind = details.kind if details.kind in MethodKind.values else MethodKind.CARD
+    processor_mandate = None
+    if kind == MethodKind.SEPA_DEBIT:
+        if mandate is None:
+            processor.remove_method(details.processor_id)
+            raise PaymentRefused(MANDATE_REQUIRED)
+        processor_mandate = processor.mandate(setup.mandate_id) if setup.mandate_id else None
     with transaction.atomic():
         has_default = PaymentMethod.objects.filter(
             organization=organization, is_default=True, removed_at__isnull=True
@@ -201,16 +264,19 @@ def method_save_from_setup(
                     processor=key,
                     processor_customer_id=customer_id,
                     processor_method_id=details.processor_id,
-                    kind=details.kind if details.kind in MethodKind.values else MethodKind.CARD,
+                    kind=kind,
                     brand=details.brand,
                     last4=details.last4,
                     exp_month=details.exp_month,
                     exp_year=details.exp_year,
                     funding=details.funding,
+                    bank=details.bank[:40],
                     is_saved=save,
                     is_default=save and not has_default,
                     added_by=actor if actor and actor.pk else None,
                 )
+                if kind == MethodKind.SEPA_DEBIT:
+                    _record_mandate(method, mandate, processor_mandate, details, actor)
         except IntegrityError:  # the same setup submitted twice at once
             return PaymentMethod.objects.get(processor=key, processor_method_id=details.processor_id)
     if save:
@@ -218,10 +284,32 @@ def method_save_from_setup(
             actor=actor,
             action="payment_method.added",
             target=organization.name,
-            summary=f"Added {method.label}",
+            summary=f"Added {method.label}" + (" (mandate accepted)" if kind == MethodKind.SEPA_DEBIT else ""),
             method_id=method.pk,
         )
     return method
+
+
+def _record_mandate(
+    method: PaymentMethod,
+    acceptance: MandateAcceptance,
+    processor_mandate: MandateRecord | None,
+    details: SavedMethod,
+    actor: User | None,
+) -> PaymentMandate:
+    """The mandate as accepted: the processor's time and address where it recorded them."""
+    by_processor = processor_mandate is not None and processor_mandate.accepted_at is not None
+    return PaymentMandate.objects.create(
+        method=method,
+        text=acceptance.text,
+        processor_mandate_id=processor_mandate.id if processor_mandate else "",
+        reference=((processor_mandate.reference if processor_mandate else "") or details.mandate_reference)[:100],
+        accepted_at=processor_mandate.accepted_at if by_processor else acceptance.accepted_at,
+        ip_address=((processor_mandate.ip_address if by_processor else "") or acceptance.ip_address)[:64],
+        user_agent=((processor_mandate.user_agent if by_processor else "") or acceptance.user_agent)[:500],
+        recorded_by_processor=by_processor,
+        accepted_by=actor if actor and actor.pk else None,
+    )
 
 
 def method_set_default(*, method: PaymentMethod, actor: User | None) -> PaymentMethod:
@@ -280,10 +368,17 @@ def method_remove(*, method: PaymentMethod, actor: User | None) -> None:
 # --- paying invoices -------------------------------------------------------------------------
 
 
+def surcharge_applies(method: PaymentMethod) -> bool:
+    """The card surcharge (off by default) is on and ``method`` is a credit card: never a debit
+    card, a prepaid card or a bank debit."""
+    on = settings.PAYMENTS_CARD_SURCHARGE_PERCENT > 0
+    return on and method.kind == MethodKind.CARD and method.funding == "credit"
+
+
 def surcharge_for(*, method: PaymentMethod, amount: Decimal) -> Decimal:
-    """The card surcharge (off by default): credit cards only, never debit cards or bank debits."""
+    """The card surcharge on ``amount``: a percentage, rounded half up to the cent, capped."""
     percent = settings.PAYMENTS_CARD_SURCHARGE_PERCENT
-    if percent <= 0 or method.kind != MethodKind.CARD or method.funding != "credit":
+    if not surcharge_applies(method):
         return ZERO
     surcharge = (amount * percent / 100).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
     cap = settings.PAYMENTS_CARD_SURCHARGE_CAP
@@ -303,11 +398,14 @@ def payment_create(
     initiated_by: str,
     actor: User | None,
     attempt: str,
+    shown_surcharge: Decimal | None = None,
 ) -> Payment:
     """Record a payment of ``amounts`` (committed), then have a worker charge it.
 
     The same ``attempt`` again (a double click, a resubmitted form) returns the same payment.
-    Raises PaymentRefused with the reason when an amount is not allowed (nothing is recorded)."""
+    Raises PaymentRefused with the reason when an amount is not allowed (nothing is recorded).
+    ``shown_surcharge``: the surcharge the client saw before paying; any other surcharge raises
+    SurchargeNotShown (nothing recorded), so what is charged is what was shown."""
     if not amounts:
         raise PaymentRefused("Choose at least one invoice to pay.")
     invoice_ids = [a.invoice_id for a in amounts]
@@ -334,6 +432,7 @@ def payment_create(
                 key=key,
                 currency=currency,
                 processor=processor,
+                shown_surcharge=shown_surcharge,
             )
     except IntegrityError:
         # The same attempt committed by a concurrent request: that one is the payment.
@@ -357,6 +456,7 @@ def _record_payment(
     key: str,
     currency: str,
     processor: PaymentCollector,
+    shown_surcharge: Decimal | None = None,
 ) -> Payment:
     """Inside the caller's transaction: lock the invoices, check every amount, insert."""
     wanted = {a.invoice_id: a.amount for a in amounts}
@@ -398,6 +498,8 @@ def _record_payment(
             )
     total_amount = sum(wanted.values(), ZERO)
     surcharge = surcharge_for(method=method, amount=total_amount)
+    if shown_surcharge is not None and shown_surcharge != surcharge:
+        raise SurchargeNotShown(surcharge=surcharge, amount=total_amount, currency=currency)
     try:
         processor.to_minor_units(total_amount + surcharge, currency)
     except ValueError as exc:
@@ -407,6 +509,7 @@ def _record_payment(
         method=method,
         amount=total_amount,
         surcharge=surcharge,
+        surcharge_percent=settings.PAYMENTS_CARD_SURCHARGE_PERCENT if surcharge else ZERO,
         currency=currency,
         processor=method.processor,
         idempotency_key=key,
@@ -466,7 +569,10 @@ def payment_charge(*, payment_id: int) -> Payment:
                 charge = processor.confirm_charge(
                     payment.processor_intent_id,
                     idempotency_key=f"{payment.idempotency_key}-confirm",
-                    off_session=payment.initiated_by == Initiator.AUTOPAY,
+                    # A bank debit is collected under its mandate, never with the client in the
+                    # loop (Stripe's guide charges a saved SEPA method off-session).
+                    off_session=payment.initiated_by == Initiator.AUTOPAY
+                    or payment.method.kind == MethodKind.SEPA_DEBIT,
                 )
             except IntegrationError as exc:
                 if exc.transient:

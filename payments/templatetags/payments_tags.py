@@ -2,6 +2,8 @@
 balance less portal payments BMS does not show yet, the Pay button, and whether autopay will
 pay the invoice (and by which rule)."""
 
+from decimal import Decimal, InvalidOperation
+
 from django import template
 
 from payments import selectors
@@ -53,3 +55,12 @@ def organization_autopay_summary(organization) -> dict:
     for number, rule in enumerate(rules, start=1):
         rule.number = number
     return {"rules": rules, "broken": [rule for rule in rules if rule.problem]}
+
+
+@register.filter
+def rate(value) -> str:
+    """A percentage as set, without trailing zeros: Decimal("2.500") -> "2.5"."""
+    try:
+        return f"{Decimal(value).normalize():f}"
+    except (InvalidOperation, TypeError, ValueError):
+        return ""

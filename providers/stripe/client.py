@@ -63,6 +63,7 @@ from .types import (
     AccountInfo,
     Customer,
     Event,
+    Mandate,
     PaymentIntent,
     PaymentIntentStatus,
     PaymentMethod,
@@ -119,6 +120,7 @@ CUSTOMER_CREATE = Endpoint("POST", "/v1/customers")
 CUSTOMER = Endpoint("GET", "/v1/customers/{id}")
 SETUP_INTENT_CREATE = Endpoint("POST", "/v1/setup_intents")
 SETUP_INTENT = Endpoint("GET", "/v1/setup_intents/{id}")
+MANDATE = Endpoint("GET", "/v1/mandates/{id}")
 PAYMENT_METHOD = Endpoint("GET", "/v1/payment_methods/{id}")
 PAYMENT_METHOD_ATTACH = Endpoint("POST", "/v1/payment_methods/{id}/attach")
 PAYMENT_METHOD_DETACH = Endpoint("POST", "/v1/payment_methods/{id}/detach")
@@ -333,6 +335,12 @@ class StripeGateway:
         return SetupIntent.from_stripe(
             _as_dict(self._call(SETUP_INTENT, lambda: self._stripe.v1.setup_intents.retrieve(setup_intent_id)))
         )
+
+    def retrieve_mandate(self, mandate_id: str) -> Mandate:
+        """A bank debit's mandate (a confirmed SetupIntent's ``mandate``): its acceptance as
+        Stripe recorded it. localstripe has no mandates (404: :class:`NotFound`)."""
+        _require_id(mandate_id, "mandate_", "mandate")
+        return Mandate.from_stripe(_as_dict(self._call(MANDATE, lambda: self._stripe.v1.mandates.retrieve(mandate_id))))
 
     # --- payment methods --------------------------------------------------------------------
 

@@ -36,6 +36,7 @@ from integrations.capabilities import (
     WEBHOOK_TEST_NOTICE_TYPE,
     Charge,
     ChargeState,
+    MandateRecord,
     MethodSetup,
     ProcessorNotice,
     RefundOutcome,
@@ -101,6 +102,8 @@ def _charge_from(intent: PaymentIntent, *, state: ChargeState | None = None, fai
 
 def _saved_method(method: PaymentMethod) -> SavedMethod:
     card = method.card
+    bank = method.raw.get("sepa_debit") if method.type == "sepa_debit" else None
+    bank = bank if isinstance(bank, Mapping) else {}
     return SavedMethod(
         processor_id=method.id,
         customer_id=method.customer,
@@ -110,6 +113,9 @@ def _saved_method(method: PaymentMethod) -> SavedMethod:
         exp_month=card.exp_month if card else None,
         exp_year=card.exp_year if card else None,
         funding=str(card.funding) if card else "",
+        bank=" ".join(str(bank[k]) for k in ("country", "bank_code") if bank.get(k)),
+        # Older API versions (and localstripe) put the mandate's reference on the method.
+        mandate_reference=str(bank.get("mandate_reference") or ""),
     )
 
 
@@ -121,6 +127,7 @@ def _setup(intent: SetupIntent) -> MethodSetup:
         customer_id=intent.customer,
         method_id=intent.payment_method,
         failure_message=(intent.last_error.message or "") if intent.last_error else "",
+        mandate_id=intent.mandate,
     )
 
 
@@ -362,6 +369,20 @@ class StripeInstallation(IntegrationInstallation):
 
     def saved_method(self, method_id: str) -> SavedMethod:
         return _saved_method(self.gateway.retrieve_payment_method(method_id))
+
+    def mandate(self, mandate_id: str) -> MandateRecord | None:
+        try:
+            mandate = self.gateway.retrieve_mandate(mandate_id)
+        except stripe_errors.NotFound:
+            return None  # a server without mandates (localstripe)
+        return MandateRecord(
+            id=mandate.id,
+            reference=mandate.reference or "",
+            accepted_at=mandate.accepted_at,
+            ip_address=mandate.ip_address or "",
+            user_agent=mandate.user_agent or "",
+            url=mandate.url or "",
+        )
 
     def remove_method(self, method_id: str) -> None:
         # Already detached or deleted: the outcome wanted.

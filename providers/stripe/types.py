@@ -234,6 +234,7 @@ class SetupIntent:
     metadata: dict[str, str]
     client_secret: str | None = field(default=None, repr=False)  # for Stripe.js only; never log
     raw: dict = field(default_factory=dict, repr=False, compare=False)
+    mandate: str | None = None  # a bank debit's mandate, once confirmed (localstripe has none)
 
     @property
     def has_next_action(self) -> bool:
@@ -252,6 +253,46 @@ class SetupIntent:
             last_error=PaymentError.from_stripe(data.get("last_setup_error")),
             metadata=_metadata(data.get("metadata")),
             client_secret=_text(data.get("client_secret")),
+            raw=dict(data),
+            mandate=_id_of(data.get("mandate")),
+        )
+
+
+@dataclass(frozen=True)
+class Mandate:
+    """The customer's authorisation of a bank debit (SEPA): when and from where it was
+    accepted, as Stripe recorded it (``accepted_at`` and the address are None when not given)."""
+
+    id: str
+    status: str | None  # active, inactive, pending
+    type: str | None  # multi_use, single_use
+    acceptance_type: str | None  # online, offline
+    accepted_at: datetime | None
+    ip_address: str | None
+    user_agent: str | None
+    payment_method: str | None
+    reference: str | None  # the bank's mandate reference (SEPA)
+    url: str | None  # Stripe's page with the mandate
+    raw: dict = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_stripe(cls, data: Mapping[str, Any]) -> Mandate:
+        acceptance = data.get("customer_acceptance") or {}
+        online = acceptance.get("online") or {} if isinstance(acceptance, Mapping) else {}
+        details = data.get("payment_method_details") or {}
+        kind = details.get("type") if isinstance(details, Mapping) else None
+        bank = details.get(kind) or {} if kind and isinstance(details, Mapping) else {}
+        return cls(
+            id=str(data["id"]),
+            status=_text(data.get("status")),
+            type=_text(data.get("type")),
+            acceptance_type=_text(acceptance.get("type")) if isinstance(acceptance, Mapping) else None,
+            accepted_at=_timestamp(acceptance.get("accepted_at")) if isinstance(acceptance, Mapping) else None,
+            ip_address=_text(online.get("ip_address")) if isinstance(online, Mapping) else None,
+            user_agent=_text(online.get("user_agent")) if isinstance(online, Mapping) else None,
+            payment_method=_id_of(data.get("payment_method")),
+            reference=_text(bank.get("reference")) if isinstance(bank, Mapping) else None,
+            url=_text(bank.get("url")) if isinstance(bank, Mapping) else None,
             raw=dict(data),
         )
 

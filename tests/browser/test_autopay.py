@@ -2,13 +2,23 @@
 their invoice AutoPay eligible; staff make the rule wait for approval, find the charge on the
 payments calendar and approve it on Autopay approvals; the next run charges it once."""
 
+from datetime import datetime, time, timedelta
+
 import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
 from accounts.models import Role
+from billing.models import Invoice
 from payments import autopay, services
-from payments.models import AutopayRule, Payment, PaymentStatus, ScheduledCharge, ScheduledChargeStatus
+from payments.models import (
+    AutopayRule,
+    AutopayTiming,
+    Payment,
+    PaymentStatus,
+    ScheduledCharge,
+    ScheduledChargeStatus,
+)
 from tests.browser.conftest import PHONE, assert_no_sideways_scroll, sign_in
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 from tests.payments.conftest import (  # noqa: F401 (fixtures)
@@ -109,3 +119,92 @@ def test_a_client_turns_on_autopay_and_staff_approve_the_charge(
     page.goto("/portal/autopay/")
     expect(page.get_by_test_id("autopay-rules")).to_contain_text("Locked by your service provider")
     expect(page.get_by_test_id("autopay-rules").get_by_role("link", name="Edit")).to_have_count(0)
+
+
+def test_the_payments_calendar_shows_next_months_autopay_charges(
+    page,
+    screenshot,
+    stripe_integration,  # noqa: F811
+    localstripe,  # noqa: F811
+):
+    """Several organizations' rules foresee charges over next month (always ahead of today),
+    beside charges already held: one staff rescheduled into that month and one waiting for
+    approval. The README shows this page."""
+    today = timezone.localdate()
+    month = (today.replace(day=1) + timedelta(days=32)).replace(day=1)
+
+    def invoice_due(organization, balance: str, number: str, day: int):
+        invoice = make_invoice(organization, balance, number=number)
+        due = timezone.make_aware(datetime.combine(month.replace(day=day), time(12)))
+        Invoice.objects.filter(pk=invoice.pk).update(invoice_date=due - timedelta(days=30), due_date=due)
+        return invoice
+
+    globex = make_organization("Globex Corporation")
+    autopay.rule_create(
+        organization=globex,
+        actor=None,
+        by_client=False,
+        method=save_card(localstripe, globex),
+        timing=AutopayTiming.DAYS_BEFORE_DUE,
+        days=3,
+    )
+    invoice_due(globex, "1250.00", "INV-5101", 8)
+    invoice_due(globex, "310.40", "INV-5102", 22)
+    initech = make_organization("Initech")
+    autopay.rule_create(
+        organization=initech,
+        actor=None,
+        by_client=False,
+        method=save_card(localstripe, initech),
+        timing=AutopayTiming.DAY_OF_MONTH,
+        days=15,
+        requires_approval=True,
+    )
+    invoice_due(initech, "4800.00", "INV-5201", 28)
+    umbrella = make_organization("Umbrella Health")
+    rule = autopay.rule_create(
+        organization=umbrella,
+        actor=None,
+        by_client=False,
+        method=save_card(localstripe, umbrella),
+        timing=AutopayTiming.DAYS_AFTER_DUE,
+        days=0,
+        requires_approval=True,
+    )
+    for number, day, status, note in (
+        ("INV-5301", 10, ScheduledChargeStatus.APPROVED, "Rescheduled by staff"),
+        ("INV-5302", 12, ScheduledChargeStatus.AWAITING_APPROVAL, ""),
+    ):
+        held = invoice_due(umbrella, "975.00" if day == 10 else "86.90", number, day)
+        ScheduledCharge.objects.create(
+            rule=rule,
+            organization=umbrella,
+            invoice=held,
+            slot=month.replace(day=day),
+            charge_on=month.replace(day=day),
+            status=status,
+            note=note,
+        )
+    UserFactory(email="books@msp.example", role=Role.BILLING_STAFF)
+
+    sign_in(page, "books@msp.example", DEFAULT_PASSWORD)
+    page.get_by_role("link", name="Payments calendar").click()
+    page.get_by_role("link", name="Next month").click()
+    expect(page.get_by_test_id("calendar-month")).to_have_text(f"{month:%B %Y}")
+    entries = page.get_by_test_id("calendar-entry")
+    expect(entries).to_have_count(5)
+    day = page.locator(f"[data-day='{month.replace(day=5):%Y-%m-%d}']")
+    expect(day).to_contain_text("Globex Corporation")
+    expect(day).to_contain_text("INV-5101")
+    expect(day).to_contain_text("1,250.00")
+    expect(day).to_contain_text("Foreseen")
+    approved = page.locator(f"[data-day='{month.replace(day=10):%Y-%m-%d}']")
+    expect(approved).to_contain_text("Rescheduled by staff")
+    expect(approved).to_contain_text("Approved")
+    expect(
+        page.locator(f"[data-day='{month.replace(day=12):%Y-%m-%d}']").get_by_test_id("approval-pending")
+    ).to_have_text("Approval pending")
+    expect(
+        page.locator(f"[data-day='{month.replace(day=15):%Y-%m-%d}']").get_by_test_id("approval-pending")
+    ).to_have_text("Will need approval")
+    screenshot("autopay-05-calendar-next-month", readme="payments-calendar")

@@ -9,26 +9,32 @@ the 3-D Secure return's refresh, which is what must work when webhooks lag or ar
 from __future__ import annotations
 
 import re
+import time
 from decimal import Decimal
 
 import pytest
+import requests
 from playwright.sync_api import expect
 
 from accounts.models import Role
 from billing.models import Invoice
 from connectbooster.celery import app
 from payments import services
-from payments.models import Initiator, Payment, PaymentMethod, PaymentStatus
+from payments.models import Initiator, Payment, PaymentMethod, PaymentStatus, ProcessorEvent
 from tests.browser.conftest import sign_in
 from tests.conftest import CeleryWorker
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 from tests.payments.conftest import (  # noqa: F401 (fixtures)
+    DECLINED_IBAN,
+    intent_event,
     localstripe,
     localstripe_server,
     make_invoice,
     make_organization,
     save_card,
+    signed_delivery,
     stripe_integration,
+    stripe_list,
     succeeded_charges,
 )
 from tests.payments.test_worker import payments_worker_env  # noqa: F401 (fixture)
@@ -39,6 +45,7 @@ VISA = "4242424242424242"
 DECLINED_WHEN_CHARGED = "4000000000000341"
 DECLINED_WHEN_SAVED = "4000000000000002"
 THREE_D_SECURE = "4000002760003184"  # Stripe's "always authenticate" (localstripe: 3-D Secure each time)
+CLEAR_BY_WEBHOOK = "tests.payments.fault_collectors.BankDebitsClearByWebhook"
 
 
 @pytest.fixture
@@ -246,3 +253,177 @@ def test_staff_refund_part_of_a_payment(page, screenshot, shop, localstripe):  #
     screenshot("payments-10-refunded")
     payment.refresh_from_db()
     assert payment.status == PaymentStatus.PARTIALLY_REFUNDED and payment.refunded_amount == Decimal("50.00")
+
+
+def test_the_card_surcharge_is_its_own_line_before_paying_and_is_what_is_charged(
+    page,
+    screenshot,
+    shop,
+    worker,
+    localstripe,  # noqa: F811
+    settings,
+):
+    settings.PAYMENTS_CARD_SURCHARGE_PERCENT = Decimal("3")
+    settings.PAYMENTS_CARD_SURCHARGE_CAP = Decimal("25.00")
+    first = make_invoice(shop, "150.00", number="INV-6001")
+    second = make_invoice(shop, "90.00", number="INV-6002")
+    save_card(localstripe, shop)  # a credit card (localstripe's cards all are)
+    sign_in(page, "dana@globex.example", DEFAULT_PASSWORD)
+
+    # A saved credit card: the surcharge line, its amount and the total, before Pay.
+    page.goto(f"/portal/pay/?invoice={first.pk}")
+    summary = page.get_by_test_id("pay-summary")
+    expect(summary).to_contain_text("Card surcharge (3%)")
+    expect(summary).to_contain_text("4.50")
+    expect(summary.locator("[data-summary-total]")).to_have_text("154.50")
+    # A part payment: the line follows the amount.
+    page.get_by_label("Amount to pay on invoice INV-6001").fill("100.00")
+    expect(summary.locator("[data-summary-surcharge-amount]")).to_have_text("3.00")
+    expect(summary.locator("[data-summary-total]")).to_have_text("103.00")
+    screenshot("payments-11-surcharge-line")
+    # A new card: its funding is unknown until Stripe has it; the page says so.
+    page.get_by_label("A new card").check()
+    expect(summary.locator("[data-summary-surcharge]")).to_be_hidden()
+    expect(summary).to_contain_text("if your card is one, the amount is shown before anything is charged")
+    expect(summary.locator("[data-summary-total]")).to_have_text("100.00")
+    page.get_by_label(re.compile(r"Visa ···· 4242")).check()
+    page.get_by_role("button", name="Pay", exact=True).click()
+    expect(status_of(page)).to_have_attribute("data-status", "succeeded", timeout=30_000)
+    expect(status_of(page)).to_contain_text("Card surcharge (3%)")
+    expect(status_of(page)).to_contain_text("103.00")
+    page.get_by_role("link", name="Receipt").click()
+    expect(page.get_by_test_id("surcharge-line")).to_contain_text("3.00")
+    screenshot("payments-12-surcharge-receipt")
+
+    # A new card that turns out to be a credit card: a confirm step shows the surcharge first.
+    page.goto(f"/portal/pay/?invoice={second.pk}")
+    page.get_by_label("A new card").check()
+    enter_card(page, VISA)
+    page.get_by_role("button", name="Pay", exact=True).click()
+    notice = page.get_by_test_id("pay-notice")
+    expect(notice).to_contain_text("A card surcharge of 2.70 USD applies to this credit card: the total is 92.70 USD")
+    expect(page.get_by_label(re.compile(r"entered just now"))).to_be_checked()
+    expect(page.get_by_test_id("pay-summary").locator("[data-summary-total]")).to_have_text("92.70")
+    screenshot("payments-13-surcharge-confirm")
+    assert Payment.objects.filter(allocations__invoice=second).count() == 0
+    page.get_by_role("button", name="Pay", exact=True).click()
+    expect(status_of(page)).to_have_attribute("data-status", "succeeded", timeout=30_000)
+    payments = list(Payment.objects.order_by("pk"))
+    assert [(p.amount, p.surcharge) for p in payments] == [
+        (Decimal("100.00"), Decimal("3.00")),
+        (Decimal("90.00"), Decimal("2.70")),
+    ]
+    assert [c["amount"] for c in succeeded_charges(localstripe)] == [10300, 9270]
+
+
+def fill_bank_account(page, iban: str, *, accept: bool = True) -> None:
+    form = page.locator("#sepa-form")
+    form.get_by_label("Account holder name").fill("Dana Scully")
+    form.get_by_label("IBAN").fill(iban)
+    form.get_by_label("I accept this mandate").set_checked(accept)
+
+
+def test_a_client_adds_a_bank_account_and_pays_by_sepa_direct_debit(
+    page,
+    screenshot,
+    shop,
+    payments_worker_env,  # noqa: F811
+    localstripe,  # noqa: F811
+    live_server,
+    settings,
+):
+    """SEPA Direct Debit in Chromium through localstripe's fake Stripe.js (confirmSepaDebitSetup).
+    A good IBAN's debit settles at once at localstripe where Stripe takes days: a test-only
+    collector holds it Processing, in the page and in the worker, until the signed webhook that
+    Stripe would send arrives. The decline IBAN is accepted with its mandate, as at Stripe, and
+    its debit fails when the bank answers."""
+    settings.PAYMENTS_COLLECTOR_WRAPPER = CLEAR_BY_WEBHOOK
+    settings.PAYMENTS_CARD_SURCHARGE_PERCENT = Decimal("3")  # never on bank debits
+    invoice = make_invoice(shop, "480.00", number="INV-7001")
+    refused = make_invoice(shop, "35.00", number="INV-7002")
+    sign_in(page, "dana@globex.example", DEFAULT_PASSWORD)
+    page.goto("/portal/payment-methods/")
+    expect(page.get_by_test_id("sepa-mandate")).to_contain_text("you authorise (A) Demo MSP and Stripe")
+
+    # A mistyped IBAN and an unticked mandate are caught before anything is sent.
+    fill_bank_account(page, "DE00 3704 0044 0532 0130 00")
+    page.get_by_role("button", name="Add bank account").click()
+    expect(page.get_by_test_id("sepa-errors")).to_have_text(
+        "That IBAN is not valid: check it against your bank statement."
+    )
+    fill_bank_account(page, "DE89 3704 0044 0532 0130 00", accept=False)
+    page.get_by_role("button", name="Add bank account").click()
+    expect(page.get_by_test_id("sepa-errors")).to_have_text("Accept the mandate to add the bank account.")
+    assert not PaymentMethod.objects.exists()
+
+    fill_bank_account(page, "DE89 3704 0044 0532 0130 00")
+    page.get_by_role("button", name="Add bank account").click()
+    expect(page.get_by_text("SEPA Direct Debit ···· 3000 was added.")).to_be_visible()
+    expect(page.get_by_test_id("payment-methods")).to_contain_text("bank DE 37040044")
+    screenshot("payments-14-sepa-added")
+    bank = PaymentMethod.objects.get()
+    assert bank.kind == "sepa_debit" and bank.is_default and bank.mandate.text.startswith("By providing")
+    fill_bank_account(page, DECLINED_IBAN)
+    page.get_by_role("button", name="Add bank account").click()
+    expect(page.get_by_text("SEPA Direct Debit ···· 3001 was added.")).to_be_visible()
+
+    # Paying with it: no surcharge line; Processing until Stripe's webhook says the bank paid.
+    worker = CeleryWorker({**payments_worker_env, "PAYMENTS_COLLECTOR_WRAPPER": CLEAR_BY_WEBHOOK})
+    worker.start()
+    try:
+        page.goto(f"/portal/pay/?invoice={invoice.pk}")
+        expect(page.get_by_label("SEPA Direct Debit ···· 3000")).to_be_checked()
+        expect(page.get_by_test_id("pay-summary").locator("[data-summary-surcharge]")).to_be_hidden()
+        expect(page.get_by_test_id("pay-summary").locator("[data-summary-total]")).to_have_text("480.00")
+        page.get_by_role("button", name="Pay", exact=True).click()
+        expect(status_of(page)).to_have_attribute("data-status", "processing", timeout=30_000)
+        expect(page.get_by_test_id("bank-debit-processing")).to_be_visible()
+        screenshot("payments-15-sepa-processing")
+        payment = Payment.objects.get()
+        assert payment.surcharge == Decimal("0") and payment.status == PaymentStatus.PROCESSING
+        intent = next(
+            i for i in stripe_list(localstripe, "/v1/payment_intents") if i["id"] == payment.processor_intent_id
+        )
+        body, signature = signed_delivery(intent_event("evt_sepa_paid", "payment_intent.succeeded", intent))
+        answer = requests.post(
+            f"{live_server.url}/payments/webhooks/stripe/",
+            data=body,
+            headers={"Content-Type": "application/json", "Stripe-Signature": signature},
+            timeout=10,
+        )
+        assert answer.status_code == 200
+        expect(status_of(page)).to_have_attribute("data-status", "succeeded", timeout=30_000)
+        screenshot("payments-16-sepa-paid")
+        assert ProcessorEvent.objects.get(event_id="evt_sepa_paid").outcome == "processing -> succeeded"
+
+        # The refused debit: Processing, then Failed once the bank answers (read back from Stripe).
+        page.goto(f"/portal/pay/?invoice={refused.pk}")
+        page.get_by_label("SEPA Direct Debit ···· 3001").check()
+        page.get_by_role("button", name="Pay", exact=True).click()
+        expect(status_of(page)).to_have_attribute("data-status", "processing", timeout=30_000)
+        body, signature = signed_delivery(
+            intent_event(
+                "evt_sepa_refused",
+                "payment_intent.payment_failed",
+                {
+                    "id": Payment.objects.get(allocations__invoice=refused).processor_intent_id,
+                    "object": "payment_intent",
+                },
+            )
+        )
+        time.sleep(1)  # localstripe's bank answers after half a second
+        requests.post(
+            f"{live_server.url}/payments/webhooks/stripe/",
+            data=body,
+            headers={"Content-Type": "application/json", "Stripe-Signature": signature},
+            timeout=10,
+        )
+        expect(status_of(page)).to_have_attribute("data-status", "failed", timeout=30_000)
+        expect(page.get_by_test_id("payment-failure")).to_contain_text(
+            "Your bank did not pay the direct debit from your account ending 3001."
+        )
+        expect(page.get_by_test_id("payment-failure")).to_contain_text("Nothing was charged")
+        screenshot("payments-17-sepa-refused")
+    finally:
+        worker.stop()
+    assert [c["amount"] for c in succeeded_charges(localstripe)] == [48000]

@@ -165,3 +165,39 @@ def intent_event(event_id: str, event_type: str, intent: dict) -> dict:
         "livemode": False,
         "data": {"object": intent},
     }
+
+
+GOOD_IBAN = "DE89370400440532013000"  # Stripe's test IBAN that debits
+DECLINED_IBAN = "DE62370400440532013001"  # accepted with its mandate; the bank refuses the debit
+
+
+def browser_confirm_sepa_setup(server, client_secret: str, iban: str) -> dict:
+    """Stripe.js's ``confirmSepaDebitSetup`` (as localstripe's fake sends it)."""
+    setup_id = client_secret.split("_secret_")[0]
+    answer = requests.post(
+        f"{server.url}/v1/setup_intents/{setup_id}/confirm",
+        json={
+            "key": PUBLISHABLE_KEY,
+            "use_stripe_sdk": True,
+            "client_secret": client_secret,
+            "payment_method_data": {
+                "type": "sepa_debit",
+                "sepa_debit": {"iban": iban},
+                "billing_details": {"name": "Dana Scully", "email": "dana@acme.test"},
+            },
+        },
+        timeout=10,
+    )
+    return answer.json()
+
+
+def save_bank_account(server, organization, *, iban: str = GOOD_IBAN, actor=None) -> PaymentMethod:
+    """What the Payment methods page does for SEPA Direct Debit, the mandate accepted."""
+    setup = services.method_setup_begin(organization=organization, kinds=("sepa_debit",))
+    assert browser_confirm_sepa_setup(server, setup.client_secret, iban).get("status") == "succeeded"
+    acceptance = services.MandateAcceptance(
+        text=services.sepa_mandate_text(), accepted_at=timezone.now(), ip_address="127.0.0.1"
+    )
+    return services.method_save_from_setup(
+        organization=organization, actor=actor, setup_id=setup.id, save=True, mandate=acceptance
+    )
