@@ -118,6 +118,8 @@ def test_revoke_ends_the_contacts_sessions_at_once_and_is_audited(billing_client
     user.refresh_from_db()
     assert not user.is_active and not user.has_usable_password()
     assert not Client().login(username=user.email, password=DEFAULT_PASSWORD)
+    Client().post(reverse("accounts:password-reset"), {"email": user.email})
+    assert mail.outbox == []  # nor can a password reset bring access back
     event = AuditEvent.objects.get(action="portal.access.revoked")
     assert (event.actor.email, event.target, event.details["sessions_ended"]) == (
         "billing@example.com",

@@ -4,8 +4,10 @@ password (validated, audited, limited as sign-in is; this session kept, others e
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.views.debug import SafeExceptionReporterFilter
 
 from accounts.models import AuditEvent, Role
+from tests.accounts.test_error_reports import SECRET, _failing_post
 from tests.billing.factories import OrganizationFactory
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 
@@ -93,3 +95,12 @@ def test_wrong_current_passwords_are_limited_as_sign_in_is(contact, settings):
 
 def test_staff_have_no_client_profile(billing_client):
     assert billing_client.post(PROFILE, {"old_password": "x"}).status_code == 403
+
+
+def test_the_passwords_are_left_out_of_error_reports(contact):
+    web = Client()
+    web.force_login(contact)
+    data = {"old_password": DEFAULT_PASSWORD, "new_password1": SECRET, "new_password2": SECRET}
+    request = _failing_post(web, PROFILE, data, "portal.views.client_password_change")
+    reported = repr(dict(SafeExceptionReporterFilter().get_post_parameters(request).items()))
+    assert SECRET not in reported and DEFAULT_PASSWORD not in reported
