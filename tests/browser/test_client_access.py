@@ -10,20 +10,12 @@ from playwright.sync_api import expect
 from accounts.models import Role
 from tests.billing.factories import ContactFactory, InvoiceFactory, OrganizationFactory
 from tests.browser.conftest import DESKTOP, sign_in
+from tests.browser.test_client_portal import invitation_tasks_run_at_once  # noqa: F401
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 NEW_PASSWORD = "blue-harbor-lantern-42"
-
-
-@pytest.fixture
-def invitation_tasks_run_at_once():
-    from connectbooster.celery import app
-
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = False
 
 
 @pytest.fixture
@@ -36,9 +28,8 @@ def client_page(browser, live_server):
     context.close()
 
 
-def test_staff_revoke_a_signed_in_contact_through_the_dialog_and_invite_them_again(
-    page, client_page, screenshot, invitation_tasks_run_at_once
-):
+@pytest.mark.usefixtures("invitation_tasks_run_at_once")
+def test_staff_revoke_a_signed_in_contact_through_the_dialog_and_invite_them_again(page, client_page, screenshot):
     org = OrganizationFactory(name="Globex Corporation")
     InvoiceFactory(organization=org)
     ContactFactory(organization=org, first_name="Dana", last_name="Scully", email="dana@globex.example", is_poc=True)

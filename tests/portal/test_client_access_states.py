@@ -21,20 +21,11 @@ from portal.services import client_access_revoke_stale
 from tests.billing.factories import ContactFactory, OrganizationFactory
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("invitation_tasks_run_at_once")]
 
 ACCESS = reverse("portal:client-access")
 INVITATION = reverse("portal:invitation")
 NEW_PASSWORD = "blue-harbor-lantern-42"
-
-
-@pytest.fixture(autouse=True)
-def _tasks_run_at_once():
-    from connectbooster.celery import app
-
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = False
 
 
 def _messages(response) -> str:
