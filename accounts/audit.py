@@ -131,6 +131,12 @@ def _image_sources_saved(event: AuditEvent, who: str, d: dict) -> str:
     return f"{who} set the Invoice Image Data order: {_after_colon(event.summary)}"
 
 
+def _access_revoked(event: AuditEvent, who: str, d: dict) -> str:
+    ended = d.get("sessions_ended")
+    sessions = "" if ended is None else f"; {ended} session{'s' if ended != 1 else ''} ended"
+    return f"{who} revoked the client-portal access of {event.target}{sessions}"
+
+
 def _refund_requested(event: AuditEvent, who: str, d: dict) -> str:
     reason = d.get("reason") or _after_colon(event.summary)
     amount = f"{d['amount']} {d.get('currency', '')}".strip() if d.get("amount") else "an amount"
@@ -222,6 +228,9 @@ SENTENCES: dict[str, Callable[[AuditEvent, str, dict], str]] = {
         f"The client-portal invitation to {e.target} could not be e-mailed: {d.get('reason') or e.summary}"
     ),
     "portal.invitation.accepted": lambda e, who, d: f"{who} accepted the client-portal invitation",
+    "portal.access.revoked": _access_revoked,
+    "portal.access.restored": lambda e, who, d: f"{who} invited {e.target} again after their access was revoked",
+    "portal.password.changed": lambda e, who, d: f"{who} changed their client-portal password{_from(d)}",
     # Xero
     "xero.connected": _did,
     "xero.organisation_chosen": _did,

@@ -31,6 +31,15 @@ class InvoiceFilterForm(forms.Form):
             self.add_error("date_to", "The end date is before the start date.")
         return cleaned
 
+    def full_clean(self):
+        """Mark each field with an error for Bootstrap (is-invalid). Django adds aria-invalid
+        and points aria-describedby at ``<id>_error``, the message's id in the template."""
+        super().full_clean()
+        for name in self.errors:
+            if name in self.fields:
+                attrs = self.fields[name].widget.attrs
+                attrs["class"] = f"{attrs.get('class', '')} is-invalid".strip()
+
 
 class InvoiceCommentForm(forms.Form):
     """A client contact's comment on an invoice's thread."""

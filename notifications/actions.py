@@ -23,12 +23,10 @@ def delivery_retry(*, delivery: Delivery, actor) -> Delivery:
     """From the log: queue a failed (or not sent) delivery again. Its channel may look anew
     where it goes (e-mail: the recipients, when there were none); with still nowhere to go,
     it stays "Not sent" with the reason."""
-    if not delivery.can_retry:
-        raise ValueError("Only a failed, retrying or not-sent delivery can be retried.")
+    _refuse_unless_retryable(delivery)
     with transaction.atomic():
         delivery = Delivery.objects.select_for_update().get(pk=delivery.pk)
-        if not delivery.can_retry:
-            raise ValueError("Only a failed, retrying or not-sent delivery can be retried.")
+        _refuse_unless_retryable(delivery)
         why_not = channel_for(delivery.channel).readdress(delivery)
         if why_not:
             Delivery.objects.filter(pk=delivery.pk).update(status=DeliveryStatus.SKIPPED, reason=why_not)
@@ -50,6 +48,15 @@ def delivery_retry(*, delivery: Delivery, actor) -> Delivery:
         transaction.on_commit(lambda: enqueue(delivery.pk, delivery.channel))
     delivery.refresh_from_db()
     return delivery
+
+
+def _refuse_unless_retryable(delivery: Delivery) -> None:
+    if delivery.failed_for_good:
+        raise ValueError(
+            f"This email cannot be sent as it is ({delivery.reason}): sending it again would fail the same way."
+        )
+    if not delivery.can_retry:
+        raise ValueError("Only a failed, retrying or not-sent delivery can be retried.")
 
 
 def notification_settings_save(

@@ -144,4 +144,18 @@ class Delivery(models.Model):
 
     @property
     def can_retry(self) -> bool:
-        return self.status in (DeliveryStatus.FAILED, DeliveryStatus.RETRYING, DeliveryStatus.SKIPPED)
+        if self.status not in (DeliveryStatus.FAILED, DeliveryStatus.RETRYING, DeliveryStatus.SKIPPED):
+            return False
+        return not self.failed_for_good
+
+    @property
+    def failed_for_good(self) -> bool:
+        """An e-mail that failed permanently (no valid address, refused by the mail server):
+        a retry would send the same message to the same addresses (the e-mail channel looks
+        for recipients again only when there were none), so it is not offered."""
+        return (
+            self.channel == Channel.EMAIL
+            and self.status == DeliveryStatus.FAILED
+            and bool(self.errors)
+            and self.errors[-1].get("transient") is False
+        )

@@ -16,6 +16,9 @@ Invariants:
   the task loads the invitation by id and e-mails it only if it was not e-mailed yet
   (``emailed_at``), so each goes out once. When every attempt fails, the invitation is
   deleted and the earlier link (if any) works again.
+- A contact whose access was revoked (portal.services) is invited again only when staff
+  invite that contact (or their access request) on purpose, never by "Invite all": the
+  account is reactivated without a password, so access returns once the new link is used.
 """
 
 from __future__ import annotations
@@ -75,7 +78,7 @@ class InvitationSuperseded(InvitationInvalid):
 @dataclass(frozen=True)
 class InviteOutcome:
     contact: Contact
-    status: str  # invited | resent (both queued) | has_access | recent | skipped
+    status: str  # invited | resent (both queued) | has_access | revoked | recent | skipped
     detail: str
 
     @property
@@ -157,8 +160,9 @@ def _invitation_message(user: User, contact: Contact | None, invitation: PortalI
     return message
 
 
-def _prepare(contact: Contact, actor: User) -> tuple[InviteOutcome | None, User | None]:
-    """Create or find the contact's portal account; an outcome when nothing is to be sent."""
+def _prepare(contact: Contact, actor: User, *, restore_revoked: bool) -> tuple[InviteOutcome | None, User | None]:
+    """Create or find the contact's portal account; an outcome when nothing is to be sent.
+    With ``restore_revoked``, a revoked account is reactivated (still without a password)."""
     if contact.organization_id is None or contact.deleted_at is not None:
         return InviteOutcome(contact, "skipped", "The contact belongs to no current organization."), None
     if not contact.is_active:
@@ -181,7 +185,10 @@ def _prepare(contact: Contact, actor: User) -> tuple[InviteOutcome | None, User 
     if user.organization_id != contact.organization_id:
         return InviteOutcome(contact, "skipped", f"{email} already has portal access for another organization."), None
     if not user.is_active:
-        return InviteOutcome(contact, "skipped", f"The portal account of {email} is deactivated."), None
+        if not restore_revoked:
+            return InviteOutcome(contact, "revoked", f"The portal access of {email} was revoked."), None
+        _restore(user, actor)
+        return None, user
     if user.has_usable_password():
         return InviteOutcome(contact, "has_access", f"{email} already has portal access."), None
     last = PortalInvitation.objects.filter(user=user).order_by("-sent_at").first()
@@ -190,8 +197,25 @@ def _prepare(contact: Contact, actor: User) -> tuple[InviteOutcome | None, User 
     return None, user
 
 
-def contacts_invite(*, contacts: list[Contact], actor: User) -> list[InviteOutcome]:
+def _restore(user: User, actor: User) -> None:
+    """Undo a revocation: the account is active again, with no password until the contact
+    uses the new invitation link."""
+    user.is_active = True
+    user.set_unusable_password()
+    user.save(update_fields=["is_active", "password"])
+    audit_record(
+        actor=actor,
+        action="portal.access.restored",
+        target=user.email,
+        summary=f"Invited {user.email} again after their client-portal access was revoked",
+        organization_id=user.organization_id,
+    )
+
+
+def contacts_invite(*, contacts: list[Contact], actor: User, restore_revoked: bool = True) -> list[InviteOutcome]:
     """Invite each contact (one e-mail per distinct address); returns one outcome per contact.
+    A revoked contact is invited again (access restored once the link is used) only with
+    ``restore_revoked``.
 
     Nothing is e-mailed here: each invitation is numbered in this transaction and, once it
     commits, one Celery task per invitation e-mails it (portal.tasks), so a slow SMTP server
@@ -206,7 +230,7 @@ def contacts_invite(*, contacts: list[Contact], actor: User) -> list[InviteOutco
                 continue
             if email:
                 seen.add(email)
-            outcome, user = _prepare(contact, actor)
+            outcome, user = _prepare(contact, actor, restore_revoked=restore_revoked)
             if outcome is not None:
                 outcomes.append(outcome)
                 continue
@@ -247,6 +271,8 @@ def invitation_send(*, invitation_id: int) -> bool:
         if invitation is None or invitation.emailed_at is not None or invitation.accepted_at is not None:
             return False
         user = invitation.user
+        if not user.is_active:  # revoked since it was queued: the link would not work
+            return False
         if PortalInvitation.objects.filter(user=user, pk__gt=invitation.pk).exists():
             return False  # a newer one replaced it before it went out: only the newest is sent
         contact = invitation.contact
@@ -284,14 +310,15 @@ def invitation_send_failed(*, invitation_id: int, reason: str) -> None:
 
 
 def organization_invite(*, organization: Organization, actor: User) -> list[InviteOutcome]:
-    """Invite every active contact of the organization that has an e-mail address."""
+    """Invite every active contact of the organization that has an e-mail address, except
+    those who have access or whose access was revoked (the outcomes say so)."""
     contacts = list(
         Contact.objects.select_related("organization")
         .filter(organization=organization, deleted_at__isnull=True, is_active=True)
         .exclude(email="")
         .order_by("-is_poc", "-receives_invoices", "last_name", "first_name", "id")
     )
-    return contacts_invite(contacts=contacts, actor=actor)
+    return contacts_invite(contacts=contacts, actor=actor, restore_revoked=False)
 
 
 @transaction.atomic
@@ -310,12 +337,18 @@ def invitation_accept(*, user: User, password: str) -> User:
 
 
 def summarize(outcomes: list[InviteOutcome]) -> str:
+    """One message for staff: how many were queued, then who was skipped and why."""
     sent = sum(o.sent for o in outcomes)
-    parts = [f"{sent} invitation{'s' if sent != 1 else ''} queued"]
-    already = sum(o.status == "has_access" for o in outcomes)
-    if already:
-        parts.append(f"{already} already had access")
+    sentences = [f"{sent} invitation{'s' if sent != 1 else ''} queued." if sent else "No invitation sent."]
+    for status, why in (
+        ("has_access", "already with portal access"),
+        ("revoked", "access revoked (invite each one on their own to give access back)"),
+    ):
+        emails = [o.contact.email.strip().lower() for o in outcomes if o.status == status]
+        if emails:
+            shown = ", ".join(emails[:5]) + (f" and {len(emails) - 5} more" if len(emails) > 5 else "")
+            sentences.append(f"Skipped {len(emails)} {why}: {shown}.")
     other = [o for o in outcomes if o.status in {"skipped", "failed", "recent"}]
     if other:
-        parts.append(f"{len(other)} not sent ({'; '.join(o.detail for o in other[:5])})")
-    return ", ".join(parts) + "."
+        sentences.append(f"{len(other)} not sent: {'; '.join(o.detail.rstrip('.') for o in other[:5])}.")
+    return " ".join(sentences)

@@ -28,6 +28,28 @@ class PortalInvitation(models.Model):
         return f"Invitation to {self.user_id} at {self.sent_at:%Y-%m-%d %H:%M}"
 
 
+class RevocationReason(models.TextChoices):
+    STAFF = "staff", "Revoked by staff"
+    BMS = "bms", "The BMS contact or organization is gone or inactive"
+
+
+class PortalAccessRevocation(models.Model):
+    """A client contact's portal access was taken away (portal.services). The newest one
+    after the contact's newest invitation is the contact's current state: inviting again
+    undoes it."""
+
+    user = models.ForeignKey("accounts.User", on_delete=models.CASCADE, related_name="portal_revocations")
+    revoked_by = models.ForeignKey("accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    revoked_at = models.DateTimeField(default=timezone.now)
+    reason = models.CharField(max_length=10, choices=RevocationReason.choices, default=RevocationReason.STAFF)
+
+    class Meta:
+        ordering = ["-revoked_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Access of {self.user_id} revoked at {self.revoked_at:%Y-%m-%d %H:%M}"
+
+
 class AccessRequestStatus(models.TextChoices):
     PENDING = "pending", "Pending"
     INVITED = "invited", "Invited"

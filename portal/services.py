@@ -1,12 +1,15 @@
 """Portal writes: access requests (made by anyone, closed by staff) and client access
-revoked when BMS no longer backs it. Invitations have their own module (portal.invitations).
+revoked, by staff or when BMS no longer backs it. Invitations have their own module
+(portal.invitations); inviting a revoked contact again is how access is given back.
 
 Invariants: at most one pending access request per e-mail, and the requester's answer never
 tells whether an address is known; at most ACCESS_REQUESTS_PER_ADDRESS_PER_HOUR requests per
 client address (core.client_address: behind a trusted proxy each client has its own count;
 counted in the database, so the limit holds while Redis is down); a client contact whose
 BMS contact is gone, inactive or moved (or whose organization was deleted) cannot sign in
-after the next successful sync.
+after the next successful sync; a contact whose access staff revoke is signed out at once
+(every session, database and Redis: accounts.staff.user_sessions_end), cannot sign in, and
+every invitation link already sent stops working (the account's state changed).
 """
 
 from __future__ import annotations
@@ -16,12 +19,14 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
+from accounts.login_throttle import clear_failures
 from accounts.models import Role, User
 from accounts.services import audit_record
+from accounts.staff import user_sessions_end
 from accounts.throttle import address_bucket, attempt_record, throttle_key
 from organizations.models import Contact
 from portal import signals
-from portal.models import AccessRequestStatus, PortalAccessRequest
+from portal.models import AccessRequestStatus, PortalAccessRequest, PortalAccessRevocation, RevocationReason
 
 # Access requests: at most this many per client address per hour; one pending request per e-mail.
 ACCESS_REQUESTS_PER_ADDRESS_PER_HOUR = 5
@@ -104,6 +109,7 @@ def client_access_revoke_stale(*, source_id: int) -> list[User]:
     for user in stale:
         user.is_active = False
         user.save(update_fields=["is_active"])
+        PortalAccessRevocation.objects.create(user=user, reason=RevocationReason.BMS)
         audit_record(
             actor=None,
             action="client.access_revoked",
@@ -111,3 +117,54 @@ def client_access_revoke_stale(*, source_id: int) -> list[User]:
             summary="Client portal access revoked: the BMS contact or organization is gone or inactive",
         )
     return stale
+
+
+class AccessChangeRefused(Exception):
+    """The change is not allowed; the message says why, for staff."""
+
+
+@transaction.atomic
+def client_access_revoke(*, user: User, actor: User) -> int:
+    """Take a client contact's portal access away: the account is deactivated and its
+    password unset (inviting again restores access with a new password chosen from the
+    link), and every session ends now. Returns the number of sessions ended; revoking an
+    account that has no access changes nothing and returns 0."""
+    user = User.objects.select_for_update().get(pk=user.pk)
+    if not user.is_client_contact:
+        raise AccessChangeRefused(f"{user.email} is a staff account: manage it on the Users page.")
+    if not user.is_active:
+        return 0
+    user.is_active = False
+    user.set_unusable_password()
+    user.save(update_fields=["is_active", "password"])
+    PortalAccessRevocation.objects.create(user=user, revoked_by=actor, reason=RevocationReason.STAFF)
+    ended = user_sessions_end(user=user)
+    audit_record(
+        actor=actor,
+        action="portal.access.revoked",
+        target=user.email,
+        summary=(
+            f"Revoked the client-portal access of {user.email} ({user.organization}); "
+            f"{ended} session{'s' if ended != 1 else ''} ended"
+        ),
+        organization_id=user.organization_id,
+        sessions_ended=ended,
+    )
+    return ended
+
+
+def client_password_change(*, user: User, password: str, client_address: str) -> None:
+    """A signed-in client contact chose a new password (validated by the form). Their other
+    sessions end at their next request (Django checks each session's password hash); the
+    caller keeps the current one (update_session_auth_hash)."""
+    user.set_password(password)
+    user.save(update_fields=["password"])
+    clear_failures(user.email, client_address)  # as a successful sign-in does
+    audit_record(
+        actor=user,
+        action="portal.password.changed",
+        target=user.email,
+        summary=f"{user.email} changed their client-portal password",
+        organization_id=user.organization_id,
+        address=client_address,
+    )

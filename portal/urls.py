@@ -27,6 +27,7 @@ access_patterns = [
     # Staff.
     path("client-access/", views.ClientAccessView.as_view(), name="client-access"),
     path("client-access/contacts/<int:pk>/invite/", views.InviteContactView.as_view(), name="invite-contact"),
+    path("client-access/users/<int:pk>/revoke/", views.RevokeAccessView.as_view(), name="revoke-access"),
     path(
         "client-access/organizations/<int:pk>/invite/",
         views.InviteOrganizationView.as_view(),

@@ -8,7 +8,7 @@
 """
 
 from django.contrib import messages
-from django.contrib.auth import login
+from django.contrib.auth import login, update_session_auth_hash
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import QueryDict
@@ -20,7 +20,7 @@ from django.views import View
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.generic import TemplateView
 
-from accounts.models import Role
+from accounts.models import Role, User
 from accounts.permissions import ClientContactRequiredMixin, StaffRequiredMixin
 from billing.forms import InvoiceCommentForm
 from billing.models import Invoice
@@ -31,7 +31,12 @@ from core.client_address import client_address
 from core.redirects import safe_next
 from organizations.models import Contact, Organization
 from portal import list_cache
-from portal.forms import AccessRequestForm, ClientInvoiceFilterForm, InvitationPasswordForm
+from portal.forms import (
+    AccessRequestForm,
+    ClientInvoiceFilterForm,
+    InvitationPasswordForm,
+    ProfilePasswordForm,
+)
 from portal.invitations import (
     InvitationExpired,
     InvitationInvalid,
@@ -50,7 +55,12 @@ from portal.selectors import (
     contacts_portal_status,
     current_organizations,
 )
-from portal.services import access_request_close, access_request_create
+from portal.services import (
+    access_request_close,
+    access_request_create,
+    client_access_revoke,
+    client_password_change,
+)
 
 # --- the client's invoices -----------------------------------------------------------------------
 
@@ -158,8 +168,28 @@ class ClientInvoiceCommentView(ClientInvoiceMixin, InvoiceCommentPostBase):
         return invoice_comment_create(invoice=invoice, author=author, body=body)
 
 
-class ProfileView(ClientContactRequiredMixin, TemplateView):
+@method_decorator(sensitive_post_parameters(), name="dispatch")
+class ProfileView(ClientContactRequiredMixin, View):
+    """The contact's name, e-mail and organization, and changing their password."""
+
     template_name = "portal/profile.html"
+
+    def get(self, request):
+        return self.page(request, ProfilePasswordForm(request.user, client_address=client_address(request)))
+
+    def post(self, request):
+        address = client_address(request)
+        form = ProfilePasswordForm(request.user, request.POST, client_address=address)
+        if not form.is_valid():
+            return self.page(request, form, status=400)
+        client_password_change(user=request.user, password=form.cleaned_data["new_password1"], client_address=address)
+        update_session_auth_hash(request, request.user)  # this browser stays signed in; others are signed out
+        messages.success(request, "Your password was changed. You stay signed in here; other devices are signed out.")
+        return redirect("client:profile")
+
+    def page(self, request, form, status=200):
+        context = {"form": form, "organization": request.user.organization}
+        return render(request, self.template_name, context, status=status)
 
 
 # --- staff: Client portal access -----------------------------------------------------------------
@@ -213,7 +243,7 @@ def _report(request, outcomes) -> None:
 class InviteContactView(StaffRequiredMixin, View):
     def post(self, request, pk: int):
         contact = get_object_or_404(Contact.objects.select_related("organization"), pk=pk)
-        _report(request, contacts_invite(contacts=[contact], actor=request.user))
+        _report(request, contacts_invite(contacts=[contact], actor=request.user))  # a revoked contact gets access back
         return redirect(_back(request))
 
 
@@ -221,6 +251,24 @@ class InviteOrganizationView(StaffRequiredMixin, View):
     def post(self, request, pk: int):
         organization = get_object_or_404(Organization, pk=pk, deleted_at__isnull=True)
         _report(request, organization_invite(organization=organization, actor=request.user))
+        return redirect(_back(request))
+
+
+class RevokeAccessView(StaffRequiredMixin, View):
+    """Staff take a client contact's portal access away (confirmed in a dialog first)."""
+
+    def post(self, request, pk: int):
+        user = get_object_or_404(User, pk=pk, role=Role.CLIENT_CONTACT)
+        if not user.is_active:
+            messages.info(request, f"The portal access of {user.email} was already revoked.")
+            return redirect(_back(request))
+        ended = client_access_revoke(user=user, actor=request.user)
+        signed_out = f"{ended} session{'s' if ended != 1 else ''} ended" if ended else "they were not signed in"
+        messages.success(
+            request,
+            f"Portal access of {user.email} revoked: {signed_out}, and links already sent no longer work. "
+            "Invite them again to give access back.",
+        )
         return redirect(_back(request))
 
 

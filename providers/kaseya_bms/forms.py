@@ -3,19 +3,24 @@ from django.conf import settings
 
 from providers.kaseya_bms.server_url import InvalidServerUrl, normalize_server_url
 
+# What the portal's BMS calls need, in the order Test Connection checks it
+# (installation._AREAS): CRM, Finance and ServiceDesk endpoints, and the Admin lookups.
 SECURITY_ROLE_CHECKLIST = [
-    "Home: View All",
-    "ServiceDesk: View All, Modify All",
     "CRM: View All",
     "Finance: View All, Modify All",
-    "Projects: View All",
+    "ServiceDesk: View All, Modify All",
     "Admin: View All, with Special Features > Has API Access",
     "An API Employee user with this Internal role (an API Employee cannot have an External role)",
 ]
+SECURITY_ROLE_NOTE = (
+    "Test Connection checks each of these. Home and Projects, which some billing tools ask for, "
+    "are not needed: the portal calls no Home or Projects endpoint."
+)
 
 
 class KaseyaBmsSettingsForm(forms.Form):
     security_role_checklist = SECURITY_ROLE_CHECKLIST
+    security_role_note = SECURITY_ROLE_NOTE
 
     company_name = forms.CharField(
         label="Company Name",

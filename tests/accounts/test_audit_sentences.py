@@ -118,6 +118,20 @@ CASES = [
         "Anna Admin ran Test Connection on Kaseya BMS: passed",
     ),
     (
+        "portal.access.revoked",
+        "b@org.example",
+        "Revoked the client-portal access of b@org.example (Acme); 2 sessions ended",
+        {"organization_id": 1, "sessions_ended": 2},
+        "Anna Admin revoked the client-portal access of b@org.example; 2 sessions ended",
+    ),
+    (
+        "portal.access.restored",
+        "b@org.example",
+        "Invited b@org.example again after their client-portal access was revoked",
+        {"organization_id": 1},
+        "Anna Admin invited b@org.example again after their access was revoked",
+    ),
+    (
         "integration.deleted",
         "Kaseya BMS",
         "Deleted the Kaseya BMS integration and its credentials",

@@ -58,3 +58,14 @@ def test_secondary_columns_fold_on_phones_and_balance_due_stays(billing_client):
     assert '<th class="d-none d-md-table-cell">Date</th>' in html
     assert '<th class="text-end d-none d-md-table-cell">Total</th>' in html
     assert '<th class="text-end text-nowrap">Balance due</th>' in html
+
+
+def test_inverted_dates_mark_the_field_not_only_the_message(billing_client):
+    page = billing_client.get(reverse("billing:invoices"), {"date_from": "2026-05-02", "date_to": "2026-05-01"})
+    html = page.content.decode()
+    date_to = re.search(r'<input[^>]*name="date_to"[^>]*>', html).group(0)
+    assert "is-invalid" in date_to and 'aria-invalid="true"' in date_to
+    assert 'aria-describedby="id_date_to_error"' in date_to
+    assert re.search(r'id="id_date_to_error"[^>]*>The end date is before the start date\.<', html)
+    date_from = re.search(r'<input[^>]*name="date_from"[^>]*>', html).group(0)
+    assert "is-invalid" not in date_from and "aria-invalid" not in date_from

@@ -42,3 +42,9 @@ def test_the_detail_page_counts_invoices_in_words(billing_client):
     InvoiceFactory(organization=org)
     html = billing_client.get(reverse("organizations:detail", args=[org.pk])).content.decode()
     assert "2 invoices in the invoice list" in html
+
+
+def test_the_detail_page_links_to_the_organizations_client_portal_access(billing_client):
+    org = OrganizationFactory()
+    html = billing_client.get(reverse("organizations:detail", args=[org.pk])).content.decode()
+    assert f'href="{reverse("portal:client-access")}?organization={org.pk}" data-testid="client-access-link"' in html

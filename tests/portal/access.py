@@ -7,6 +7,7 @@ organization's is a 404, tests/portal/test_client_portal.py)."""
 from portal.models import PortalAccessRequest
 from tests.billing.access import invoice
 from tests.billing.factories import ContactFactory
+from tests.factories import UserFactory
 from tests.roles import CLIENT, PUBLIC, STAFF
 
 
@@ -16,6 +17,12 @@ def contact(user) -> dict:
 
 def organization(user) -> dict:
     return {"pk": ContactFactory().organization_id}  # with a contact to invite
+
+
+def client_user(user) -> dict:
+    """A client contact with portal access (the one whose access is revoked)."""
+    contact = ContactFactory()
+    return {"pk": UserFactory(email=contact.email, role=CLIENT, organization=contact.organization).pk}
 
 
 def access_request(user) -> dict:
@@ -37,6 +44,7 @@ PORTAL_ACCESS = {
     "portal:client-access": ({}, "get", STAFF),
     "portal:invite-contact": (contact, "post", STAFF),
     "portal:invite-organization": (organization, "post", STAFF),
+    "portal:revoke-access": (client_user, "post", STAFF),
     "portal:access-request-invite": (access_request, "post", STAFF),
     "portal:access-request-dismiss": (access_request, "post", STAFF),
     "portal:invitation": ({}, "get", PUBLIC),
