@@ -18,6 +18,7 @@ from pathlib import Path
 from django.conf import settings
 from django.http import HttpResponse
 from django.utils import timezone
+from django.utils.formats import date_format
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 from fpdf.fonts import FontFace
@@ -51,6 +52,11 @@ def amount(value: Decimal | None) -> str:
 def day_of(value) -> str:
     """A date-time as its day in the portal's time zone, the pages' way; none reads "-"."""
     return day(timezone.localtime(value)) if value else "-"
+
+
+def moment_of(value) -> str:
+    """A date-time to the minute in the portal's time zone (as the receipt page shows it)."""
+    return date_format(timezone.localtime(value), "Y-m-d H:i") if value else "-"
 
 
 class PortalPdf(FPDF):
