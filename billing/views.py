@@ -8,7 +8,7 @@ staff see any invoice, a client contact only their organization's (404 for anyth
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpResponse
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views import View
@@ -18,6 +18,7 @@ from accounts.permissions import StaffRequiredMixin
 from billing.forms import InvoiceFilterForm, InvoiceReplyForm
 from billing.images import invoice_image_cache_clear, resolve_invoice_image
 from billing.models import Invoice
+from billing.pdf import pdf_response
 from billing.selectors import (
     image_source_config,
     invoice_comments,
@@ -134,11 +135,8 @@ class InvoicePdfBase(InvoiceLookupMixin, View):
         image = resolve_invoice_image(invoice)
         if image.pdf is None:
             raise Http404("No image of this invoice can be shown right now.")
-        response = HttpResponse(image.pdf, content_type="application/pdf")
-        disposition = "attachment" if self.as_attachment else "inline"
-        response["Content-Disposition"] = f'{disposition}; filename="{image.filename}"'
+        response = pdf_response(image.pdf, image.filename, as_attachment=self.as_attachment)
         response["X-Invoice-Image-Source"] = image.source_key
-        response["Cache-Control"] = "private, no-store"
         return response
 
 

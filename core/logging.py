@@ -103,6 +103,8 @@ def logging_config(*, log_format: str, level: str) -> dict:
             "django": {"handlers": [], "level": "INFO", "propagate": True},
             "django.request": {"filters": ["no_client_error_traceback"]},
             "django.db.backends": {"level": "WARNING"},
+            # fpdf2 subsets the PDFs' fonts with fontTools, which reports each step at INFO.
+            "fontTools": {"level": "WARNING"},
         },
     }
 

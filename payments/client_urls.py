@@ -10,6 +10,7 @@ urlpatterns = [
     path("payments/<int:pk>/status/", client_views.PaymentStatusPanelView.as_view(), name="payment-status"),
     path("payments/<int:pk>/authenticated/", client_views.PaymentAuthenticatedView.as_view(), name="authenticated"),
     path("payments/<int:pk>/receipt/", client_views.PaymentReceiptView.as_view(), name="receipt"),
+    path("payments/<int:pk>/receipt/pdf/", client_views.PaymentReceiptPdfView.as_view(), name="receipt-pdf"),
     path("payment-methods/", client_views.PaymentMethodsView.as_view(), name="methods"),
     path("payment-methods/setup/", client_views.MethodSetupView.as_view(), name="method-setup"),
     path("payment-methods/<int:pk>/default/", client_views.MethodDefaultView.as_view(), name="method-default"),

@@ -15,7 +15,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponse, JsonResponse
+from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -24,9 +24,9 @@ from django.views import View
 from accounts.permissions import ClientContactRequiredMixin
 from core.client_address import client_address
 from integrations.base import IntegrationError
-from payments import autopay, selectors, services
+from payments import autopay, receipts, selectors, services
 from payments.forms import AutopayRuleForm, MethodSaveForm, PayForm, new_attempt_token, parse_amount
-from payments.models import Initiator, MethodKind, Payment, PaymentStatus
+from payments.models import Initiator, MethodKind, Payment
 
 # The status panel re-reads a charge in flight at most this often (webhooks may lag or be lost).
 REFRESH_AFTER = timedelta(seconds=10)
@@ -243,9 +243,16 @@ class PaymentReceiptView(ClientPaymentsMixin, View):
 
     def get(self, request, pk: int):
         payment = selectors.client_payment_get(organization_id=self.organization_id, pk=pk)
-        if payment.status not in (PaymentStatus.SUCCEEDED, PaymentStatus.PARTIALLY_REFUNDED, PaymentStatus.REFUNDED):
-            return HttpResponse("A receipt is issued once the payment has succeeded.", status=404)
-        return render(request, self.template_name, {"payment": payment, "organization": payment.organization})
+        receipt = receipts.receipt_or_404(payment)
+        return render(request, self.template_name, {"receipt": receipt, "payment": payment})
+
+
+class PaymentReceiptPdfView(ClientPaymentsMixin, View):
+    """The same receipt as a PDF download."""
+
+    def get(self, request, pk: int):
+        payment = selectors.client_payment_get(organization_id=self.organization_id, pk=pk)
+        return receipts.receipt_pdf_response(receipts.receipt_or_404(payment))
 
 
 class PaymentMethodsView(ClientPaymentsMixin, View):

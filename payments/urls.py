@@ -11,6 +11,7 @@ staff_patterns = (
         path("<int:pk>/", views.PaymentDetailView.as_view(), name="detail"),
         path("<int:pk>/refund/", views.PaymentRefundView.as_view(), name="refund"),
         path("<int:pk>/refresh/", views.PaymentRefreshView.as_view(), name="refresh"),
+        path("<int:pk>/receipt/pdf/", views.PaymentReceiptPdfView.as_view(), name="receipt-pdf"),
         path("calendar/", views.PaymentsCalendarView.as_view(), name="calendar"),
         path("approvals/", views.AutopayApprovalsView.as_view(), name="approvals"),
         path("approvals/<int:pk>/", views.AutopayDecideView.as_view(), name="approval-decide"),

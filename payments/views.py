@@ -16,7 +16,7 @@ from django.views import View
 from accounts.permissions import StaffRequiredMixin
 from integrations.base import IntegrationError
 from organizations.models import Organization
-from payments import autopay, selectors, services
+from payments import autopay, receipts, selectors, services
 from payments.forms import (
     AutopayDecisionForm,
     AutopayRuleForm,
@@ -63,8 +63,15 @@ class PaymentDetailView(StaffRequiredMixin, View):
         refund_form = refund_form or RefundForm(
             initial={"amount": payment.refundable_amount, "token": new_attempt_token()}
         )
-        context = {"payment": payment, "refund_form": refund_form}
+        context = {"payment": payment, "refund_form": refund_form, "receipt_issued": receipts.is_issued(payment)}
         return render(request, self.template_name, context, status=status)
+
+
+class PaymentReceiptPdfView(StaffRequiredMixin, View):
+    """The receipt the client gets, as a PDF download."""
+
+    def get(self, request, pk: int):
+        return receipts.receipt_pdf_response(receipts.receipt_or_404(selectors.payment_get(pk=pk)))
 
 
 class PaymentRefundView(StaffRequiredMixin, View):

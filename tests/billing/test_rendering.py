@@ -1,17 +1,11 @@
 """The portal's own rendering opens as a PDF and carries the invoice's data."""
 
-import io
 from decimal import Decimal
 
-from pypdf import PdfReader
-
 from billing.rendering import render_invoice_pdf
-from tests.billing.factories import InvoiceFactory, InvoiceLineFactory
-
-
-def _text(content: bytes) -> tuple[PdfReader, str]:
-    reader = PdfReader(io.BytesIO(content))
-    return reader, "\n".join(page.extract_text() for page in reader.pages)
+from tests.billing.factories import InvoiceFactory, InvoiceLineFactory, OrganizationFactory
+from tests.billing.pdf_text import embedded_fonts, shown_text
+from tests.billing.pdf_text import read as _text
 
 
 def test_rendered_pdf_contains_the_number_total_lines_and_msp_name(db, settings):
@@ -51,7 +45,7 @@ def test_many_lines_flow_onto_more_pages_and_odd_characters_do_not_break_it(db):
         )
     reader, text = _text(render_invoice_pdf(invoice))
     assert len(reader.pages) > 1
-    assert "Line 59" in text and 'INV-ÜNÏ-"X"' in text
+    assert "Line 59" in text and "INV-ÜNÏ—“X”" in text and "see you ☃ soon" in text
 
 
 def test_an_invoice_without_lines_or_organization_still_renders(db):
@@ -89,3 +83,51 @@ def test_hardening_4_when_even_the_portal_rendering_fails_the_invoice_shows_with
     page = billing_client.get(reverse("billing:invoice", args=[invoice.pk]))
     assert page.status_code == 200 and invoice.number in page.content.decode()
     assert any("portal rendering of invoice" in r.getMessage() for r in caplog.records)
+
+
+# Names as clients and MSPs write them: the euro sign, Polish, Greek and Japanese.
+EURO, POLISH, GREEK, JAPANESE = "€", "Zażółć gęślą jaźń", "Ελληνικά", "日本語の名前"
+
+
+def test_names_in_any_script_print_as_written_with_the_fonts_embedded(db, settings):
+    settings.MSP_NAME = f"{GREEK} {JAPANESE} IT"  # bold in the masthead: Japanese falls back to regular
+    organization = OrganizationFactory(name=f"{POLISH} Sp. z o.o.", billing_city="Łódź")
+    invoice = InvoiceFactory(organization=organization, number="INV-€-1", notes=f"{JAPANESE}: {GREEK}")
+    InvoiceLineFactory(
+        invoice=invoice,
+        source=invoice.source,
+        name=f"{JAPANESE} {EURO} support",  # a row starting in the Japanese font, then two more lines
+        description=f"Szkolenie: {POLISH}\nΥποστήριξη: {GREEK}",
+    )
+    content = render_invoice_pdf(invoice)
+    reader, text = _text(content)
+    shown = shown_text(content)  # as a viewer draws it: each string in the font it is drawn in
+    for written in (
+        f"{POLISH} Sp. z o.o.",
+        "Łódź",
+        "INV-€-1",
+        f"{JAPANESE} € support",
+        f"Szkolenie: {POLISH}",
+        f"Υποστήριξη: {GREEK}",
+        f"{JAPANESE}: {GREEK}",
+    ):
+        assert written in text, written
+        assert written in shown, written
+    assert "?" not in text and "?" not in shown
+    assert reader.metadata.title == "Invoice INV-€-1"
+    fonts = embedded_fonts(reader)
+    assert fonts == {
+        "DejaVuSansBook": ["/FontFile2"],
+        "DejaVuSansBold": ["/FontFile2"],
+        "NotoSansCJKJP": ["/FontFile2"],
+    }
+
+
+def test_a_document_without_japanese_does_not_carry_the_japanese_font(db):
+    invoice = InvoiceFactory(number="INV-LATIN")
+    InvoiceLineFactory(invoice=invoice, source=invoice.source, name=f"{POLISH} {GREEK} {EURO}")
+    content = render_invoice_pdf(invoice)
+    reader, text = _text(content)
+    assert f"{POLISH} {GREEK} {EURO}" in text
+    assert set(embedded_fonts(reader)) == {"DejaVuSansBook", "DejaVuSansBold"}
+    assert len(content) < 60_000  # subsets: the fonts' used glyphs only, not the 1.4 MB of DejaVu
