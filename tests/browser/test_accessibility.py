@@ -175,6 +175,24 @@ def test_every_public_page_has_no_serious_violation(page):
     assert_none(problems)
 
 
+def test_the_phone_layouts_with_their_menu_open_have_no_serious_violation(phone):
+    """At a phone's width the navigation folds behind a Menu button: scanned open, staff (an
+    offcanvas dialog) and client (a collapsed bar)."""
+    phone.context.add_init_script(AXE_SCRIPT)
+    UserFactory(email="staff@msp.example", role=BILLING)
+    UserFactory(email="pat@client.example", role=CLIENT, organization=OrganizationFactory())
+    problems = []
+    for email, menu in (("staff@msp.example", "dialog"), ("pat@client.example", "navigation")):
+        phone.context.clear_cookies()
+        sign_in(phone, email, DEFAULT_PASSWORD)
+        phone.get_by_role("button", name="Menu").click()
+        opened = phone.get_by_role(menu, name=re.compile("navigation"))
+        expect(opened.get_by_role("link", name="Invoices")).to_be_visible()
+        expect(opened.get_by_role("button", name="Sign out")).to_be_visible()
+        problems += axe_violations(phone)
+    assert_none(problems)
+
+
 @pytest.mark.parametrize("role", [BILLING, CLIENT], ids=["staff", "client"])
 def test_the_skip_link_is_the_first_tab_stop_and_moves_to_the_main_content(page, screenshot, role):
     organization = OrganizationFactory() if role == CLIENT else None
