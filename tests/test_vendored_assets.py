@@ -60,3 +60,13 @@ def test_no_vendored_file_refers_to_a_source_map():
     for path in _vendored_files():
         if path.endswith((".js", ".css")):
             assert b"sourceMappingURL" not in (VENDOR / path).read_bytes(), path
+
+
+def test_the_axe_core_of_the_browser_tests_is_the_documented_one():
+    """axe-core comes inside axe-playwright-python (dev extra), not vendored: docs/versions.md
+    names the version the installed package bundles."""
+    from axe_playwright_python.base import AXE_SCRIPT
+
+    installed = re.match(r"/\*! axe v(\d+\.\d+\.\d+)", AXE_SCRIPT).group(1)
+    row = re.search(r"^\| \[axe-core\].*? \| (\d+\.\d+\.\d+) \| MPL-2\.0 \|", DOC.read_text(), re.M)
+    assert row and row.group(1) == installed
