@@ -15,6 +15,7 @@ from django.views import View
 from django.views.generic import ListView
 
 from accounts.permissions import StaffRequiredMixin
+from billing.balances import balance_disagreement
 from billing.forms import InvoiceFilterForm
 from billing.images import invoice_image_cache_clear, resolve_invoice_image
 from billing.models import Invoice
@@ -54,8 +55,12 @@ class InvoiceDetailBase(InvoiceLookupMixin, View):
             "comments": invoice_comments(invoice),
             "comment_form": comment_form or (self.comment_form_class() if self.comment_form_class else None),
             "urls": self.urls(invoice),
+            **self.extra_context(invoice),
         }
         return render(request, self.template_name, context, status=status)
+
+    def extra_context(self, invoice: Invoice) -> dict:
+        return {}
 
 
 class InvoiceImagePanelBase(InvoiceLookupMixin, View):
@@ -137,6 +142,9 @@ class StaffInvoiceMixin(StaffRequiredMixin):
 
 class InvoiceDetailView(StaffInvoiceMixin, InvoiceDetailBase):
     template_name = "billing/invoice_detail.html"
+
+    def extra_context(self, invoice: Invoice) -> dict:
+        return {"balance_disagreement": balance_disagreement(invoice)}
 
 
 class InvoiceImageView(StaffInvoiceMixin, InvoiceImagePanelBase):
