@@ -233,6 +233,7 @@ def _new_revision(row: PaymentPosting, lease, payment: Payment) -> None:
         amount=kept_amounts(payment)[row.allocation_id],
         refund_basis=payment.refunded_amount,
         sent_at=None,
+        attempts=1,  # this run's: a revision has its own POSTING_MAX_ATTEMPTS
         last_error=REPOSTING,
         messages=[],
     )

@@ -1,8 +1,8 @@
 """One configured Xero integration: the only Django code that builds a XeroClient.
 
 It implements the capabilities the provider declares in the portal's neutral types (Test
-Connection, billing contacts, invoice PDFs, payment posting) and turns Xero's errors into the
-admin's words in one place (``error_message``).
+Connection, billing contacts, invoice PDFs, payment posting, invoice balances, giving the grant up
+on delete) and turns Xero's errors into the admin's words in one place (``error_message``).
 
 Invariants:
 - One client per use, for the one organisation chosen (``XeroConnection.tenant_id``); every client of
@@ -12,6 +12,10 @@ Invariants:
   background work (posting, refreshing contacts) waits longer and retries more (``BACKGROUND``).
 - Posting a payment looks its reference up on the invoice before creating it, and creates it with an
   Idempotency-Key, so a lost answer never makes a second Xero payment.
+- Invoice balances are Xero's AmountDue as stored, never asked for on a page view. The invoice is read
+  just before a posting; a payment this call creates (or a reversal it makes) moves the stored figure
+  at once, so it matches what Xero then says. When unsure (a reversal found done after a lost answer)
+  the stored figure stays lower: a client may then pay less, never more, until the next sync.
 - A 403 "organisation not connected" marks the connection Reconnect Xero, as a revoked grant does.
 """
 
