@@ -567,3 +567,40 @@ def test_the_loop_back_bms_imports_the_posted_payment_and_the_next_sync_shows_it
     client.force_login(admin_user)
     page = client.get(f"/payments/{payment.pk}/").content.decode()
     assert "Reconciled" in page and "Not yet" not in page
+
+
+@pytest.mark.parametrize(
+    ("allocated", "surcharge", "refunded", "kept"),
+    [
+        (["60.00", "40.00"], "3.00", "51.50", ["30.00", "20.00"]),  # half of the charge: half of each invoice
+        (["33.33", "33.33", "33.34"], "0", "10.00", ["30.00", "30.00", "30.00"]),  # cents to the largest remainders
+        (["60.00"], "0", "0", ["60.00"]),
+        (["60.00", "40.00"], "3.00", "103.00", ["0", "0"]),
+    ],
+)
+def test_each_invoice_keeps_its_share_of_what_was_not_refunded(organization, allocated, surcharge, refunded, kept):
+    from payments.models import Payment, PaymentAllocation, PaymentMethod
+
+    method = PaymentMethod.objects.create(
+        organization=organization, processor="stripe", processor_customer_id="cus_1", processor_method_id="pm_1"
+    )
+    payment = Payment.objects.create(
+        organization=organization,
+        method=method,
+        amount=sum(Decimal(a) for a in allocated),
+        surcharge=Decimal(surcharge),
+        refunded_amount=Decimal(refunded),
+        currency="USD",
+        status=PaymentStatus.PARTIALLY_REFUNDED,
+        processor="stripe",
+        idempotency_key="shares",
+        initiated_by=Initiator.CLIENT,
+    )
+    allocations = [
+        PaymentAllocation.objects.create(
+            payment=payment, invoice=make_invoice(organization, a), amount=Decimal(a), balance_before=Decimal(a)
+        )
+        for a in allocated
+    ]
+    shares = posting.kept_amounts(payment)
+    assert [shares[a.pk] for a in allocations] == [Decimal(k) for k in kept]
