@@ -15,6 +15,7 @@ from django.views import View
 from django.views.generic import ListView
 
 from accounts.permissions import StaffRequiredMixin
+from billing.balances import balance_disagreement
 from billing.forms import InvoiceFilterForm, InvoiceReplyForm
 from billing.images import invoice_image_cache_clear, resolve_invoice_image
 from billing.models import Invoice
@@ -68,8 +69,12 @@ class InvoiceDetailBase(InvoiceLookupMixin, View):
             "comments_closed": closed,
             "comment_form": None if closed else comment_form or self.comment_form_class(),
             "urls": self.urls(invoice),
+            **self.extra_context(invoice),
         }
         return render(request, self.template_name, context, status=status)
+
+    def extra_context(self, invoice: Invoice) -> dict:
+        return {}
 
 
 class InvoiceCommentPostBase(InvoiceLookupMixin, View):
@@ -190,6 +195,9 @@ class InvoiceCommentReplyView(StaffInvoiceMixin, InvoiceCommentPostBase):
 
     def thread_post(self, *, invoice: Invoice, author, body: str):
         return invoice_comment_reply(invoice=invoice, author=author, body=body)
+
+    def extra_context(self, invoice: Invoice) -> dict:
+        return {"balance_disagreement": balance_disagreement(invoice)}
 
 
 class InvoiceImageView(StaffInvoiceMixin, InvoiceImagePanelBase):

@@ -37,6 +37,8 @@ class Capability(enum.StrEnum):
     BILLING_CONTACTS = "billing_contacts"  # an organization's billing e-mails: ``BillingContacts``
     COLLECT_PAYMENTS = "collect_payments"
     POST_PAYMENTS = "post_payments"
+    INVOICE_BALANCES = "invoice_balances"  # what the package shows due, as stored: ``InvoiceBalances``
+    RELEASE_ACCESS = "release_access"  # gives the vendor's grant up when deleted: ``AccessRelease``
 
 
 class Category(enum.StrEnum):

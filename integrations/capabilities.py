@@ -8,7 +8,7 @@ Each provider maps them to its vendor's API in its own package.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -391,4 +391,41 @@ class PaymentPoster(Protocol):
     def reverse_payment(self, *, external_id: str, idempotency_key: str) -> None:
         """Reverse (delete) a posted payment, e.g. after a refund. Reversing one already reversed
         succeeds. Raises PostingRefused when the package will not."""
+        ...
+
+
+# --- invoice balances ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AccountingBalance:
+    """What the accounting package last said is due on an invoice (as stored by its sync or its
+    postings, not asked for again)."""
+
+    system: str  # the package's name, for staff ("Xero")
+    amount_due: Decimal
+    currency: str  # ISO 4217, upper case; "" when the package did not say
+
+
+class InvoiceBalances(Protocol):
+    def accounting_balances(self, invoices: Iterable[Invoice]) -> dict[int, AccountingBalance]:
+        """Per invoice pk, the amount due on the package's invoice of the same number; invoices the
+        package has no record of are left out. From stored data in one query for the whole list: never
+        a call to the package, so a page may ask for every row it shows."""
+        ...
+
+
+# --- giving access up ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AccessReleased:
+    done: bool  # False: the vendor could not be told; the admin should revoke the access there
+    message: str  # what happened, in the admin's words ("" when there was nothing to give up)
+
+
+class AccessRelease(Protocol):
+    def release_access(self) -> AccessReleased:
+        """Before the integration is deleted: give up what the vendor granted the portal (revoke its
+        tokens). Best effort: never raises, and the delete proceeds whatever it returns."""
         ...

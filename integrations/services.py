@@ -11,7 +11,8 @@ from django.utils import timezone
 from accounts.audit import field_changes
 from accounts.models import User
 from accounts.services import audit_record
-from integrations.base import ConnectionTestResult, IntegrationProvider, TenantIdentity
+from integrations.base import Capability, ConnectionTestResult, IntegrationProvider, TenantIdentity
+from integrations.capabilities import AccessReleased
 from integrations.models import DataSource, Integration, IntegrationStatus, SyncTrigger
 from integrations.registry import installation_of
 from integrations.secrets import SecretUnreadable
@@ -137,17 +138,26 @@ def integration_test_connection(*, integration: Integration, actor: User | None)
     return result
 
 
-@transaction.atomic
-def integration_delete(*, integration: Integration, actor: User) -> None:
+def integration_delete(*, integration: Integration, actor: User) -> AccessReleased | None:
+    """Delete the integration and its credentials; synced records are kept. An installation that can
+    give its access up at the vendor (revoke its grant) does so first, best effort: the delete
+    proceeds whatever the vendor says. Returns what the release did (None: nothing to release)."""
     provider = integration.provider
-    source = getattr(integration, "data_source", None)
-    if source is not None:
-        sync_cancel_active(source=source)
-    # The data source stays (unlinked): its synced records are kept.
-    integration.delete()
-    audit_record(
-        actor=actor,
-        action="integration.deleted",
-        target=provider.name,
-        summary=f"Deleted the {provider.name} integration and its credentials",
-    )
+    installation = installation_of(integration)
+    released = None
+    if installation.offers(Capability.RELEASE_ACCESS):
+        released = installation.release_access()  # type: ignore[attr-defined]  # a vendor call: outside the transaction
+    with transaction.atomic():
+        source = getattr(integration, "data_source", None)
+        if source is not None:
+            sync_cancel_active(source=source)
+        # The data source stays (unlinked): its synced records are kept.
+        integration.delete()
+        summary = f"Deleted the {provider.name} integration and its credentials"
+        audit_record(
+            actor=actor,
+            action="integration.deleted",
+            target=provider.name,
+            summary=f"{summary}. {released.message}" if released and released.message else summary,
+        )
+    return released

@@ -104,8 +104,10 @@ class IntegrationDeleteView(MasterAdminRequiredMixin, View):
             # A second click on Confirm: already gone, nothing to do.
             messages.info(request, f"{provider.name} is not configured.")
             return redirect("integrations:list")
-        services.integration_delete(integration=integration, actor=request.user)
+        released = services.integration_delete(integration=integration, actor=request.user)
         messages.success(request, f"{provider.name} was deleted. Synced records are kept.")
+        if released is not None and released.message:
+            (messages.info if released.done else messages.warning)(request, released.message)
         return redirect("integrations:list")
 
 

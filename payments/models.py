@@ -389,7 +389,9 @@ class PaymentPosting(models.Model):
 
     Unique per allocation: one posting, whatever the duplicate signals and sweeps. ``generation``
     changes only when staff retry a refusal, so every retry of an unclear attempt sends the same
-    idempotency key; the reference (the allocation id) never changes, so a lost answer is found."""
+    idempotency key; the reference (the allocation id, and the revision) never changes within a
+    revision, so a lost answer is found. A refund makes a new revision: the package's payment is
+    reversed and one for the amount kept is posted, with a reference and key of its own."""
 
     allocation = models.OneToOneField(PaymentAllocation, on_delete=models.CASCADE, related_name="posting")
     payment = models.ForeignKey(Payment, on_delete=models.CASCADE, related_name="postings")
@@ -410,6 +412,15 @@ class PaymentPosting(models.Model):
     updated_at = models.DateTimeField(default=timezone.now)
     posted_at = models.DateTimeField(null=True, blank=True)
     reversed_at = models.DateTimeField(null=True, blank=True)
+    # What the package's payment is (or is to be): the allocation's amount less its share of the
+    # payment's refunds, worked out for the payment's refunded total ``refund_basis``.
+    amount = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0"))
+    refund_basis = models.DecimalField(max_digits=14, decimal_places=3, default=Decimal("0"))
+    revision = models.PositiveSmallIntegerField(default=0)  # bumped when a refund changes the amount
+    # The package's payment of the previous revision, reversed before this revision is posted.
+    superseded_id = models.CharField(max_length=255, blank=True)
+    # When this revision was first sent to the package (None: nothing of it can be there).
+    sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -419,10 +430,14 @@ class PaymentPosting(models.Model):
         return f"Posting of allocation {self.allocation_id} ({self.status})"
 
     @property
+    def _revision_suffix(self) -> str:
+        return f"-r{self.revision}" if self.revision else ""
+
+    @property
     def reference(self) -> str:
         """Ours, on the accounting package's payment: finds a posting whose answer was lost."""
-        return f"portal-allocation-{self.allocation_id}"
+        return f"portal-allocation-{self.allocation_id}{self._revision_suffix}"
 
     @property
     def idempotency_key(self) -> str:
-        return f"portal-posting-{self.pk}-g{self.generation}"
+        return f"portal-posting-{self.pk}{self._revision_suffix}-g{self.generation}"

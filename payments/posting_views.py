@@ -28,12 +28,8 @@ class PostingErrorsView(StaffRequiredMixin, View):
 class PostingRetryView(StaffRequiredMixin, View):
     def post(self, request, pk: int):
         row = get_object_or_404(PaymentPosting, pk=pk)
-        try:
-            posting.posting_retry(posting_id=row.pk, actor=request.user)
-        except posting.PostingByHand as exc:
-            messages.warning(request, str(exc))
-        else:
-            messages.success(request, f"Posting {row.reference} is being sent again.")
+        posting.posting_retry(posting_id=row.pk, actor=request.user)
+        messages.success(request, f"Posting {row.reference} is being sent again.")
         return redirect("payments:posting-errors")
 
 

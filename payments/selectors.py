@@ -3,7 +3,8 @@
 Invariants:
 - The balance a client may pay is the synced BMS balance less the portal's own payments BMS
   does not reflect yet (``unreflected_amounts``): in flight, or succeeded since the balance
-  was synced. Nobody pays twice while the sync catches up.
+  was synced. Nobody pays twice while the sync catches up. When the accounting package shows
+  less due (less the portal payments it does not show yet), that lower amount is the most.
 - Every client read is scoped by organization; another organization's payment answers 404.
 - Autopay reads evaluate rules in one pass over the invoices shown (a query for the rules, none
   per invoice), with the same first-match rule as the daily run (``rule_matches``, ``slot_for``).
@@ -23,6 +24,7 @@ from django.db.models import QuerySet
 from django.http import Http404
 from django.utils import timezone
 
+from billing.balances import accounting_balances
 from billing.models import Invoice
 from organizations.models import Contract
 from payments.models import (
@@ -33,6 +35,7 @@ from payments.models import (
     PaymentAllocation,
     PaymentMethod,
     PaymentStatus,
+    PostingStatus,
     ScheduledCharge,
     ScheduledChargeStatus,
 )
@@ -41,6 +44,8 @@ ZERO = Decimal("0")
 
 # Payments whose money is (or may soon be) with the MSP: BMS should show them on the invoice.
 _COUNTED_STATUSES = (*IN_FLIGHT_STATUSES, PaymentStatus.SUCCEEDED, PaymentStatus.PARTIALLY_REFUNDED)
+# Postings whose payment the accounting package does not show (yet, or ever: staff must act).
+_NOT_IN_PACKAGE = (PostingStatus.PENDING, PostingStatus.REFUSED)
 
 
 def portal_currency() -> str:
@@ -54,11 +59,20 @@ class InvoicePaymentState:
     balance: Decimal  # as BMS last said
     unreflected: Decimal  # portal payments BMS does not show yet
     processing: bool  # a portal payment is in flight
+    # What the accounting package shows due, less portal payments it does not show yet; None: no
+    # package, or it has no such invoice.
+    accounting_due: Decimal | None = None
 
     @property
     def payable(self) -> Decimal:
-        """The most a client may pay on it now."""
-        return max(ZERO, self.balance - self.unreflected)
+        """The most a client may pay on it now: the lower of BMS's and the accounting package's."""
+        payable = max(ZERO, self.balance - self.unreflected)
+        return payable if self.accounting_due is None else max(ZERO, min(payable, self.accounting_due))
+
+    @property
+    def limited_by_accounting(self) -> bool:
+        """The accounting package shows less due than BMS (less the portal's payments) does."""
+        return self.accounting_due is not None and self.accounting_due < self.balance - self.unreflected
 
 
 def unreflected_amounts(invoices: Iterable[Invoice]) -> dict[int, InvoicePaymentState]:
@@ -68,27 +82,38 @@ def unreflected_amounts(invoices: Iterable[Invoice]) -> dict[int, InvoicePayment
     put on the invoice; R is how far the synced balance has fallen since the first of them was
     made (its ``balance_before``); what BMS does not show yet is S - R, never below 0. A balance
     that grows again (the invoice edited in BMS) makes R smaller, so the client is shown less
-    to pay, never more. Failed and fully refunded payments do not count."""
+    to pay, never more. Failed and fully refunded payments do not count.
+
+    The accounting package's amount due (``billing.balances``, stored figures: one query for the
+    list) caps it too, less the portal payments the package does not show yet: in flight, or
+    their posting pending or refused (``_NOT_IN_PACKAGE``). A posted payment is in the stored
+    figure: the posting moves it at once."""
     invoices = list(invoices)
     allocations = PaymentAllocation.objects.filter(
         invoice_id__in=[i.pk for i in invoices], payment__status__in=_COUNTED_STATUSES
-    ).values_list("invoice_id", "amount", "balance_before", "payment__status")
+    ).values_list("invoice_id", "amount", "balance_before", "payment__status", "posting__status", "posting__amount")
     paid: dict[int, Decimal] = defaultdict(lambda: ZERO)
+    not_in_package: dict[int, Decimal] = defaultdict(lambda: ZERO)
     baseline: dict[int, Decimal] = {}
     processing: set[int] = set()
-    for invoice_id, amount, balance_before, status in allocations:
+    for invoice_id, amount, balance_before, status, posting_status, posting_amount in allocations:
         paid[invoice_id] += amount
         baseline[invoice_id] = max(baseline.get(invoice_id, balance_before), balance_before)
         if status in IN_FLIGHT_STATUSES:
             processing.add(invoice_id)
+        if status in IN_FLIGHT_STATUSES or posting_status in _NOT_IN_PACKAGE:
+            not_in_package[invoice_id] += amount if posting_amount is None else posting_amount
+    accounting = accounting_balances(invoices)
     states = {}
     for invoice in invoices:
         reflected = max(ZERO, baseline.get(invoice.pk, invoice.balance_due) - invoice.balance_due)
+        in_package = accounting.get(invoice.pk)
         states[invoice.pk] = InvoicePaymentState(
             invoice_id=invoice.pk,
             balance=invoice.balance_due,
             unreflected=max(ZERO, paid[invoice.pk] - reflected),
             processing=invoice.pk in processing,
+            accounting_due=None if in_package is None else in_package.amount_due - not_in_package[invoice.pk],
         )
     return states
 

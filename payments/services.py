@@ -482,7 +482,7 @@ def _record_payment(
             detail = " A payment is already in progress for it." if state.processing else ""
             raise PaymentRefused(f"Invoice {invoice.number} has nothing left to pay.{detail}")
         if amount > payable:
-            if state.unreflected:
+            if state.unreflected and not state.limited_by_accounting:
                 raise PaymentRefused(
                     f"Invoice {invoice.number}: the most you can pay is {payable:,.2f} {currency} "
                     f"(balance {state.balance:,.2f} less {state.unreflected:,.2f} already paid or in progress "

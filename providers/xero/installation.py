@@ -1,8 +1,8 @@
 """One configured Xero integration: the only Django code that builds a XeroClient.
 
 It implements the capabilities the provider declares in the portal's neutral types (Test
-Connection, billing contacts, invoice PDFs, payment posting) and turns Xero's errors into the
-admin's words in one place (``error_message``).
+Connection, billing contacts, invoice PDFs, payment posting, invoice balances, giving the grant up
+on delete) and turns Xero's errors into the admin's words in one place (``error_message``).
 
 Invariants:
 - One client per use, for the one organisation chosen (``XeroConnection.tenant_id``); every client of
@@ -12,6 +12,10 @@ Invariants:
   background work (posting, refreshing contacts) waits longer and retries more (``BACKGROUND``).
 - Posting a payment looks its reference up on the invoice before creating it, and creates it with an
   Idempotency-Key, so a lost answer never makes a second Xero payment.
+- Invoice balances are Xero's AmountDue as stored, never asked for on a page view. The invoice is read
+  just before a posting; a payment this call creates (or a reversal it makes) moves the stored figure
+  at once, so it matches what Xero then says. When unsure (a reversal found done after a lost answer)
+  the stored figure stays lower: a client may then pay less, never more, until the next sync.
 - A 403 "organisation not connected" marks the connection Reconnect Xero, as a revoked grant does.
 """
 
@@ -21,7 +25,7 @@ import logging
 import random
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
@@ -38,8 +42,15 @@ from integrations.base import (
     SyncedEntity,
     TenantIdentity,
 )
-from integrations.capabilities import PaymentPosting, PostedPayment, PostingRefused
+from integrations.capabilities import (
+    AccessReleased,
+    AccountingBalance,
+    PaymentPosting,
+    PostedPayment,
+    PostingRefused,
+)
 from integrations.models import DataSource
+from integrations.secrets import SecretUnreadable
 from integrations.sync.engine import SyncEngine
 from organizations.models import Organization
 
@@ -60,7 +71,14 @@ from .matching import normalize_account_number, normalize_name
 from .models import ContactMatch, XeroConnection, XeroContact, XeroInvoice
 from .oauth import SCOPE_NEEDS
 from .pacing import XeroTenantBudget
-from .tokens import TokenSource, XeroNotConnected, connection_needs_reconnect, refresh_now
+from .tokens import (
+    TokenSource,
+    XeroNotConnected,
+    connection_needs_reconnect,
+    identity_for,
+    refresh_now,
+    tokens_read,
+)
 from .types import Account, Contact, PaymentDraft, where_literal
 from .types import Invoice as XeroInvoiceRecord
 
@@ -327,6 +345,61 @@ class XeroInstallation(IntegrationInstallation):
             services.xero_invoice_remember(source=source, invoice=found)
             return client.invoice_pdf(found.invoice_id, max_bytes=max_bytes)
 
+    # --- invoice balances ---------------------------------------------------------------------------
+
+    def accounting_balances(self, invoices: Iterable[Invoice]) -> dict[int, AccountingBalance]:
+        """Xero's AmountDue as stored (by the sync, and moved at once by the portal's own postings), per
+        invoice of the same number. One query; a voided invoice counts (nothing is due on it), a
+        deleted one does not."""
+        numbers: dict[str, list[int]] = {}
+        for invoice in invoices:
+            if invoice.number:
+                numbers.setdefault(invoice.number, []).append(invoice.pk)
+        source = getattr(self.integration, "data_source", None)  # loaded with the integration
+        if source is None or not numbers:
+            return {}
+        rows = (
+            XeroInvoice.objects.filter(
+                source=source, invoice_number__in=list(numbers), deleted_at__isnull=True, amount_due__isnull=False
+            )
+            .exclude(status="DELETED")
+            .values_list("invoice_number", "amount_due", "currency", "status", "xero_updated_at")
+        )
+        chosen: dict[str, tuple] = {}
+        for row in rows:
+            # The same number twice (voided, then entered again): the live one, else the newest.
+            rank = (row[3] != "VOIDED", row[4] is not None, row[4])
+            if row[0] not in chosen or rank > chosen[row[0]][0]:
+                chosen[row[0]] = (rank, row)
+        balances = {}
+        for number, (_rank, row) in chosen.items():
+            balance = AccountingBalance(system=self.name, amount_due=row[1], currency=(row[2] or "").upper())
+            for pk in numbers[number]:
+                balances[pk] = balance
+        return balances
+
+    # --- giving access up ----------------------------------------------------------------------------
+
+    def release_access(self) -> AccessReleased:
+        """Revoke the refresh token at Xero's revocation endpoint: the grant ends with every connection
+        made with it, and the portal leaves the organisation's Connected apps. Best effort."""
+        try:
+            stored = tokens_read(self.integration.pk)
+            if stored is None:
+                return AccessReleased(True, "")
+            with identity_for(self.integration, timeout=INTERACTIVE.timeout, max_attempts=2) as identity:
+                identity.revoke(stored.refresh_token)
+        except (XeroError, SecretUnreadable, ValueError) as exc:
+            logger.warning("Revoking the Xero grant of integration %s failed: %s", self.integration.pk, exc)
+            reason = "could not be reached" if getattr(exc, "transient", False) else "did not accept the revocation"
+            return AccessReleased(
+                False,
+                f"Xero {reason} ({exc}), so the portal's access to the Xero organisation was not revoked. "
+                "In Xero, open Settings > Connected apps and disconnect the portal's app.",
+            )
+        logger.info("Xero integration %s: grant revoked", self.integration.pk)
+        return AccessReleased(True, "Xero revoked the portal's access to the Xero organisation.")
+
     # --- payment posting ---------------------------------------------------------------------------
 
     def post_payment(self, posting: PaymentPosting, *, idempotency_key: str) -> PostedPayment:
@@ -346,6 +419,11 @@ class XeroInstallation(IntegrationInstallation):
                 attempt += 1
                 posted = _posted_with_reference(client, posting, invoice.invoice_id)
                 if posted is not None:
+                    if attempt > 1:
+                        # Created by this call's lost attempt, after the AmountDue read above.
+                        services.xero_invoice_amount_due_move(
+                            source=self.source, invoice_id=invoice.invoice_id, by=-posting.amount
+                        )
                     return posted
                 try:
                     payment = client.create_payment(draft, idempotency_key=idempotency_key)
@@ -368,6 +446,9 @@ class XeroInstallation(IntegrationInstallation):
                     self.sleep(self._posting_backoff(exc, attempt))
                     continue
                 logger.info("Posted %s to Xero as payment %s", posting.reference, payment.payment_id)
+                services.xero_invoice_amount_due_move(
+                    source=self.source, invoice_id=invoice.invoice_id, by=-posting.amount
+                )
                 return PostedPayment(payment.payment_id, created=True)
 
     def reverse_payment(self, *, external_id: str, idempotency_key: str) -> None:
@@ -376,8 +457,7 @@ class XeroInstallation(IntegrationInstallation):
             while True:
                 attempt += 1
                 try:
-                    client.reverse_payment(external_id, idempotency_key=idempotency_key)
-                    return
+                    reversed_payment = client.reverse_payment(external_id, idempotency_key=idempotency_key)
                 except XeroValidationError as exc:
                     if any("already been deleted" in m for m in exc.messages):
                         return
@@ -392,7 +472,13 @@ class XeroInstallation(IntegrationInstallation):
                     self.sleep(self._posting_backoff(exc, attempt))
                     payments = client.list_payments(where=f"PaymentID=={where_literal_guid(external_id)}")
                     if payments and payments[0].status == "DELETED":
-                        return
+                        return  # the stored AmountDue stays lower until the next sync: the safe side
+                    continue
+                if reversed_payment.invoice_id and reversed_payment.amount:
+                    services.xero_invoice_amount_due_move(
+                        source=self.source, invoice_id=reversed_payment.invoice_id, by=reversed_payment.amount
+                    )
+                return
 
     def _invoice_for_posting(self, client: XeroClient, posting: PaymentPosting) -> XeroInvoiceRecord:
         found = _invoice_by_number(client, posting.invoice_number)

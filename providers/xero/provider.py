@@ -31,6 +31,8 @@ class XeroProvider(IntegrationProvider):
             Capability.BILLING_CONTACTS,
             Capability.INVOICE_PDFS,
             Capability.POST_PAYMENTS,
+            Capability.INVOICE_BALANCES,
+            Capability.RELEASE_ACCESS,
         }
     )
     installation_class = XeroInstallation

@@ -8,14 +8,18 @@ Invariants:
 - A contact linked by hand keeps its link; every link and unlink is audited. Matches are derived
   (never hashed): the sync rematches after every run, a link rematches its contact at once.
 - Rows written outside the sync (an invoice found by number) are the sync's own rows (same
-  mapping, same hash), so the next run sees them unchanged.
+  mapping, same hash), so the next run sees them unchanged. The one exception: the portal's own
+  postings move an invoice's stored AmountDue at once (``xero_invoice_amount_due_move``).
 """
 
 from __future__ import annotations
 
 import logging
+from decimal import Decimal
 
 from django.db import transaction
+from django.db.models import F, Value
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from accounts.models import User
@@ -200,6 +204,16 @@ def xero_invoice_gone(*, source: DataSource | None, invoice_id: str) -> None:
     if source is not None:
         XeroInvoice.objects.filter(source=source, bms_id=invoice_id.lower(), deleted_at__isnull=True).update(
             deleted_at=timezone.now()
+        )
+
+
+def xero_invoice_amount_due_move(*, source: DataSource | None, invoice_id: str, by: Decimal) -> None:
+    """The portal just paid (``by`` < 0) or reversed a payment (``by`` > 0) on the invoice in Xero: the
+    stored AmountDue follows at once rather than at the next sync (never below 0). The row's hash stays
+    that of what Xero said before, so the next read of the invoice writes Xero's own figure again."""
+    if source is not None:
+        XeroInvoice.objects.filter(source=source, bms_id=invoice_id.lower(), amount_due__isnull=False).update(
+            amount_due=Greatest(F("amount_due") + by, Value(Decimal("0")))
         )
 
 

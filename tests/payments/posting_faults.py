@@ -22,6 +22,19 @@ class CrashAfterPost:
         raise SystemExit("the worker died after the accounting package posted the payment")
 
 
+class CrashAfterReverse(CrashAfterPost):
+    """Dies the moment the package has reversed the payment a refund replaces, before the portal
+    records it (and before the amount kept is posted)."""
+
+    def post_payment(self, *args, **kwargs):
+        return self._real.post_payment(*args, **kwargs)
+
+    def reverse_payment(self, *args, **kwargs):
+        self._real.reverse_payment(*args, **kwargs)
+        logger.warning("Fault injection: the worker dies after the package reversed a payment")
+        raise SystemExit("the worker died after the accounting package reversed the payment")
+
+
 def posting_for_access(user) -> dict:
     """A refused posting, for the URL access matrix (tests/payments/access.py)."""
     from decimal import Decimal

@@ -15,6 +15,7 @@ from accounts.models import AuditEvent
 from integrations.models import Integration
 from payments import posting, selectors, services
 from payments.models import Initiator, PaymentPosting, PaymentStatus, PostingStatus
+from payments.reconciliation import payment_is_reconciled, unreconciled_payments
 from payments.services import InvoiceAmount
 from payments.tasks import post_payment_task
 from providers.xero.client import XeroClient
@@ -192,20 +193,21 @@ def test_two_workers_never_post_the_same_row_at_once(xero, xero_sandbox, paying,
     assert created(xero_sandbox) == []
 
 
-def test_without_xero_the_posting_waits_and_is_posted_once_connected(
-    stripe_integration,
-    xero_integration,  # saved, never connected
-    xero_sandbox,
-    paying,
-    enqueued,
-    admin_user,
-    django_capture_on_commit_callbacks,
-):
+@pytest.fixture
+def xero_not_connected_yet(stripe_integration, xero_integration, xero_sandbox, admin_user):
+    """Xero saved and granted, never tested: nothing counts as connected, so postings wait."""
     from tests.providers.xero.conftest import grant_directly
 
     grant_directly(xero_integration, xero_sandbox, admin_user)
-    [invoice] = xero_open_invoices(xero_sandbox, 1)
     Integration.objects.filter(pk=xero_integration.pk).update(last_test_passed=None)
+    return xero_integration
+
+
+def test_without_xero_the_posting_waits_and_is_posted_once_connected(
+    xero_not_connected_yet, xero_sandbox, paying, enqueued, django_capture_on_commit_callbacks
+):
+    xero_integration = xero_not_connected_yet
+    [invoice] = xero_open_invoices(xero_sandbox, 1)
     payment = paying([(invoice.invoice_number, "30.00")])
     assert run(enqueued) == ["pending"]
     row = PaymentPosting.objects.get(payment=payment)
@@ -289,55 +291,206 @@ def test_a_full_refund_reverses_the_posted_payment(
     assert [p["Status"] for p in xero_sandbox.control.payments()] == ["DELETED"]
 
 
-def test_a_partial_refund_is_flagged_for_posting_by_hand(
-    xero,
-    xero_sandbox,
-    paying,
-    enqueued,
-    admin_user,
-    django_capture_on_commit_callbacks,
-):
-    [invoice] = xero_open_invoices(xero_sandbox, 1)
-    payment = paying([(invoice.invoice_number, "60.00")])
-    run(enqueued)
-    enqueued.clear()
-    with django_capture_on_commit_callbacks(execute=True):
+def refund(payment, amount: str, admin_user, capture, token: str):
+    with capture(execute=True):
         services.refund_create(
-            payment_id=payment.pk, amount=Decimal("10"), reason="Overbilled", actor=admin_user, request_token="r1"
+            payment_id=payment.pk, amount=Decimal(amount), reason="Overbilled", actor=admin_user, request_token=token
         )
-    assert run(enqueued) == ["refused"]
-    row = PaymentPosting.objects.get(payment=payment)
-    assert row.last_error == posting.PARTIAL_REFUND and row.external_id
-    assert len(created(xero_sandbox)) == 1
-    with pytest.raises(posting.PostingByHand):
-        posting.posting_retry(posting_id=row.pk, actor=admin_user)
-
-    # The rest refunded too: the whole posted payment is reversed, and the error goes away.
-    enqueued.clear()
-    with django_capture_on_commit_callbacks(execute=True):
-        services.refund_create(
-            payment_id=payment.pk, amount=Decimal("50"), reason="Cancelled", actor=admin_user, request_token="r2"
-        )
-    assert run(enqueued) == ["reversed"]
-    assert created(xero_sandbox) == [] and not posting.posting_errors().filter(pk=row.pk).exists()
+    payment.refresh_from_db()
+    return payment
 
 
-def test_dismiss_hides_a_partial_refund_posting(
+def xero_payments_of(sandbox, invoice_number: str) -> list[tuple[str, Decimal, str]]:
+    return [
+        (p["Reference"], Decimal(str(p["Amount"])), p["Status"])
+        for p in sandbox.control.payments()
+        if p["InvoiceNumber"] == invoice_number
+    ]
+
+
+def xero_invoice_now(invoice_id: str):
+    from integrations.registry import installation_of
+
+    installation = installation_of(Integration.objects.get(provider_key="xero"))
+    with installation.client() as client:
+        return client.get_invoice(invoice_id)
+
+
+def test_a_partial_refund_reverses_the_xero_payment_and_posts_the_amount_kept(
     xero, xero_sandbox, paying, enqueued, admin_user, django_capture_on_commit_callbacks
 ):
     [invoice] = xero_open_invoices(xero_sandbox, 1)
     payment = paying([(invoice.invoice_number, "60.00")])
     run(enqueued)
-    enqueued.clear()
-    with django_capture_on_commit_callbacks(execute=True):
-        services.refund_create(
-            payment_id=payment.pk, amount=Decimal("10"), reason="Overbilled", actor=admin_user, request_token="r1"
-        )
-    run(enqueued)
     row = PaymentPosting.objects.get(payment=payment)
-    assert posting.posting_errors().filter(pk=row.pk).exists()
-    posting.posting_dismiss(posting_id=row.pk, actor=admin_user, note="Adjusted in Xero")
-    assert not posting.posting_errors().filter(pk=row.pk).exists()
+    first_id = row.external_id
+    enqueued.clear()
+
+    payment = refund(payment, "10", admin_user, django_capture_on_commit_callbacks, "r1")
+    assert payment.status == PaymentStatus.PARTIALLY_REFUNDED
+    assert enqueued == [row.pk]
+    assert run(enqueued) == ["posted"]
+    row.refresh_from_db()
+    assert (row.amount, row.revision, row.superseded_id, row.last_error) == (Decimal("50.00"), 1, "", "")
+    assert row.reference == f"portal-allocation-{row.allocation_id}-r1" and row.external_id != first_id
+    assert xero_payments_of(xero_sandbox, invoice.invoice_number) == [
+        (f"portal-allocation-{row.allocation_id}", Decimal("60.00"), "DELETED"),
+        (row.reference, Decimal("50.00"), "AUTHORISED"),
+    ]
+    assert xero_invoice_now(invoice.invoice_id).amount_due == invoice.amount_due - Decimal("50.00")
+
+    # A second partial refund changes no payment status: the refund itself sends the posting again.
+    enqueued.clear()
+    payment = refund(payment, "20", admin_user, django_capture_on_commit_callbacks, "r2")
+    assert payment.status == PaymentStatus.PARTIALLY_REFUNDED and enqueued == [row.pk]
+    assert run(enqueued) == ["posted"]
+    row.refresh_from_db()
+    assert (row.amount, row.revision) == (Decimal("30.00"), 2)
+    assert [p for p in xero_payments_of(xero_sandbox, invoice.invoice_number) if p[2] != "DELETED"] == [
+        (row.reference, Decimal("30.00"), "AUTHORISED")
+    ]
+    # The rest refunded: the last one is reversed, nothing is left in Xero.
+    enqueued.clear()
+    refund(payment, "30", admin_user, django_capture_on_commit_callbacks, "r3")
+    assert run(enqueued) == ["reversed"]
+    assert created(xero_sandbox) == []
+    assert xero_invoice_now(invoice.invoice_id).amount_due == invoice.amount_due
+    # Delivered again, and the sweep: nothing more to do.
+    assert run(enqueued) == ["reversed"]
+    enqueued.clear()
+    assert sweep(django_capture_on_commit_callbacks)["enqueued"] == 0
+
+
+def test_a_refund_of_a_payment_of_two_invoices_shares_the_amount_kept(
+    xero, xero_sandbox, paying, enqueued, admin_user, django_capture_on_commit_callbacks
+):
+    first, second = xero_open_invoices(xero_sandbox)
+    payment = paying([(first.invoice_number, "30.00"), (second.invoice_number, "10.00")])
+    run(enqueued)
+    enqueued.clear()
+    refund(payment, "10", admin_user, django_capture_on_commit_callbacks, "r1")  # a quarter of it
+    assert sorted(run(enqueued)) == ["posted", "posted"]
+    live = sorted(p[1] for p in xero_payments_of(xero_sandbox, first.invoice_number) if p[2] != "DELETED")
+    live += sorted(p[1] for p in xero_payments_of(xero_sandbox, second.invoice_number) if p[2] != "DELETED")
+    assert live == [Decimal("22.50"), Decimal("7.50")]
+
+
+def test_a_lost_answer_when_reposting_leaves_exactly_one_xero_payment_for_the_amount_kept(
+    xero, xero_sandbox, paying, enqueued, admin_user, django_capture_on_commit_callbacks, monkeypatch
+):
+    [invoice] = xero_open_invoices(xero_sandbox, 1)
+    payment = paying([(invoice.invoice_number, "60.00")])
+    run(enqueued)
+    enqueued.clear()
+    refund(payment, "15", admin_user, django_capture_on_commit_callbacks, "r1")
+    original_create, original_reverse = XeroClient.create_payment, XeroClient.reverse_payment
+    sent = []
+
+    def lose_answer(original):
+        def call(self, *args, **kwargs):
+            sent.append(original.__name__)
+            xero_sandbox.control.set_faults(lost_answer_rate=1.0, paths=[PAYMENTS_PATH])
+            try:
+                return original(self, *args, **kwargs)
+            finally:
+                xero_sandbox.control.clear_faults()
+
+        return call
+
+    # Both the reversal's answer and the new payment's answer are lost once each.
+    monkeypatch.setattr(XeroClient, "reverse_payment", lose_answer(original_reverse))
+    monkeypatch.setattr(XeroClient, "create_payment", lose_answer(original_create))
+    assert run(enqueued) == ["posted"]
+    assert sent == ["reverse_payment", "create_payment"]
+    row = PaymentPosting.objects.get(payment=payment)
+    [live] = created(xero_sandbox)
+    assert (live["PaymentID"], live["Reference"], Decimal(str(live["Amount"]))) == (
+        row.external_id,
+        row.reference,
+        Decimal("45.00"),
+    )
+    assert xero_invoice_now(invoice.invoice_id).amount_due == invoice.amount_due - Decimal("45.00")
+
+
+def test_a_worker_killed_after_the_reversal_resumes_from_the_committed_intent(
+    xero, xero_sandbox, paying, enqueued, admin_user, django_capture_on_commit_callbacks, monkeypatch
+):
+    from tests.payments.posting_faults import CrashAfterReverse
+
+    [invoice] = xero_open_invoices(xero_sandbox, 1)
+    payment = paying([(invoice.invoice_number, "60.00")])
+    run(enqueued)
+    enqueued.clear()
+    refund(payment, "20", admin_user, django_capture_on_commit_callbacks, "r1")
+    real_poster = posting.poster
+    monkeypatch.setattr(posting, "poster", lambda: CrashAfterReverse(real_poster()))
+    with pytest.raises(SystemExit):
+        posting.posting_run(posting_id=enqueued[0])
+    row = PaymentPosting.objects.get(payment=payment)
+    # The intent was committed before Xero was touched: what to reverse, and the amount kept.
+    assert row.status == PostingStatus.PENDING and row.superseded_id and row.amount == Decimal("40.00")
+    assert created(xero_sandbox) == []
+
+    monkeypatch.setattr(posting, "poster", real_poster)
+    PaymentPosting.objects.filter(pk=row.pk).update(lease_until=timezone.now() - timezone.timedelta(seconds=1))
+    enqueued.clear()
+    assert sweep(django_capture_on_commit_callbacks)["enqueued"] == 1
+    assert run(enqueued) == ["posted"]
+    row.refresh_from_db()
+    [live] = created(xero_sandbox)
+    assert live["PaymentID"] == row.external_id and Decimal(str(live["Amount"])) == Decimal("40.00")
+    assert row.superseded_id == ""
+
+
+def test_a_refund_before_the_posting_is_sent_posts_only_the_amount_kept(
+    xero_not_connected_yet, xero_sandbox, paying, enqueued, admin_user, django_capture_on_commit_callbacks
+):
+    xero_integration = xero_not_connected_yet
+    [invoice] = xero_open_invoices(xero_sandbox, 1)
+    payment = paying([(invoice.invoice_number, "60.00")])
+    assert run(enqueued) == ["pending"]
+    refund(payment, "25", admin_user, django_capture_on_commit_callbacks, "r1")
+
+    Integration.objects.filter(pk=xero_integration.pk).update(last_test_passed=True)
+    enqueued.clear()
+    sweep(django_capture_on_commit_callbacks)
+    assert run(enqueued) == ["posted"]
+    row = PaymentPosting.objects.get(payment=payment)
+    assert (row.revision, row.amount) == (0, Decimal("35.00"))
+    assert xero_payments_of(xero_sandbox, invoice.invoice_number) == [(row.reference, Decimal("35.00"), "AUTHORISED")]
+
+
+def test_a_refused_reversal_shows_on_posting_errors_and_retry_finishes_the_repost(
+    xero, xero_sandbox, paying, enqueued, admin_user, client, django_capture_on_commit_callbacks, monkeypatch
+):
+    from integrations.capabilities import PostingRefused
+
+    [invoice] = xero_open_invoices(xero_sandbox, 1)
+    payment = paying([(invoice.invoice_number, "60.00")])
+    run(enqueued)
+    enqueued.clear()
+    refund(payment, "10", admin_user, django_capture_on_commit_callbacks, "r1")
+
+    def refuse(self, **kwargs):
+        raise PostingRefused("Xero refused to reverse the payment: it is reconciled", messages=("It is reconciled",))
+
+    with monkeypatch.context() as patched:
+        patched.setattr(XeroInstallation, "reverse_payment", refuse)
+        assert run(enqueued) == ["refused"]
+    row = PaymentPosting.objects.get(payment=payment)
+    assert "reversing" in row.last_error and row.superseded_id and row.messages == ["It is reconciled"]
+    assert [p[2] for p in xero_payments_of(xero_sandbox, invoice.invoice_number)] == ["AUTHORISED"]
+    client.force_login(admin_user)
+    assert "It is reconciled" in client.get("/payments/postings/").content.decode()
+
+    # Unreconciled in Xero, then Retry: reversed, and the amount kept posted, once.
+    enqueued.clear()
+    assert client.post(f"/payments/postings/{row.pk}/retry/").status_code == 302
+    assert run([row.pk]) == ["posted"]
+    assert [(p[1], p[2]) for p in xero_payments_of(xero_sandbox, invoice.invoice_number)] == [
+        (Decimal("60.00"), "DELETED"),
+        (Decimal("50.00"), "AUTHORISED"),
+    ]
 
 
 def test_transient_failures_retry_with_backoff_then_wait_for_the_sweep(
@@ -363,7 +516,7 @@ def post_payment_task_delays():
     return POSTING_RETRY_DELAYS
 
 
-def test_the_loop_back_bms_imports_the_posted_payment_and_the_next_sync_shows_it_paid(
+def test_the_loop_back_bms_imports_the_posted_payment_and_the_next_sync_shows_it_paid_and_reconciled(
     xero,
     xero_sandbox,
     bms_sandbox,
@@ -372,9 +525,11 @@ def test_the_loop_back_bms_imports_the_posted_payment_and_the_next_sync_shows_it
     localstripe,
     enqueued,
     django_capture_on_commit_callbacks,
+    client,
+    admin_user,
 ):
     """portal → Xero → BMS → portal: the BMS sandbox (BMS's own Xero integration) imports the posted
-    payment, and the next BMS sync shows the invoice paid."""
+    payment, and the next BMS sync shows the invoice paid and the payment Reconciled."""
     from billing.models import Invoice
     from tests.integrations.sync.helpers import run_sync
 
@@ -400,7 +555,52 @@ def test_the_loop_back_bms_imports_the_posted_payment_and_the_next_sync_shows_it
 
     result = bms_sandbox.control.xero_import(xero_sandbox.url)
     assert [p["PaymentID"] for p in result["imported"]] == [PaymentPosting.objects.get(payment=payment).external_id]
+    assert payment_is_reconciled(payment) is False
     assert run_sync(bms_integration).status == "succeeded"
     invoice.refresh_from_db()
     assert invoice.balance_due == 0
     assert selectors.invoice_payment_state(invoice).unreflected == 0  # BMS reflects the portal's payment
+    # The sync's end reconciled it: the payment is Reconciled, and its page says so.
+    payment.refresh_from_db()
+    assert payment_is_reconciled(payment)
+    assert not unreconciled_payments(older_than_days=0).filter(pk=payment.pk).exists()
+    client.force_login(admin_user)
+    page = client.get(f"/payments/{payment.pk}/").content.decode()
+    assert "Reconciled" in page and "Not yet" not in page
+
+
+@pytest.mark.parametrize(
+    ("allocated", "surcharge", "refunded", "kept"),
+    [
+        (["60.00", "40.00"], "3.00", "51.50", ["30.00", "20.00"]),  # half of the charge: half of each invoice
+        (["33.33", "33.33", "33.34"], "0", "10.00", ["30.00", "30.00", "30.00"]),  # cents to the largest remainders
+        (["60.00"], "0", "0", ["60.00"]),
+        (["60.00", "40.00"], "3.00", "103.00", ["0", "0"]),
+    ],
+)
+def test_each_invoice_keeps_its_share_of_what_was_not_refunded(organization, allocated, surcharge, refunded, kept):
+    from payments.models import Payment, PaymentAllocation, PaymentMethod
+
+    method = PaymentMethod.objects.create(
+        organization=organization, processor="stripe", processor_customer_id="cus_1", processor_method_id="pm_1"
+    )
+    payment = Payment.objects.create(
+        organization=organization,
+        method=method,
+        amount=sum(Decimal(a) for a in allocated),
+        surcharge=Decimal(surcharge),
+        refunded_amount=Decimal(refunded),
+        currency="USD",
+        status=PaymentStatus.PARTIALLY_REFUNDED,
+        processor="stripe",
+        idempotency_key="shares",
+        initiated_by=Initiator.CLIENT,
+    )
+    allocations = [
+        PaymentAllocation.objects.create(
+            payment=payment, invoice=make_invoice(organization, a), amount=Decimal(a), balance_before=Decimal(a)
+        )
+        for a in allocated
+    ]
+    shares = posting.kept_amounts(payment)
+    assert [shares[a.pk] for a in allocations] == [Decimal(k) for k in kept]
