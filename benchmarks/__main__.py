@@ -342,10 +342,9 @@ def _run_autopay(database_url: str, size: str, out: Path) -> None:
 
 def _run_xero(database_url: str, out: Path) -> None:
     """On a database of its own beside the sync's (``<name>_xero``), dropped afterwards."""
-    from benchmarks.xero import bench_xero, report
+    from benchmarks.xero import bench_xero, database_beside, report
 
-    parts = urlsplit(database_url)
-    report(bench_xero("full", urlunsplit(parts._replace(path=f"{parts.path.rstrip('/')}_xero"))), out)
+    report(bench_xero("full", database_beside(database_url)), out)
 
 
 def _run_pages(database_url: str, out: Path) -> None:
