@@ -255,7 +255,8 @@ def _env(database_url: str, sandbox_url: str) -> dict:
 def _sandbox_calls(sandbox: XeroSandboxServer) -> dict[str, int]:
     """The Accounting API calls the sandbox answered since its count was last cleared (what Xero
     counts against the limits; refused and dropped calls not included)."""
-    return {k: v for k, v in sandbox.control.requests()["by_endpoint"].items() if k.startswith("GET /api.xro/")}
+    calls = sandbox.control.requests()["by_endpoint"].items()
+    return {endpoint: n for endpoint, n in calls if endpoint.split(" ", 1)[-1].startswith("/api.xro/")}
 
 
 def measure(sandbox: XeroSandboxServer, name: str, args: list[str], env: dict) -> dict:
