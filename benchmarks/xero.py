@@ -28,6 +28,7 @@ import argparse
 import json
 import math
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -189,7 +190,9 @@ def job_sync(limits: str = "lifted") -> dict:
 
     if limits == "lifted":
         _lift_budget()
-    return sync("xero")
+    figures = sync("xero")
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return {**figures, "cpu_seconds": usage.ru_utime + usage.ru_stime}
 
 
 def job_change(url: str, tenant_id: str) -> dict:
@@ -259,11 +262,26 @@ def _sandbox_calls(sandbox: XeroSandboxServer) -> dict[str, int]:
     return {endpoint: n for endpoint, n in calls if endpoint.split(" ", 1)[-1].startswith("/api.xro/")}
 
 
+def _cpu_seconds(pid: int | None) -> float | None:
+    """CPU time (user + system) a process has used so far; None where /proc is not there."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def measure(sandbox: XeroSandboxServer, name: str, args: list[str], env: dict) -> dict:
+    """One measured job; with the calls the sandbox answered and the CPU time it spent on them
+    (where the time went: the portal's CPU, the sandbox's, or waiting)."""
     print(f"  {name}...", flush=True)
     sandbox.control.clear_requests()
+    pid = sandbox.proc.pid if sandbox.proc else None
+    before = _cpu_seconds(pid)
     figures = _run_job(args, env)
+    after = _cpu_seconds(pid)
     figures["sandbox_calls"] = _sandbox_calls(sandbox)
+    figures["sandbox_cpu_seconds"] = after - before if before is not None and after is not None else None
     return figures
 
 
@@ -336,6 +354,11 @@ def summarize(result: dict) -> dict:
     return result
 
 
+def _duration(seconds: float) -> str:
+    minutes, rest = divmod(round(seconds), 60)
+    return f"{minutes} min {rest} s" if minutes else f"{rest} s"
+
+
 def print_xero(result: dict) -> None:
     full, base, calls, real = result["full_sync"], result["baseline"], result["calls"], result["real_tenant"]
     records, changes, picked = result["records"], result["changes"], result["changes_picked_up"]
@@ -371,11 +394,16 @@ def print_xero(result: dict) -> None:
         f" (the oldest last updated {changes['oldest_changed_invoice_last_updated']}),"
         f" {picked['contacts']} of {changes['contacts']} contacts"
     )
+    if full.get("cpu_seconds") is not None and full.get("sandbox_cpu_seconds") is not None:
+        print(
+            f"  the full sync's {full['seconds']:.0f} s: the syncing process used {full['cpu_seconds']:.1f} s of CPU,"
+            f" the sandbox {full['sandbox_cpu_seconds']:.1f} s (the rest: the database, and waiting for a core)"
+        )
     print("  A real organisation (60 calls a minute, 5,000 a day, 5 at once), the calls sent as fast as allowed:")
     print(f"    first full sync, pages of 1,000: {describe_time(real['full_sync'])}")
     print(
         f"      the portal's pace here: {real['measured_calls_per_minute']:.0f} calls a minute; with Xero answering"
-        f" as fast as the sandbox did, about {real['full_sync_estimate_seconds'] / 60:.1f} min in all"
+        f" as fast as the sandbox did, about {_duration(real['full_sync_estimate_seconds'])} in all"
     )
     print(f"    the same in Xero's default pages of 100: {describe_time(real['full_sync_at_default_page_size'])}")
     print(f"    incremental, no change: {describe_time(real['incremental_no_change'])}")

@@ -72,6 +72,7 @@ class RecordingSandbox:
         self.log, self.options = log, options
         self.control = RecordingControl(log)
         self.url = "http://sandbox"
+        self.proc = None  # in-process: no CPU time of its own to read
 
     def __enter__(self):
         return self
@@ -147,3 +148,12 @@ def test_real_limits_keep_xeros_limits_in_the_sandbox_and_the_portal(phases, cap
     bench.print_xero(result)
     printed = capsys.readouterr().out
     assert "Xero's limits in force" in printed and "1,016 at Xero's default 100" in printed
+
+
+def test_the_cpu_time_of_a_process():
+    import os
+
+    spent = bench._cpu_seconds(os.getpid())
+    sum(range(2_000_000))  # some work of this process
+    assert spent is not None and bench._cpu_seconds(os.getpid()) > spent >= 0
+    assert bench._cpu_seconds(None) is None
