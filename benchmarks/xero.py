@@ -409,7 +409,7 @@ def print_xero(result: dict) -> None:
     print(f"    first full sync, pages of 1,000: {describe_time(real['full_sync'])}")
     print(
         f"      the portal's pace here: {real['measured_calls_per_minute']:.0f} calls a minute; with Xero answering"
-        f" as fast as the sandbox did, about {_duration(real['full_sync_estimate_seconds'])} in all"
+        f" as fast as the sandbox did, at least {_duration(real['full_sync_estimate_seconds'])} in all"
     )
     print(f"    the same in Xero's default pages of 100: {describe_time(real['full_sync_at_default_page_size'])}")
     print(f"    incremental, no change: {describe_time(real['incremental_no_change'])}")
