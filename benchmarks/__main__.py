@@ -1,5 +1,6 @@
 """Sync benchmark against sandbox tenants of 10k and of full size, on PostgreSQL, then the
-autopay benchmark (benchmarks/autopay.py; ``python -m benchmarks autopay --size small`` alone).
+autopay benchmark (benchmarks/autopay.py; ``python -m benchmarks autopay --size small`` alone)
+and the Xero sync benchmark (benchmarks/xero.py; ``python -m benchmarks xero`` alone).
 
 Figures: full-sync wall time and records/s, the download-only baseline and the ratio,
 requests per endpoint and per 1,000 records, peak RSS of the syncing process, and
@@ -283,6 +284,11 @@ def main() -> None:
         sys.argv = [sys.argv[0], *sys.argv[2:]]
         autopay.main()
         return
+    if sys.argv[1:2] == ["xero"]:  # python -m benchmarks xero [--size small|full] ...
+        from benchmarks import xero
+
+        xero.main(sys.argv[2:])
+        return
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument(
         "--database-url",
@@ -293,6 +299,7 @@ def main() -> None:
     parser.add_argument("--pages-only", action="store_true", help="only the pages, on the last synced DB")
     parser.add_argument("--no-autopay", action="store_true", help="skip the autopay benchmark")
     parser.add_argument("--autopay-size", default="full", help="full (10,000 invoices) or small (200)")
+    parser.add_argument("--no-xero", action="store_true", help="skip the Xero sync benchmark")
     args = parser.parse_args()
     if not args.database_url.startswith("postgres"):
         raise SystemExit("The benchmark runs on PostgreSQL: set BENCH_DATABASE_URL=postgres://...")
@@ -316,6 +323,8 @@ def main() -> None:
         _run_pages(args.database_url, out)
     if not args.no_autopay:
         _run_autopay(args.database_url, args.autopay_size, out)
+    if not args.no_xero:
+        _run_xero(args.database_url, out)
 
 
 def _run_autopay(database_url: str, size: str, out: Path) -> None:
@@ -329,6 +338,13 @@ def _run_autopay(database_url: str, size: str, out: Path) -> None:
     print_autopay(result)
     (out / "autopay.json").write_text(json.dumps(result, indent=2, default=str))
     print(f"Written to {out / 'autopay.json'}")
+
+
+def _run_xero(database_url: str, out: Path) -> None:
+    """On a database of its own beside the sync's (``<name>_xero``), dropped afterwards."""
+    from benchmarks.xero import bench_xero, database_beside, report
+
+    report(bench_xero("full", database_beside(database_url)), out)
 
 
 def _run_pages(database_url: str, out: Path) -> None:

@@ -1,7 +1,7 @@
 """One measured job in its own process, so its peak RSS is its own.
 
     python -m benchmarks.worker baseline URL TENANT USER PASSWORD
-    python -m benchmarks.worker sync
+    python -m benchmarks.worker sync [PROVIDER_KEY]   (default kaseya-bms)
 
 Prints one JSON line with the figures.
 """
@@ -46,14 +46,14 @@ def baseline(url: str, tenant: str, username: str, password: str) -> dict:
     }
 
 
-def sync() -> dict:
+def sync(provider_key: str = "kaseya-bms") -> dict:
     import django
 
     django.setup()
     from integrations.models import Integration, SyncTrigger
     from integrations.sync.service import sync_request, sync_run_execute
 
-    integration = Integration.objects.get(provider_key="kaseya-bms")
+    integration = Integration.objects.get(provider_key=provider_key)
     started = time.perf_counter()
     run = sync_request(integration=integration, trigger=SyncTrigger.SYNC_NOW)
     outcome = sync_run_execute(run.pk)
@@ -75,5 +75,5 @@ def sync() -> dict:
 if __name__ == "__main__":
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "connectbooster.settings")
     job, *args = sys.argv[1:]
-    result = baseline(*args) if job == "baseline" else sync()
+    result = baseline(*args) if job == "baseline" else sync(*args)
     print(json.dumps(result))

@@ -20,7 +20,7 @@ from __future__ import annotations
 import calendar
 import time
 from bisect import bisect_left
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from bms_sandbox.pdf import text_pdf
@@ -360,6 +360,10 @@ def _page(ids: list[int], paging: tuple[int, int] | None) -> tuple[list[int], di
     return ids[(page - 1) * size : page * size], meta
 
 
+def _frozen(values: set[Any] | None) -> frozenset[Any] | None:
+    return None if values is None else frozenset(values)
+
+
 def _guid_indexes(org: Org, kind: str, values: Iterable[str]) -> set[int]:
     out = set()
     for v in values:
@@ -488,6 +492,24 @@ def _invoice_matches(org: Org, i: int, flt: dict[str, Any]) -> bool:
     return flt["where"] is None or evaluate(flt["where"], render_invoice(org, rec, lines=False))
 
 
+def _invoice_candidates(org: Org, since: int | None) -> Sequence[int]:
+    """Every invoice that may have changed at or after `since` (all of them without it), ascending.
+
+    A generated invoice's UpdatedDateUTC trails its creation by at most UPDATE_LAG, so those start
+    at a binary-searched index; an edited one (payment, mutation) may be older than that window and
+    still changed since: the overlay holds every edited invoice, and only those are looked at.
+    """
+    ids = org.invoice_ids()
+    start = 0
+    older: list[int] = []
+    if since is not None:
+        start = bisect_left(ids, org.first_created_at_or_after(since - UPDATE_LAG))
+        window_start = ids[start] if start < len(ids) else org.n_invoices + 1
+        older = sorted(i for i, rec in org.invoice_overlay.items() if i < window_start and rec["updated_ts"] >= since)
+    created = sorted(i for i in org.invoice_overlay if i > org.n_invoices)
+    return [*older, *ids[start:], *created] if older or created else ids[start:]
+
+
 def get_invoices(ctx: Ctx, req: Request) -> Response:
     org = _org(ctx)
     where = _where(req, INVOICE_FIELDS, "Invoice")
@@ -523,17 +545,15 @@ def get_invoices(ctx: Ctx, req: Request) -> Response:
             n = org.invoice_index_by_number(eq["invoicenumber"])
             one = {n} if n is not None else set()
             explicit = one if explicit is None else explicit & one
-        if explicit is not None:
-            candidates: Iterable[int] = sorted(explicit)
-        else:
-            ids = org.invoice_ids()
-            start = 0
-            if flt["since"] is not None:
-                start = bisect_left(ids, org.first_created_at_or_after(flt["since"] - UPDATE_LAG))
-            extra = sorted(i for i in org.invoice_overlay if i > org.n_invoices)
-            candidates = [*ids[start:], *extra] if extra else ids[start:]
-        unfiltered = not any(flt[k] for k in ("where", "statuses", "contacts", "since", "term"))
-        matched = list(candidates) if unfiltered else [i for i in candidates if _invoice_matches(org, i, flt)]
+
+        def match() -> list[int]:
+            candidates = sorted(explicit) if explicit is not None else _invoice_candidates(org, flt["since"])
+            if not any(flt[k] for k in ("where", "statuses", "contacts", "since", "term")):
+                return list(candidates)
+            return [i for i in candidates if _invoice_matches(org, i, flt)]
+
+        query = ("invoices", _frozen(explicit), _frozen(statuses), _frozen(contacts), req.param("where") or "")
+        matched = org.listing((*query, flt["since"], flt["term"]), match)
         page, meta = _page(matched, paging)
         items = [
             render_invoice(org, org.invoice(i), lines=paging is not None, summary=summary)  # type: ignore[arg-type]

@@ -12,7 +12,8 @@ Invariants (the portal's tests may rely on them; README "Seed data"):
 * ``UpdatedDateUTC`` of a generated invoice lies in [created, created + UPDATE_LAG]
   and ``created`` increases with the index: If-Modified-Since narrows by binary search.
 * Generated records are never mutated: changes (payments, edits) live in overlays of
-  internal records (cents as ints), rendered to Xero's JSON shape on the way out.
+  internal records (cents as ints), rendered to Xero's JSON shape on the way out. Every change
+  bumps ``version``; what a listing query matched is kept for that version only (`listing`).
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ import hashlib
 import threading
 import time
 from array import array
-from collections.abc import Iterable, Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -49,6 +51,7 @@ ACCOUNTS: tuple[tuple[str, str, str, str, bool, str, str], ...] = (
     ("400", "Advertising", "OVERHEADS", "", False, "ACTIVE", ""),
 )
 DEFAULT_PAYMENT_ACCOUNT = "090"  # generated (historical) payments were deposited here
+LISTINGS_KEPT = 16  # listing queries whose matches are kept (see Org.listing)
 
 
 def cents(x: float) -> int:
@@ -140,6 +143,7 @@ class Org:
             self.invoice_payments: dict[int, list[int]] = {}  # invoice -> created payment indexes
             self.next_payment = self.n_invoices + 1
             self.version = 0
+            self._listings: OrderedDict[tuple[Any, ...], list[int]] = OrderedDict()
             self._gen_invoice.cache_clear()
             self._gen_contact.cache_clear()
 
@@ -511,6 +515,21 @@ class Org:
 
     def bump(self) -> None:
         self.version += 1
+
+    def listing(self, query: tuple[Any, ...], match: Callable[[], list[int]]) -> list[int]:
+        """What `query` matches, computed once per data version: a walk through its pages (each
+        page asks the same query again) filters the whole organisation once, not once a page.
+        The caller holds `lock`."""
+        key = (self.version, *query)
+        matched = self._listings.get(key)
+        if matched is None:
+            matched = match()
+            self._listings[key] = matched
+            while len(self._listings) > LISTINGS_KEPT:
+                self._listings.popitem(last=False)
+        else:
+            self._listings.move_to_end(key)
+        return matched
 
 
 def account_index(code_or_id: str, guids: Guids) -> int | None:
