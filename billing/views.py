@@ -234,8 +234,8 @@ class InvoiceImageDataView(StaffRequiredMixin, View):
     def _render(self, request, *, error: str = "", status: int = 200):
         sources = []
         for item in image_source_config():
-            status = item.source.status()
-            sources.append({"item": item, "status": status, "name": status.name})
+            source_status = item.source.status()
+            sources.append({"item": item, "status": source_status, "name": source_status.name})
         return render(request, self.template_name, {"sources": sources, "error": error}, status=status)
 
     def get(self, request):
