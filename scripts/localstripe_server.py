@@ -3,7 +3,7 @@
 localstripe is GPL-3.0: it is only ever run as its own process (``python -m localstripe``),
 never imported by the portal's code.
 
-What it does, as measured with localstripe 1.15.10 (see ``tests/stripe_client``):
+What it does, as measured with localstripe 1.15.10 (see ``tests/providers/stripe_client``):
 - It has no host option: it listens on ``::`` (every interface, IPv4 and IPv6) on ``--port``.
   Use it only where that is acceptable (a developer machine, CI); the URL handed to the portal
   is always the loopback one.

@@ -28,7 +28,7 @@ from tests.payments.conftest import (  # noqa: F401 (fixtures)
     stripe_integration,
     succeeded_charges,
 )
-from tests.stripe_client.conftest import localstripe, localstripe_server  # noqa: F401 (fixtures)
+from tests.providers.stripe_client.conftest import localstripe, localstripe_server  # noqa: F401 (fixtures)
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -22,7 +22,7 @@ from integrations.services import integration_save_settings
 from organizations.models import Organization
 from payments import services
 from payments.models import PaymentMethod
-from tests.stripe_client.conftest import LOCALSTRIPE_KEY, localstripe, localstripe_server  # noqa: F401 (fixtures)
+from tests.providers.stripe_client.conftest import LOCALSTRIPE_KEY, localstripe, localstripe_server  # noqa: F401 (fixtures)
 
 WEBHOOK_SECRET = "whsec_portal_payments_tests"
 PUBLISHABLE_KEY = "pk_test_portal_localstripe"

@@ -18,7 +18,7 @@ from integrations.registry import get_provider, installation_of
 from integrations.services import data_source_link, integration_save_settings
 from providers.xero import services
 from providers.xero.types import Connection, TokenSet
-from tests.xero_client import openapi
+from tests.providers.xero_client import openapi
 from xero_sandbox.pytest_plugin import xero_sandbox, xero_sandbox_server  # noqa: F401 - fixtures
 
 PAYMENT_ACCOUNT = "615"  # the sandbox's Portal Payments Clearing (payments enabled)

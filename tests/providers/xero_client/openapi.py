@@ -34,7 +34,7 @@ from jsonschema.exceptions import ValidationError
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
 
-SPEC_DIR = Path(__file__).resolve().parents[2] / "xero_sandbox" / "openapi"
+SPEC_DIR = Path(__file__).resolve().parents[3] / "xero_sandbox" / "openapi"
 ACCOUNTING_URI = "urn:xero:accounting"
 IDENTITY_URI = "urn:xero:identity"
 

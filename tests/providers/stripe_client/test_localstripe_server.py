@@ -17,7 +17,7 @@ from scripts.localstripe_server import LocalStripeError, _answers, free_port, st
 
 from .conftest import LOCALSTRIPE_KEY
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def _gateway(server) -> StripeGateway:
