@@ -11,6 +11,7 @@ from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
 from billing.models import Invoice, InvoiceLine
+from integrations.locale import tenant_locale
 
 # The PDF core fonts speak Latin-1; common typographic characters are mapped, others become "?".
 _REPLACEMENTS = str.maketrans(
@@ -34,8 +35,8 @@ def _text(value: object) -> str:
     return text.encode("latin-1", "replace").decode("latin-1")
 
 
-def _money(value: Decimal | None) -> str:
-    return f"{(value or Decimal('0')):,.2f}"
+def _money(value: Decimal | None, currency: str) -> str:
+    return _text(tenant_locale().money(value or Decimal("0"), currency))
 
 
 def _quantity(value: Decimal | None) -> str:
@@ -44,7 +45,7 @@ def _quantity(value: Decimal | None) -> str:
 
 
 def _date(value) -> str:
-    return timezone.localtime(value).strftime("%Y-%m-%d") if value else "-"
+    return _text(tenant_locale().day(timezone.localtime(value))) if value else "-"
 
 
 class _InvoicePdf(FPDF):
@@ -146,7 +147,14 @@ def render_invoice_pdf(invoice: Invoice, lines: list[InvoiceLine] | None = None)
                 label = f"{label}\n{line.description}"
             # A row must fit on one page: a long description continues in rows of its own.
             chunks = _wrapped_chunks(pdf, _text(label), description_width)
-            table.row((chunks[0], _quantity(line.quantity), _money(line.unit_price), _money(line.total)))
+            table.row(
+                (
+                    chunks[0],
+                    _quantity(line.quantity),
+                    _money(line.unit_price, invoice.currency),
+                    _money(line.total, invoice.currency),
+                )
+            )
             for chunk in chunks[1:]:
                 table.row((chunk, "", "", ""))
         if not lines:
@@ -156,11 +164,11 @@ def render_invoice_pdf(invoice: Invoice, lines: list[InvoiceLine] | None = None)
     # Amounts.
     subtotal = invoice.total - invoice.tax
     amounts = [
-        ("Subtotal", _money(subtotal)),
-        ("Tax", _money(invoice.tax)),
-        ("Total", _money(invoice.total)),
-        ("Paid", _money(invoice.paid_amount)),
-        ("Balance due", _money(invoice.balance_due)),
+        ("Subtotal", _money(subtotal, invoice.currency)),
+        ("Tax", _money(invoice.tax, invoice.currency)),
+        ("Total", _money(invoice.total, invoice.currency)),
+        ("Paid", _money(invoice.paid_amount, invoice.currency)),
+        ("Balance due", _money(invoice.balance_due, invoice.currency)),
     ]
     for label, value in amounts:
         bold = label in {"Total", "Balance due"}

@@ -18,12 +18,12 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
-from django.conf import settings
 from django.db.models import QuerySet
 from django.http import Http404
 from django.utils import timezone
 
 from billing.models import Invoice
+from integrations.locale import tenant_currency
 from organizations.models import Contract
 from payments.models import (
     IN_FLIGHT_STATUSES,
@@ -43,9 +43,17 @@ ZERO = Decimal("0")
 _COUNTED_STATUSES = (*IN_FLIGHT_STATUSES, PaymentStatus.SUCCEEDED, PaymentStatus.PARTIALLY_REFUNDED)
 
 
-def portal_currency() -> str:
-    """The currency invoices are paid in: the BMS tenant's, as configured (invoices carry none)."""
-    return settings.PORTAL_CURRENCY
+def invoice_currencies(invoices: Iterable[Invoice]) -> list[str]:
+    """The currencies these invoices are in, sorted: each invoice's own, else the BMS tenant's
+    (``PORTAL_CURRENCY`` before any tenant is known)."""
+    tenants = tenant_currency()
+    return sorted({invoice.currency or tenants for invoice in invoices})
+
+
+def pay_page_currency(invoices: Iterable[Invoice]) -> str:
+    """The currency the pay page names: the listed invoices', when they share one; else the tenant's."""
+    currencies = invoice_currencies(invoices)
+    return currencies[0] if len(currencies) == 1 else tenant_currency()
 
 
 @dataclass(frozen=True)

@@ -85,7 +85,7 @@ def test_a_payment_that_succeeds_notifies_once_by_email_not_ticket(
     assert "turned off" in deliveries[Channel.TICKET].reason
     [message] = mail.outbox
     assert message.to == ["ap@globex.example"]
-    assert message.subject == "Payment received: 125.00"
+    assert message.subject == "Payment received: $125.00"
     assert "we received your payment of 125.00" in message.body
 
     # The signal again (a redelivered webhook, the nightly settle): nothing more.
