@@ -89,3 +89,27 @@ def test_hardening_4_when_even_the_portal_rendering_fails_the_invoice_shows_with
     page = billing_client.get(reverse("billing:invoice", args=[invoice.pk]))
     assert page.status_code == 200 and invoice.number in page.content.decode()
     assert any("portal rendering of invoice" in r.getMessage() for r in caplog.records)
+
+
+def test_amounts_and_dates_follow_the_tenants_culture(db, settings):
+    """de-DE: "12.345,67 €" and 05.03.2026. The core PDF fonts have no "€" (another change
+    embeds a Unicode font): it prints as "EUR" until then, the number as Germans write it."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from integrations.locale import forget_tenant_locale
+
+    settings.TIME_ZONE = "Europe/Berlin"
+    invoice = InvoiceFactory(
+        number="RE-7",
+        currency="EUR",
+        total=Decimal("12345.67"),
+        balance_due=Decimal("12345.67"),
+        invoice_date=datetime(2026, 3, 5, 0, 30, tzinfo=ZoneInfo("Europe/Berlin")),
+    )
+    invoice.source.currency_code, invoice.source.culture_code, invoice.source.date_format = "EUR", "de-DE", ""
+    invoice.source.save()
+    forget_tenant_locale()
+    _reader, text = _text(render_invoice_pdf(invoice))
+    assert "12.345,67" in text and "12,345.67" not in text
+    assert "05.03.2026" in text
