@@ -162,7 +162,7 @@ def test_no_cell_can_run_as_a_formula(billing_client, db):
     assert row[0] == '\'=HYPERLINK("http://evil.example","Pay here")'
     assert row[1] == "'+SUM(A1:A9)"
     assert row[4] == "'-2+3"
-    assert row[10] == "'@cmd"
+    assert row[11] == "'@cmd"
     assert row[9] == "-10.00", "a negative amount stays a number"
 
 
