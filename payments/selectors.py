@@ -23,7 +23,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from billing.models import Invoice
-from integrations.locale import tenant_currency
+from integrations.locale import tenant_currency, tenant_locale
 from organizations.models import Contract
 from payments.models import (
     IN_FLIGHT_STATUSES,
@@ -242,12 +242,12 @@ def rule_when(rule: AutopayRule) -> str:
 
 
 def rule_criteria(rule: AutopayRule) -> str:
-    """ "Contract Managed services, at most 500.00, status Sent" or "Every invoice"."""
+    """ "Contract Managed services, at most $500.00, status Sent" or "Every invoice"."""
     parts = []
     if rule.contract_id:
         parts.append(f"contract {rule.contract.name}")
     if rule.max_amount is not None:
-        parts.append(f"at most {rule.max_amount:,.2f}")
+        parts.append(f"at most {tenant_locale().money(rule.max_amount)}")
     if rule.invoice_status:
         parts.append(f"status {rule.invoice_status}")
     if not parts:

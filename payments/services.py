@@ -702,7 +702,9 @@ def refund_create(*, payment_id: int, amount: Decimal, reason: str, actor: User,
                 )
             refundable = payment.total - taken
             if amount > refundable:
-                raise PaymentRefused(f"At most {refundable:,.2f} {payment.currency} of this payment can be refunded.")
+                raise PaymentRefused(
+                    f"At most {tenant_locale().money(refundable, payment.currency)} of this payment can be refunded."
+                )
             refund = Refund.objects.create(
                 payment=payment, amount=amount, reason=reason[:500], idempotency_key=key, requested_by=actor
             )

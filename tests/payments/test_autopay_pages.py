@@ -112,7 +112,7 @@ def test_staff_add_edit_reorder_and_delete_rules_each_audited(admin_client, orga
     assert (second.timing, second.days, second.max_amount, second.locked) == ("day_of_month", 5, Decimal("500"), True)
 
     page = admin_client.get(rules_url).content.decode()
-    assert "3 days before the due date" in page and "on day 5 of the month" in page and "At most 500.00" in page
+    assert "3 days before the due date" in page and "on day 5 of the month" in page and "At most $500.00" in page
 
     edit = reverse("organization-autopay:rule", args=[organization.pk, first.pk])
     assert admin_client.get(edit).status_code == 200

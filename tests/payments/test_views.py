@@ -251,6 +251,6 @@ def test_staff_pages_and_refund(stripe_integration, localstripe, organization, b
     payment.refresh_from_db()
     assert payment.status == PaymentStatus.PARTIALLY_REFUNDED
     too_much = billing_client.post(f"/payments/{payment.pk}/refund/", {**form, "amount": "41", "token": "other"})
-    assert too_much.status_code == 400 and "At most 40.00 USD" in too_much.content.decode()
+    assert too_much.status_code == 400 and "At most $40.00 of this payment" in too_much.content.decode()
     assert web.post(f"/payments/{payment.pk}/refund/", {**form, "token": "t3"}).status_code == 403
     assert Refund.objects.count() == 1
