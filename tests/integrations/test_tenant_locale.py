@@ -55,7 +55,7 @@ def test_test_connection_stores_the_locale_and_the_sync_gives_it_to_organization
     assert result.passed, result.summary
     source = DataSource.objects.get(integration=bms_integration)
     assert (source.currency_code, source.culture_code, source.date_format) == ("EUR", "de-DE", "dd.MM.yyyy")
-    assert tenant_locale().key == "de-DE|EUR|dd.MM.yyyy"  # this process learned it at once
+    assert tenant_locale().key == "de-DE|EUR|dd.MM.yyyy"
 
     run = SyncRun.objects.get(source=source)  # the initial sync the first passed test starts
     while (outcome := sync_run_execute(run.pk)).resume_in is not None:
