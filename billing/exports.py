@@ -10,6 +10,7 @@ from django.utils import timezone
 from billing.models import Invoice
 from billing.views import InvoiceListView
 from core.csv_export import csv_streaming_response
+from integrations.locale import tenant_currency
 
 INVOICE_COLUMNS = (
     "Number",
@@ -22,16 +23,19 @@ INVOICE_COLUMNS = (
     "Tax",
     "Paid",
     "Balance due",
+    "Currency",
     "PO number",
 )
 
 
 def _day(value) -> str:
-    """The date in the portal's time zone, as the list shows it (YYYY-MM-DD)."""
+    """The date in the portal's time zone, ISO (YYYY-MM-DD): machine-readable, whatever the
+    tenant's display format."""
     return timezone.localtime(value).date().isoformat() if value else ""
 
 
-def invoice_row(invoice: Invoice) -> tuple:
+def invoice_row(invoice: Invoice, currency: str) -> tuple:
+    """Amounts as plain decimals, with the invoice's currency (``currency``, the tenant's, when it names none)."""
     return (
         invoice.number,
         invoice.organization.name if invoice.organization else "",
@@ -43,6 +47,7 @@ def invoice_row(invoice: Invoice) -> tuple:
         invoice.tax,
         invoice.paid_amount,
         invoice.balance_due,
+        invoice.currency or currency,
         invoice.po_number,
     )
 
@@ -52,8 +57,9 @@ class InvoiceExportView(InvoiceListView):
 
     def get(self, request, *args, **kwargs):
         invoices = self.get_queryset()
+        currency = tenant_currency()
         return csv_streaming_response(
             filename=f"invoices-{timezone.localdate():%Y-%m-%d}.csv",
             header=INVOICE_COLUMNS,
-            rows=(invoice_row(invoice) for invoice in invoices.iterator(chunk_size=2000)),
+            rows=(invoice_row(invoice, currency) for invoice in invoices.iterator(chunk_size=2000)),
         )

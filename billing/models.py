@@ -20,6 +20,9 @@ class Invoice(SyncedRecord):
     tax = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0"))
     paid_amount = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0"))
     balance_due = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0"), db_index=True)
+    # ISO 4217. BMS invoices carry none: their organization's when synced, else the tenant's;
+    # empty (stored before currencies were): the tenant's.
+    currency = models.CharField(max_length=3, blank=True)
     # Stored by the database, so "open invoices first" lists read an index instead of sorting.
     has_balance = models.GeneratedField(
         expression=models.ExpressionWrapper(models.Q(balance_due__gt=0), output_field=models.BooleanField()),

@@ -44,9 +44,10 @@ def text(value: object) -> str:
     return unicodedata.normalize("NFC", str(value or ""))
 
 
-def amount(value: Decimal | None) -> str:
-    """An amount the portal's one way (the ``money`` filter of the pages); none reads 0.00."""
-    return money(value or Decimal("0"))
+def amount(value: Decimal | None, currency: str = "") -> str:
+    """An amount the portal's one way (the ``money`` filter of the pages: the tenant's culture,
+    in ``currency``, else the tenant's); none reads as zero."""
+    return money(value or Decimal("0"), currency)
 
 
 def day_of(value) -> str:

@@ -47,7 +47,14 @@ def render_invoice_pdf(invoice: Invoice, lines: list[InvoiceLine] | None = None)
             if line.description and line.description != line.name:
                 label = f"{label}\n{line.description}"
             chunks = pdf.row_chunks(text(label), description_width)
-            table.row((chunks[0], _quantity(line.quantity), amount(line.unit_price), amount(line.total)))
+            table.row(
+                (
+                    chunks[0],
+                    _quantity(line.quantity),
+                    amount(line.unit_price, invoice.currency),
+                    amount(line.total, invoice.currency),
+                )
+            )
             for chunk in chunks[1:]:
                 table.row((chunk, "", "", ""))
         if not lines:
@@ -55,11 +62,11 @@ def render_invoice_pdf(invoice: Invoice, lines: list[InvoiceLine] | None = None)
 
     pdf.totals(
         [
-            ("Subtotal", amount(invoice.total - invoice.tax)),
-            ("Tax", amount(invoice.tax)),
-            ("Total", amount(invoice.total)),
-            ("Paid", amount(invoice.paid_amount)),
-            ("Balance due", amount(invoice.balance_due)),
+            ("Subtotal", amount(invoice.total - invoice.tax, invoice.currency)),
+            ("Tax", amount(invoice.tax, invoice.currency)),
+            ("Total", amount(invoice.total, invoice.currency)),
+            ("Paid", amount(invoice.paid_amount, invoice.currency)),
+            ("Balance due", amount(invoice.balance_due, invoice.currency)),
         ],
         bold=("Total", "Balance due"),
     )

@@ -41,6 +41,9 @@ def parse_args(argv: list[str] | None = None) -> tuple[Options, argparse.Namespa
     for name in INT_OPTIONS:
         p.add_argument("--" + name.replace("_", "-"), type=int, default=None)
     p.add_argument("--tenant", default=None)
+    p.add_argument("--currency-code", default=None, help="the tenant's currency (default USD)")
+    p.add_argument("--culture-code", default=None, help="the tenant's culture (default en-US)")
+    p.add_argument("--date-format", default=None, help="the tenant's .NET date format (default MM/dd/yyyy)")
     p.add_argument(
         "--user",
         dest="users",
@@ -63,7 +66,8 @@ def parse_args(argv: list[str] | None = None) -> tuple[Options, argparse.Namespa
             cfg["users"] = [_user(u) if isinstance(u, str) else (u["username"], u["password"]) for u in cfg["users"]]
         if "user" in cfg:
             cfg.setdefault("users", []).extend(_user(u) for u in cfg.pop("user"))
-    for name in (*INT_OPTIONS, "tenant", "users", "anchor", "xero_url", "xero_import_interval"):
+    locale_options = ("currency_code", "culture_code", "date_format")
+    for name in (*INT_OPTIONS, "tenant", "users", "anchor", "xero_url", "xero_import_interval", *locale_options):
         v = getattr(ns, name)
         if v is not None:
             cfg[name] = v

@@ -162,7 +162,7 @@ class Mutations:
             "accountManagerId": 1,
             "accountManagerUserName": "alex.morgan",
             "currencyId": 1,
-            "currencyName": "USD",
+            "currencyName": t.currency_code,
             "creditLimit": 0.0,
             "netDays": 30.0,
             "salesTaxItemId": None,
@@ -420,6 +420,12 @@ def handle_control(app: Sandbox, req: Request) -> Response:
                     str(body.get("full_name", "API User")),
                 )
             return json_response(200, {"ok": True, "userId": uid})
+        if path == "/_sandbox/locale":
+            if m == "PUT":
+                fields = ("currency_code", "culture_code", "date_format")
+                return json_response(200, app.tenant.set_locale(*(body.get(name) for name in fields)))
+            if m == "GET":
+                return json_response(200, app.tenant.locale())
         if path == "/_sandbox/caches/reset" and m == "POST":
             return json_response(200, app.tenant.drop_caches())
         if path == "/_sandbox/caches" and m == "GET":

@@ -150,6 +150,11 @@ class Options:
     lines_per_invoice: int = 3
     tenant: str = "Demo MSP"
     tenant_id: int = 1  # what /v2/security/userinfo answers as TenantId
+    # How the tenant shows money and dates (userinfo's CurrencyCode, CultureCode, DateFormat);
+    # accounts are in its currency. PUT /_sandbox/locale changes them until the next reset.
+    currency_code: str = "USD"
+    culture_code: str = "en-US"
+    date_format: str = "MM/dd/yyyy"
     users: list[tuple[str, str]] = field(default_factory=lambda: [("api@demo.local", "demo-bms")])
     hourly_limit: int = 1500
     max_page_size: int = C.MAX_PAGE_SIZE
@@ -249,6 +254,10 @@ class Tenant:
             self.next_sub_id = 10_000_000  # emails, phones, addresses of created records
             self.version = 0
             self.clock_offset = 0
+            self.currency_code = self.opts.currency_code
+            self.culture_code = self.opts.culture_code
+            self.date_format = self.opts.date_format
+            self._clear_gen_caches()
             self.anomalies: dict[str, Any] = {}  # opt-in odd shapes (PUT /_sandbox/anomalies); {}: none
             self._query_cache.clear()
             self._clear_gen_caches()
@@ -274,6 +283,19 @@ class Tenant:
             "formatted_days": len(_DAYS),
             "indexes": sorted(f"{entity}.{name}" for entity, name in self._eq_indexes),
         }
+
+    def set_locale(self, currency_code: str | None, culture_code: str | None, date_format: str | None) -> dict:
+        """The tenant's currency, culture and date format from now on (accounts included)."""
+        with self.lock:
+            self.currency_code = currency_code or self.currency_code
+            self.culture_code = culture_code or self.culture_code
+            self.date_format = date_format or self.date_format
+            self._clear_gen_caches()
+            self.bump()
+        return self.locale()
+
+    def locale(self) -> dict[str, str]:
+        return {"currency_code": self.currency_code, "culture_code": self.culture_code, "date_format": self.date_format}
 
     def _clear_gen_caches(self) -> None:
         self._gen_account.cache_clear()
@@ -365,7 +387,7 @@ class Tenant:
             "accountManagerId": tech[0],
             "accountManagerUserName": tech[2],
             "currencyId": 1,
-            "currencyName": "USD",
+            "currencyName": self.currency_code,
             "creditLimit": float(rnd.choice((0, 5000, 10000, 25000))),
             "netDays": float(self._net_days(a)),
             "salesTaxItemId": int(tax[0] * 1000) or None,

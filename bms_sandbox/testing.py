@@ -107,6 +107,14 @@ class SandboxControl:
         """Import the payments of the Xero sandbox now (BMS's "Importing Xero Payments")."""
         return self._call("POST", "xero/import", {"xero_url": xero_url} if xero_url else {})
 
+    def set_locale(
+        self, currency_code: str | None = None, culture_code: str | None = None, date_format: str | None = None
+    ) -> dict[str, str]:
+        """What userinfo says of the tenant's currency, culture and date format (accounts are
+        in that currency), until the next reset."""
+        body = {"currency_code": currency_code, "culture_code": culture_code, "date_format": date_format}
+        return self._call("PUT", "locale", body)
+
     def configure_xero(self, url: str | None = None, interval_seconds: float | None = None) -> dict[str, Any]:
         return self._call("PUT", "xero", {"url": url, "interval_seconds": interval_seconds})
 

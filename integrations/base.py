@@ -22,6 +22,8 @@ import enum
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from core.formats import LocaleFacts
+
 if TYPE_CHECKING:
     from django import forms
 
@@ -99,6 +101,8 @@ class TenantIdentity:
 
     key: str
     display_name: str
+    # How the tenant shows money and dates, when the vendor says (BMS's userinfo does).
+    locale: LocaleFacts | None = None
 
 
 @dataclass(frozen=True)

@@ -84,6 +84,11 @@ class DataSource(models.Model):
     last_success_hwm = models.DateTimeField(null=True, blank=True)
     last_reconcile_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # How the tenant shows money and dates, as its vendor last said (BMS: CurrencyCode,
+    # CultureCode and DateFormat of /v2/security/userinfo); empty: not said yet.
+    currency_code = models.CharField(max_length=3, blank=True)
+    culture_code = models.CharField(max_length=20, blank=True)
+    date_format = models.CharField(max_length=40, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["provider_key", "tenant_key"], name="datasource_tenant")]

@@ -11,11 +11,14 @@ from django.utils import timezone
 from accounts.audit import field_changes
 from accounts.models import User
 from accounts.services import audit_record
+from core.formats import LocaleFacts
 from integrations.base import Capability, ConnectionTestResult, IntegrationProvider, TenantIdentity
 from integrations.capabilities import AccessReleased
+from integrations.locale import forget_tenant_locale
 from integrations.models import DataSource, Integration, IntegrationStatus, SyncTrigger
 from integrations.registry import installation_of
 from integrations.secrets import SecretUnreadable
+from integrations.signals import synced_records_changed
 from integrations.sync.service import SyncAlreadyRunning, sync_cancel_active, sync_request
 
 logger = logging.getLogger(__name__)
@@ -93,13 +96,31 @@ def data_source_link(*, integration: Integration, tenant: TenantIdentity) -> Dat
         if source is None:
             source = DataSource(provider_key=integration.provider_key)
         source.tenant_key, source.tenant_identified, source.display_name = tenant.key, True, tenant.display_name
+        locale_changed = tenant.locale is not None and _locale_store(source, tenant.locale)
         if source.integration_id != integration.pk:
             sources.filter(integration=integration).exclude(pk=source.pk).update(integration=None)
             source.integration = integration
         source.save()
         Integration.objects.filter(pk=integration.pk).update(tenant_confirmed=True)
         integration.tenant_confirmed = True
+        if locale_changed:
+            source_id = source.pk
+            transaction.on_commit(forget_tenant_locale)
+            # Pages rendered and kept with the former currency or formats go stale.
+            transaction.on_commit(lambda: synced_records_changed.send(sender=DataSource, source_id=source_id))
     return source
+
+
+def _locale_store(source: DataSource, locale: LocaleFacts) -> bool:
+    """Keep what the vendor said of the tenant's currency and formats (a fact it leaves out
+    keeps its former value); True when anything changed."""
+    said = {"currency_code": locale.currency, "culture_code": locale.culture, "date_format": locale.date_format}
+    changed = False
+    for name, value in said.items():
+        if value and getattr(source, name) != value:
+            setattr(source, name, value)
+            changed = True
+    return changed
 
 
 def integration_test_connection(*, integration: Integration, actor: User | None) -> ConnectionTestResult:

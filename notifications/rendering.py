@@ -21,6 +21,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from billing.models import Invoice
+from integrations.locale import tenant_locale
 from notifications import markers, selectors
 from notifications.models import Notification
 from notifications.ticket_config import needs_own_account, own_account
@@ -34,11 +35,17 @@ class _Facts(dict):
         return ""
 
 
-def _money(value: Any) -> str:
+def _money(value: Any, currency: str) -> str:
+    """As the tenant's culture writes it (the same as the pages), in ``currency`` ("": the tenant's)."""
     try:
-        return f"{Decimal(str(value)):,.2f}"
+        amount = Decimal(str(value))
     except (InvalidOperation, ValueError, TypeError):
         return str(value or "")
+    return tenant_locale().money(amount, currency)
+
+
+def _day(value) -> str:
+    return tenant_locale().day(timezone.localtime(value)) if value else ""
 
 
 def _absolute(path: str) -> str:
@@ -51,11 +58,12 @@ def render_context(notification: Notification) -> dict[str, Any]:
     c = notification.context or {}
     invoice = notification.invoice
     org = notification.organization
+    currency = c.get("currency") or (invoice.currency if invoice is not None else "")
     facts = _Facts(
         kind=spec.label,
         msp_name=settings.MSP_NAME,
         organization=str(org) if org else settings.MSP_NAME,
-        amount=_money(c["amount"]) if c.get("amount") not in (None, "") else "",
+        amount=_money(c["amount"], currency) if c.get("amount") not in (None, "") else "",
         reason=c.get("reason", ""),
         source=c.get("source", ""),
         requester=c.get("requester_name") or c.get("requester_email", ""),
@@ -73,10 +81,10 @@ def render_context(notification: Notification) -> dict[str, Any]:
     if invoice is not None:
         facts.update(
             invoice_number=invoice.number,
-            invoice_total=_money(invoice.total),
-            balance_due=_money(invoice.balance_due),
-            due_date=f"{invoice.due_date:%Y-%m-%d}" if invoice.due_date else "on receipt",
-            invoice_date=f"{invoice.invoice_date:%Y-%m-%d}" if invoice.invoice_date else "",
+            invoice_total=_money(invoice.total, currency),
+            balance_due=_money(invoice.balance_due, currency),
+            due_date=_day(invoice.due_date) or "on receipt",
+            invoice_date=_day(invoice.invoice_date),
             invoice_url=_absolute(reverse("client:invoice", args=[invoice.pk]) + "#comments"),
         )
         if not facts["amount"]:

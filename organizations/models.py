@@ -21,6 +21,8 @@ class Organization(SyncedRecord):
     billing_phone = models.CharField(max_length=50, blank=True)
     billing_email = models.CharField(max_length=254, blank=True)
     locations = models.JSONField(default=list, blank=True)
+    # ISO 4217: the account's currency in BMS, else the tenant's when synced; empty: the tenant's.
+    currency = models.CharField(max_length=3, blank=True)
     bms_created_on = models.DateTimeField(null=True, blank=True)
     bms_modified_on = models.DateTimeField(null=True, blank=True)
 

@@ -99,7 +99,7 @@ class PayView(ClientPaymentsMixin, View):
             "chosen_method": (form.data.get("method") if form is not None else None)
             or (str(default.pk) if default else "new"),
             "attempt": (form.data.get("attempt") if form is not None else None) or new_attempt_token(),
-            "currency": selectors.portal_currency(),
+            "currency": selectors.pay_page_currency(invoices),
             "minimum": settings.PAYMENTS_MINIMUM_AMOUNT,
             "surcharge_percent": settings.PAYMENTS_CARD_SURCHARGE_PERCENT,
             "surcharge_cap": settings.PAYMENTS_CARD_SURCHARGE_CAP,

@@ -76,10 +76,10 @@ def render_receipt_pdf(receipt: Receipt) -> bytes:
     )
     with pdf.house_table(("Invoice", f"Amount ({payment.currency})"), (70, 22), ("LEFT", "RIGHT")) as table:
         for line in receipt.lines:
-            table.row((text(line.label), amount(line.amount)))
-    totals = [("Total paid", amount(payment.total))]
+            table.row((text(line.label), amount(line.amount, payment.currency)))
+    totals = [("Total paid", amount(payment.total, payment.currency))]
     if payment.refunded_amount:
-        totals.append(("Refunded", amount(payment.refunded_amount)))
+        totals.append(("Refunded", amount(payment.refunded_amount, payment.currency)))
     pdf.totals(totals, bold=("Total paid",))
     if receipt.refunds:
         pdf.ln(6)
@@ -87,7 +87,9 @@ def render_receipt_pdf(receipt: Receipt) -> bytes:
             ("Refund requested", "Status", f"Amount ({payment.currency})"), (40, 30, 22), ("LEFT", "LEFT", "RIGHT")
         ) as table:
             for refund in receipt.refunds:
-                table.row((moment_of(refund.created_at), refund.get_status_display(), amount(refund.amount)))
+                table.row(
+                    (moment_of(refund.created_at), refund.get_status_display(), amount(refund.amount, payment.currency))
+                )
     pdf.closing(f"Payment {receipt.number} received by {pdf.msp_name} through its billing portal.")
     return pdf.to_bytes()
 

@@ -19,13 +19,13 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
-from django.conf import settings
 from django.db.models import QuerySet
 from django.http import Http404
 from django.utils import timezone
 
 from billing.balances import accounting_balances
 from billing.models import Invoice
+from integrations.locale import tenant_currency, tenant_locale
 from organizations.models import Contract
 from payments.models import (
     IN_FLIGHT_STATUSES,
@@ -48,9 +48,17 @@ _COUNTED_STATUSES = (*IN_FLIGHT_STATUSES, PaymentStatus.SUCCEEDED, PaymentStatus
 _NOT_IN_PACKAGE = (PostingStatus.PENDING, PostingStatus.REFUSED)
 
 
-def portal_currency() -> str:
-    """The currency invoices are paid in: the BMS tenant's, as configured (invoices carry none)."""
-    return settings.PORTAL_CURRENCY
+def invoice_currencies(invoices: Iterable[Invoice]) -> list[str]:
+    """The currencies these invoices are in, sorted: each invoice's own, else the BMS tenant's
+    (``PORTAL_CURRENCY`` before any tenant is known)."""
+    tenants = tenant_currency()
+    return sorted({invoice.currency or tenants for invoice in invoices})
+
+
+def pay_page_currency(invoices: Iterable[Invoice]) -> str:
+    """The currency the pay page names: the listed invoices', when they share one; else the tenant's."""
+    currencies = invoice_currencies(invoices)
+    return currencies[0] if len(currencies) == 1 else tenant_currency()
 
 
 @dataclass(frozen=True)
@@ -259,12 +267,12 @@ def rule_when(rule: AutopayRule) -> str:
 
 
 def rule_criteria(rule: AutopayRule) -> str:
-    """ "Contract Managed services, at most 500.00, status Sent" or "Every invoice"."""
+    """ "Contract Managed services, at most $500.00, status Sent" or "Every invoice"."""
     parts = []
     if rule.contract_id:
         parts.append(f"contract {rule.contract.name}")
     if rule.max_amount is not None:
-        parts.append(f"at most {rule.max_amount:,.2f}")
+        parts.append(f"at most {tenant_locale().money(rule.max_amount)}")
     if rule.invoice_status:
         parts.append(f"status {rule.invoice_status}")
     if not parts:

@@ -55,6 +55,7 @@ from integrations.capabilities import (
     RefundOutcome,
     SavedMethod,
 )
+from integrations.locale import tenant_locale
 from integrations.registry import installation_offering
 from organizations.models import Organization
 from payments import selectors, signals
@@ -420,7 +421,6 @@ def payment_create(
     if existing is not None:
         return existing
     processor = collector()
-    currency = selectors.portal_currency()
     try:
         with transaction.atomic():
             payment = _record_payment(
@@ -430,7 +430,6 @@ def payment_create(
                 initiated_by=initiated_by,
                 actor=actor,
                 key=key,
-                currency=currency,
                 processor=processor,
                 shown_surcharge=shown_surcharge,
             )
@@ -454,11 +453,11 @@ def _record_payment(
     initiated_by: str,
     actor: User | None,
     key: str,
-    currency: str,
     processor: PaymentCollector,
     shown_surcharge: Decimal | None = None,
 ) -> Payment:
-    """Inside the caller's transaction: lock the invoices, check every amount, insert."""
+    """Inside the caller's transaction: lock the invoices, check every amount, insert. The
+    payment is in the invoices' currency; invoices in different currencies are paid apart."""
     wanted = {a.invoice_id: a.amount for a in amounts}
     invoices = list(
         Invoice.objects.select_for_update()
@@ -470,6 +469,17 @@ def _record_payment(
     # Another attempt at the same key may have committed while we waited for the locks.
     if Payment.objects.filter(idempotency_key=key).exists():
         raise IntegrityError("payment key taken")
+    currencies = selectors.invoice_currencies(invoices)
+    if len(currencies) > 1:
+        raise PaymentRefused(
+            f"These invoices are in different currencies ({', '.join(currencies)}): pay those in each "
+            "currency separately."
+        )
+    currency = currencies[0]
+
+    def shown(amount: Decimal) -> str:
+        return tenant_locale().money(amount, currency)
+
     states = selectors.unreflected_amounts(invoices)
     minimum = settings.PAYMENTS_MINIMUM_AMOUNT
     for invoice in invoices:
@@ -484,16 +494,14 @@ def _record_payment(
         if amount > payable:
             if state.unreflected and not state.limited_by_accounting:
                 raise PaymentRefused(
-                    f"Invoice {invoice.number}: the most you can pay is {payable:,.2f} {currency} "
-                    f"(balance {state.balance:,.2f} less {state.unreflected:,.2f} already paid or in progress "
+                    f"Invoice {invoice.number}: the most you can pay is {shown(payable)} "
+                    f"(balance {shown(state.balance)} less {shown(state.unreflected)} already paid or in progress "
                     "through the portal)."
                 )
-            raise PaymentRefused(
-                f"Invoice {invoice.number}: the most you can pay is the balance, {payable:,.2f} {currency}."
-            )
+            raise PaymentRefused(f"Invoice {invoice.number}: the most you can pay is the balance, {shown(payable)}.")
         if amount < minimum and amount != payable:
             raise PaymentRefused(
-                f"Invoice {invoice.number}: the smallest payment is {minimum:,.2f} {currency} "
+                f"Invoice {invoice.number}: the smallest payment is {shown(minimum)} "
                 "(or the whole balance when it is smaller)."
             )
     total_amount = sum(wanted.values(), ZERO)
@@ -800,7 +808,9 @@ def refund_create(*, payment_id: int, amount: Decimal, reason: str, actor: User,
                 )
             refundable = payment.total - taken
             if amount > refundable:
-                raise PaymentRefused(f"At most {refundable:,.2f} {payment.currency} of this payment can be refunded.")
+                raise PaymentRefused(
+                    f"At most {tenant_locale().money(refundable, payment.currency)} of this payment can be refunded."
+                )
             refund = Refund.objects.create(
                 payment=payment, amount=amount, reason=reason[:500], idempotency_key=key, requested_by=actor
             )

@@ -15,6 +15,7 @@ from django.views import View
 
 from accounts.permissions import StaffRequiredMixin
 from integrations.base import IntegrationError
+from integrations.locale import tenant_locale
 from organizations.models import Organization
 from payments import autopay, receipts, selectors, services
 from payments.forms import (
@@ -98,9 +99,8 @@ class PaymentRefundView(StaffRequiredMixin, View):
         if refund.status == "failed":
             messages.error(request, f"Stripe refused the refund: {refund.failure_reason}")
         else:
-            messages.success(
-                request, f"Refund of {refund.amount:,.2f} {payment.currency}: {refund.get_status_display()}."
-            )
+            refunded = tenant_locale().money(refund.amount, payment.currency)
+            messages.success(request, f"Refund of {refunded}: {refund.get_status_display()}.")
         return redirect("payments:detail", payment.pk)
 
 

@@ -24,6 +24,7 @@ from django.core.cache import cache
 from django.utils import timezone
 
 from core.redis import REDIS_DOWN
+from integrations.locale import tenant_locale
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +52,9 @@ def rendered(scope: str, organization_id: int | None, params: tuple, render: Cal
     """The list's HTML: from the cache when rendered under the current version, else
     `render()`ed and kept. One round trip to Redis on a hit; rendered each time while
     Redis is unavailable."""
-    digest = hashlib.blake2b(repr(params).encode(), digest_size=12).hexdigest()
+    # The tenant's currency and formats are in the key: a process that learns of a change
+    # never serves a list another rendered the old way.
+    digest = hashlib.blake2b(repr((params, tenant_locale().key)).encode(), digest_size=12).hexdigest()
     key = f"{scope}:{organization_id}:{timezone.localdate().isoformat()}:{digest}"
     try:
         found = cache.get_many([VERSION_KEY, key])

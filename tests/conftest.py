@@ -12,6 +12,7 @@ from django.test import Client
 
 from accounts.models import Role
 from integrations.base import TenantIdentity
+from integrations.locale import forget_tenant_locale
 from integrations.models import Integration
 from integrations.registry import get_provider
 from integrations.services import data_source_link, integration_save_settings
@@ -56,9 +57,12 @@ def pytest_configure(config):
 
 @pytest.fixture(autouse=True)
 def _clean_cache():
-    """Redis is shared by the whole run: start every test with an empty cache."""
+    """Redis is shared by the whole run: start every test with an empty cache (and the
+    tenant's locale read again from this test's database)."""
     cache.clear()
+    forget_tenant_locale()
     yield
+    forget_tenant_locale()
 
 
 @pytest.fixture

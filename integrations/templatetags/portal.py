@@ -1,10 +1,10 @@
 from datetime import timedelta
-from decimal import ROUND_HALF_UP, Decimal
 
 from django import template
 
+from integrations.locale import tenant_locale
+
 register = template.Library()
-CENTS = Decimal("0.01")
 
 
 @register.filter
@@ -25,19 +25,23 @@ def seconds_human(value) -> str:
 
 
 @register.filter
-def money(value) -> str:
-    """An amount with two decimals and thousands separators: 1234.5 -> '1,234.50'; None -> ''.
+def money(value, currency=None) -> str:
+    """An amount as the tenant's culture writes it, in ``currency`` (a code, or an object with a
+    ``currency``: an invoice, a payment), else the tenant's: 1234.5 -> "$1,234.50" (en-US),
+    "1.234,50 €" (de-DE); None -> "".
 
-    The one way amounts are shown (floatformat|intcomma is far slower on long lists)."""
-    if value in (None, ""):
+    The one way amounts are shown. Fast on long lists: the format is computed once per
+    culture and currency (core.formats), the tenant's facts once a minute per process."""
+    if value is None or value == "":
         return ""
-    amount = Decimal(str(value)).quantize(CENTS, rounding=ROUND_HALF_UP)
-    return f"{amount if amount else amount.copy_abs():,}"  # never "-0.00"
+    if currency is not None and not isinstance(currency, str):
+        currency = getattr(currency, "currency", "")
+    return tenant_locale().money(value, currency)
 
 
 @register.filter(expects_localtime=True)
 def day(value) -> str:
-    """A date or datetime as YYYY-MM-DD (datetimes in the portal's time zone); None -> ''."""
-    if value in (None, ""):
+    """A date or datetime (in the portal's time zone) in the tenant's date format; None -> ""."""
+    if value is None or value == "":
         return ""
-    return value.strftime("%Y-%m-%d")
+    return tenant_locale().day(value)

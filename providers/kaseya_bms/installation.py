@@ -33,7 +33,7 @@ from integrations.models import DataSource
 from integrations.sync.engine import SyncEngine
 from organizations.models import Ticket
 from providers.kaseya_bms import exceptions as bms_errors
-from providers.kaseya_bms import sync_plan
+from providers.kaseya_bms import mapping, sync_plan
 from providers.kaseya_bms.budget import Priority, SlidingHourBudget
 from providers.kaseya_bms.client import BmsClient
 from providers.kaseya_bms.server_url import InvalidServerUrl, vet_server_url
@@ -90,12 +90,14 @@ class KaseyaBmsInstallation(IntegrationInstallation):
         return f"{urlsplit(config['server_url']).netloc.lower()}|{config['company_name'].strip().lower()}"
 
     def tenant_from(self, user_info: UserInfo) -> TenantIdentity:
-        """The tenant as BMS states it: its TenantId, whatever URL reached it."""
+        """The tenant as BMS states it: its TenantId, whatever URL reached it, and how it shows
+        money and dates."""
         company = self.integration.config["company_name"]
+        locale = mapping.tenant_locale(user_info)
         if user_info.tenant_id is None:
             # BMS always sends TenantId; should one not, the settings are the best name left.
-            return TenantIdentity(self.settings_tenant_key(), company)
-        return TenantIdentity(f"tenant:{user_info.tenant_id}", company)
+            return TenantIdentity(self.settings_tenant_key(), company, locale)
+        return TenantIdentity(f"tenant:{user_info.tenant_id}", company, locale)
 
     # --- errors in the admin's words -------------------------------------------------------------
 

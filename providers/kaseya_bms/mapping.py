@@ -8,8 +8,13 @@ Dates out of the range every time zone can show arrive here empty (`types.parse_
 
 from __future__ import annotations
 
+import re
 from decimal import ROUND_HALF_UP, Decimal
+from functools import cache
 
+from babel import Locale
+
+from core.formats import LocaleFacts
 from integrations.sync.plan import RecordRejected
 from providers.kaseya_bms import types as bms
 
@@ -52,6 +57,38 @@ def _units(value: Decimal | None, name: str) -> Decimal:
     raise _NotStorable(name, value)
 
 
+_CURRENCY_CODE = re.compile(r"[A-Za-z]{3}")
+_CULTURE_CODE = re.compile(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*")
+DATE_FORMAT_MAX = 40  # the column's width; BMS's patterns are a dozen characters
+
+
+@cache
+def _currency_codes_by_name() -> dict[str, str]:
+    """English currency names ("US Dollar", "Euro") -> ISO codes, from CLDR."""
+    return {name.casefold(): code for code, name in Locale.parse("en").currencies.items()}
+
+
+def currency_code(text: str | None) -> str:
+    """An ISO 4217 code from what BMS shows ("USD", or a currency's English name); "" if neither."""
+    text = (text or "").strip()
+    if _CURRENCY_CODE.fullmatch(text):
+        return text.upper()
+    return _currency_codes_by_name().get(text.casefold(), "")
+
+
+def tenant_locale(user_info: bms.UserInfo) -> LocaleFacts | None:
+    """How the tenant shows money and dates (userinfo's CurrencyCode, CultureCode, DateFormat);
+    None when BMS says nothing usable. A value that is not what its field holds is left out."""
+    culture = (user_info.culture_code or "").strip()
+    date_format = (user_info.date_format or "").strip()
+    locale = LocaleFacts(
+        currency=currency_code(user_info.currency_code),
+        culture=culture.replace("_", "-") if _CULTURE_CODE.fullmatch(culture) else "",
+        date_format=date_format if len(date_format) <= DATE_FORMAT_MAX else "",
+    )
+    return locale if (locale.currency or locale.culture or locale.date_format) else None
+
+
 def organization_row(account: bms.Account) -> dict:
     billing = account.billing_address
     main_location = next((loc for loc in account.locations if loc.is_main), None) or (
@@ -77,6 +114,7 @@ def organization_row(account: bms.Account) -> dict:
             {"id": loc.id, "name": loc.name or "", "is_main": loc.is_main, "is_active": loc.is_active}
             for loc in account.locations
         ],
+        "currency": currency_code(account.currency_name),  # "": the tenant's (set when linked)
         "bms_created_on": account.created_on,
         "bms_modified_on": account.modified_on,
     }

@@ -10,7 +10,8 @@ Invariants:
 - An invoice's lines are fetched (bulk details endpoint) only when the invoice is new or
   changed: BMS bumps an invoice when its lines change.
 - Organization links are derived (BMS account id; for contracts the account name), never
-  hashed; records stored before their organization are linked when the run ends.
+  hashed; records stored before their organization are linked when the run ends. So is a
+  currency BMS does not give: an account's is the tenant's, an invoice's its organization's.
 - Step names are checkpoint keys: renaming one makes runs in flight restart that step.
 """
 
@@ -24,6 +25,7 @@ from django.conf import settings
 from django.db.models import Exists, OuterRef, Subquery
 
 from billing.models import Invoice, InvoiceLine
+from integrations.models import DataSource
 from integrations.sync.plan import Children, Entity, Repull, Step, SyncPlan, Window
 from organizations.models import Contact, Contract, Organization, Ticket
 from providers.kaseya_bms import mapping
@@ -181,6 +183,34 @@ def link_by_account(source_id: int, rows: list[dict]) -> None:
         row["organization_id"] = by_account.get(row["bms_account_id"])
 
 
+def _tenant_currency(source_id: int) -> str:
+    """The tenant's currency as Test Connection stored it ("" before it was)."""
+    return DataSource.objects.filter(pk=source_id).values_list("currency_code", flat=True).first() or ""
+
+
+def currency_or_tenants(source_id: int, rows: list[dict]) -> None:
+    """Organizations whose BMS account names no currency are in the tenant's."""
+    missing = [row for row in rows if not row["currency"]]
+    if missing:
+        tenants = _tenant_currency(source_id)
+        for row in missing:
+            row["currency"] = tenants
+
+
+def link_invoices(source_id: int, rows: list[dict]) -> None:
+    """Link invoices to their organization, whose currency is theirs (BMS invoices carry
+    none); the tenant's when the organization is not stored yet or has none."""
+    account_ids = {row["bms_account_id"] for row in rows if row["bms_account_id"] is not None}
+    organizations = Organization.objects.filter(source_id=source_id).filter(bms_id__in=account_ids).order_by("pk")
+    by_account = {bms_id: (pk, code) for bms_id, pk, code in organizations.values_list("bms_id", "pk", "currency")}
+    tenants = None
+    for row in rows:
+        row["organization_id"], row["currency"] = by_account.get(row["bms_account_id"], (None, ""))
+        if not row["currency"]:
+            tenants = _tenant_currency(source_id) if tenants is None else tenants
+            row["currency"] = tenants
+
+
 def link_by_account_name(source_id: int, rows: list[dict]) -> None:
     """Link contracts by account name (BMS's contract list has no account id): the oldest
     organization of that name."""
@@ -198,11 +228,11 @@ def link_orphans(source_id: int) -> int:
     linked = 0
     for model in (Contact, Ticket, Invoice):
         organization = Organization.objects.filter(source_id=source_id, bms_id=OuterRef("bms_account_id"))
-        linked += (
-            model.objects.filter(source_id=source_id, organization__isnull=True)
-            .filter(Exists(organization))
-            .update(organization_id=Subquery(organization.values("pk")[:1]))
-        )
+        links = {"organization_id": Subquery(organization.values("pk")[:1])}
+        if model is Invoice:  # an invoice is in its organization's currency
+            links["currency"] = Subquery(organization.values("currency")[:1])
+        orphans = model.objects.filter(source_id=source_id, organization__isnull=True).filter(Exists(organization))
+        linked += orphans.update(**links)
     return linked
 
 
@@ -237,7 +267,7 @@ ENTITIES: tuple[Entity, ...] = (
     #      options
     Entity("accounts",  "organizations", "Organizations", Organization,
            BmsClient.list_accounts,  modified_since,          mapping.organization_row,
-           confirm=gone_if_not_found(BmsClient.get_account)),
+           link=currency_or_tenants, confirm=gone_if_not_found(BmsClient.get_account)),
     Entity("contacts",  "contacts",      "Contacts",      Contact,
            BmsClient.list_contacts,  modified_since,          mapping.contact_row,
            link=link_by_account, confirm=gone_if_not_found(BmsClient.get_contact)),
@@ -249,7 +279,7 @@ ENTITIES: tuple[Entity, ...] = (
            link=link_by_account, confirm=gone_if_not_found(BmsClient.get_ticket)),
     Entity("invoices",  "invoices",      "Invoices",      Invoice,
            BmsClient.list_invoices,  created_since_or_recent, mapping.invoice_row,
-           link=link_by_account, confirm=gone_if_not_found(invoice_by_id),
+           link=link_invoices, confirm=gone_if_not_found(invoice_by_id),
            children=INVOICE_LINES, repull=OPEN_INVOICES_BY_STATUS),
 )
 # fmt: on

@@ -184,6 +184,10 @@ class UserInfo:
     access_rights: list[AccessRight]
     # The API user's own CRM account: the MSP's account, where internal tickets belong.
     account_id: int | None = None
+    # How the tenant shows money and dates: "USD", "en-US", "MM/dd/yyyy" (.NET notation).
+    currency_code: str | None = None
+    culture_code: str | None = None
+    date_format: str | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
@@ -197,6 +201,9 @@ class UserInfo:
             is_system_admin=f.flag("IsUserSystemAdmin"),
             access_rights=[AccessRight.from_api(r.raw) for r in f.objects("UserAccessRights")],
             account_id=f.integer("AccountId") or None,  # 0: none
+            currency_code=f.text("CurrencyCode"),
+            culture_code=f.text("CultureCode"),
+            date_format=f.text("DateFormat"),
             raw=f.raw,
         )
 

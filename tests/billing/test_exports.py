@@ -12,6 +12,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from core.csv_export import csv_safe
+from integrations.locale import forget_tenant_locale
+from integrations.models import DataSource
 from tests.billing.factories import InvoiceFactory, OrganizationFactory
 
 EXPORT = reverse("billing:invoices-export")
@@ -86,6 +88,10 @@ def test_the_lists_filters_apply_to_the_export(billing_client, invoices, query, 
 
 
 def test_columns_and_values(billing_client, invoices):
+    """Machine-readable whatever the tenant's display formats: plain decimals, ISO dates and a
+    currency column."""
+    DataSource.objects.update(currency_code="EUR", culture_code="de-DE", date_format="dd.MM.yyyy")
+    forget_tenant_locale()
     header, *rows = _rows(billing_client.get(EXPORT, {"q": "INV-2"}))
     invoice = invoices["acme-past-due"]
     assert header == [
@@ -99,6 +105,7 @@ def test_columns_and_values(billing_client, invoices):
         "Tax",
         "Paid",
         "Balance due",
+        "Currency",
         "PO number",
     ]
     assert rows == [
@@ -113,6 +120,7 @@ def test_columns_and_values(billing_client, invoices):
             "34.56",
             "0.00",
             "1234.56",
+            "EUR",
             "",
         ]
     ]
@@ -154,7 +162,7 @@ def test_no_cell_can_run_as_a_formula(billing_client, db):
     assert row[0] == '\'=HYPERLINK("http://evil.example","Pay here")'
     assert row[1] == "'+SUM(A1:A9)"
     assert row[4] == "'-2+3"
-    assert row[10] == "'@cmd"
+    assert row[11] == "'@cmd"
     assert row[9] == "-10.00", "a negative amount stays a number"
 
 

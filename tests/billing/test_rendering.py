@@ -131,3 +131,26 @@ def test_a_document_without_japanese_does_not_carry_the_japanese_font(db):
     assert f"{POLISH} {GREEK} {EURO}" in text
     assert set(embedded_fonts(reader)) == {"DejaVuSansBook", "DejaVuSansBold"}
     assert len(content) < 60_000  # subsets: the fonts' used glyphs only, not the 1.4 MB of DejaVu
+
+
+def test_amounts_and_dates_follow_the_tenants_culture(db, settings):
+    """de-DE: "12.345,67 €" and 05.03.2026, the euro sign printed as written."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from integrations.locale import forget_tenant_locale
+
+    settings.TIME_ZONE = "Europe/Berlin"
+    invoice = InvoiceFactory(
+        number="RE-7",
+        currency="EUR",
+        total=Decimal("12345.67"),
+        balance_due=Decimal("12345.67"),
+        invoice_date=datetime(2026, 3, 5, 0, 30, tzinfo=ZoneInfo("Europe/Berlin")),
+    )
+    invoice.source.currency_code, invoice.source.culture_code, invoice.source.date_format = "EUR", "de-DE", ""
+    invoice.source.save()
+    forget_tenant_locale()
+    _reader, text = _text(render_invoice_pdf(invoice))
+    assert "12.345,67\u00a0€" in text and "12,345.67" not in text
+    assert "05.03.2026" in text

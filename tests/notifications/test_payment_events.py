@@ -85,8 +85,8 @@ def test_a_payment_that_succeeds_notifies_once_by_email_not_ticket(
     assert "turned off" in deliveries[Channel.TICKET].reason
     [message] = mail.outbox
     assert message.to == ["ap@globex.example"]
-    assert message.subject == "Payment received: 125.00"
-    assert "we received your payment of 125.00" in message.body
+    assert message.subject == "Payment received: $125.00"
+    assert "we received your payment of $125.00" in message.body
 
     # The signal again (a redelivered webhook, the nightly settle): nothing more.
     with django_capture_on_commit_callbacks(execute=True):
@@ -176,7 +176,7 @@ def test_autopay_scheduling_notifies_payment_scheduled_once_per_charge(
     [notification] = of_kind(K.PAYMENT_SCHEDULED)
     assert notification.invoice == invoice
     assert notification.context["reason"].startswith(f"Autopay charges it on {TODAY:%Y-%m-%d} once approved")
-    assert email_subject(notification) == "Payment scheduled: 10.00"
+    assert email_subject(notification) == "Payment scheduled: $10.00"
 
 
 def test_the_daily_autopay_summary_is_internal_once_a_day_and_tells_clients_of_paused_rules(

@@ -9,6 +9,7 @@ import pytest
 import requests
 from django.conf import settings as django_settings
 
+from integrations.locale import forget_tenant_locale
 from payments import selectors, services
 from payments.models import Initiator, Payment, PaymentStatus
 from payments.services import InvoiceAmount, PaymentRefused
@@ -69,7 +70,7 @@ def test_partial_payment_and_the_minimum(stripe_integration, localstripe, organi
     services.payment_charge(payment_id=pay(organization, method, (invoice, "40"), attempt="a").pk)
     assert selectors.invoice_payment_state(invoice).payable == Decimal("60.00")
 
-    with pytest.raises(PaymentRefused, match="smallest payment is 5.00"):
+    with pytest.raises(PaymentRefused, match=r"smallest payment is \$5.00"):
         pay(organization, method, (invoice, "4.99"), attempt="b")
     # The rest may always be paid, even when it is below the minimum.
     invoice.balance_due = invoice.total = Decimal("43.00")  # BMS now shows the 40, and 57 more paid elsewhere
@@ -80,7 +81,7 @@ def test_partial_payment_and_the_minimum(stripe_integration, localstripe, organi
 def test_over_the_balance_is_refused_and_nothing_changes(stripe_integration, localstripe, organization):
     invoice = make_invoice(organization, "80.00", number="INV-80")
     method = save_card(localstripe, organization)
-    with pytest.raises(PaymentRefused, match=r"INV-80: the most you can pay is the balance, 80.00 USD"):
+    with pytest.raises(PaymentRefused, match=r"INV-80: the most you can pay is the balance, \$80.00\."):
         pay(organization, method, (invoice, "80.01"))
     assert Payment.objects.count() == 0
     assert stripe_list(localstripe, "/v1/payment_intents") == []
@@ -90,11 +91,11 @@ def test_portal_payments_bms_does_not_show_yet_are_subtracted(stripe_integration
     invoice = make_invoice(organization, "100.00", number="INV-100")
     method = save_card(localstripe, organization)
     services.payment_charge(payment_id=pay(organization, method, (invoice, "60"), attempt="a").pk)
-    with pytest.raises(PaymentRefused, match=r"most you can pay is 40.00 USD \(balance 100.00 less 60.00"):
+    with pytest.raises(PaymentRefused, match=r"most you can pay is \$40.00 \(balance \$100.00 less \$60.00"):
         pay(organization, method, (invoice, "50"), attempt="b")
     # An in-flight payment counts too: nobody pays twice while a charge is under way.
     pending = pay(organization, method, (invoice, "30"), attempt="c")
-    with pytest.raises(PaymentRefused, match="most you can pay is 10.00"):
+    with pytest.raises(PaymentRefused, match=r"most you can pay is \$10.00"):
         pay(organization, method, (invoice, "20"), attempt="d")
     services.payment_charge(payment_id=pending.pk)
 
@@ -241,15 +242,47 @@ def test_another_organizations_invoice_or_method_is_refused(stripe_integration, 
     assert Payment.objects.count() == 0
 
 
-def test_zero_decimal_currency_is_sent_in_whole_units(stripe_integration, localstripe, organization, settings):
-    settings.PORTAL_CURRENCY = "JPY"
-    invoice = make_invoice(organization, "5000")
+def in_currency(invoice, currency: str):
+    invoice.currency = currency
+    invoice.save(update_fields=["currency"])
+    return invoice
+
+
+def test_zero_decimal_currency_is_sent_in_whole_units(stripe_integration, localstripe, organization):
+    """A JPY invoice (its organization's currency in BMS) is charged in yen, whole units."""
+    invoice = in_currency(make_invoice(organization, "5000"), "JPY")
     method = save_card(localstripe, organization)
     payment = services.payment_charge(payment_id=pay(organization, method, (invoice, "5000")).pk)
-    assert payment.status == PaymentStatus.SUCCEEDED
+    assert payment.status == PaymentStatus.SUCCEEDED and payment.currency == "JPY"
     assert [(c["amount"], c["currency"]) for c in succeeded_charges(localstripe)] == [(5000, "jpy")]
     with pytest.raises(PaymentRefused, match="cannot be charged in JPY"):
-        pay(organization, method, (make_invoice(organization, "10.50"), "10.50"), attempt="b")
+        pay(organization, method, (in_currency(make_invoice(organization, "10.50"), "JPY"), "10.50"), attempt="b")
+
+
+def test_the_payment_is_in_the_tenants_currency_when_the_invoice_names_none(
+    stripe_integration, localstripe, organization
+):
+    organization.source.currency_code, organization.source.culture_code = "EUR", "de-DE"
+    organization.source.save()
+    forget_tenant_locale()
+    invoice = make_invoice(organization, "20.00")
+    assert invoice.currency == ""  # stored before currencies were
+    method = save_card(localstripe, organization)
+    payment = services.payment_charge(payment_id=pay(organization, method, (invoice, "20")).pk)
+    assert (payment.status, payment.currency) == (PaymentStatus.SUCCEEDED, "EUR")
+    assert [(c["amount"], c["currency"]) for c in succeeded_charges(localstripe)] == [(2000, "eur")]
+    with pytest.raises(PaymentRefused, match=r"the balance, 5,00\xa0€"):
+        pay(organization, method, (make_invoice(organization, "5.00"), "6"), attempt="b")
+
+
+def test_invoices_in_different_currencies_are_not_paid_together(stripe_integration, localstripe, organization):
+    euros = in_currency(make_invoice(organization, "10.00"), "EUR")
+    dollars = in_currency(make_invoice(organization, "10.00"), "USD")
+    method = save_card(localstripe, organization)
+    with pytest.raises(PaymentRefused, match=r"different currencies \(EUR, USD\): pay those in each currency"):
+        pay(organization, method, (euros, "10"), (dollars, "10"))
+    assert Payment.objects.count() == 0 and succeeded_charges(localstripe) == []
+    assert pay(organization, method, (euros, "10")).currency == "EUR"  # one at a time is fine
 
 
 def test_card_surcharge_only_on_credit_cards(stripe_integration, localstripe, organization, settings):

@@ -117,7 +117,7 @@ def test_over_the_balance_shows_why_and_records_nothing(web, stripe_integration,
         {"attempt": attempt_of(page), "invoice": [invoice.pk], f"amount-{invoice.pk}": "50.01", "method": method.pk},
     )
     assert answer.status_code == 400
-    assert "INV-50: the most you can pay is the balance, 50.00 USD" in answer.content.decode()
+    assert "INV-50: the most you can pay is the balance, $50.00." in answer.content.decode()
     assert Payment.objects.count() == 0
     garbage = web.post(
         "/portal/pay/",
@@ -163,7 +163,7 @@ def test_the_invoice_pages_offer_pay_and_show_payments_in_progress(
     listing = web.get("/portal/invoices/").content.decode()  # the cached list was invalidated
     assert "Payment processing" in listing and "50.00" in listing
     detail = web.get(f"/portal/invoices/{invoice.pk}/").content.decode()
-    assert "Payment processing" in detail and "<strong>50.00</strong> left to pay" in detail
+    assert "Payment processing" in detail and "<strong>$50.00</strong> left to pay" in detail
 
 
 def test_payment_methods_add_default_and_remove(web, contact, stripe_integration, localstripe, organization):
@@ -251,6 +251,6 @@ def test_staff_pages_and_refund(stripe_integration, localstripe, organization, b
     payment.refresh_from_db()
     assert payment.status == PaymentStatus.PARTIALLY_REFUNDED
     too_much = billing_client.post(f"/payments/{payment.pk}/refund/", {**form, "amount": "41", "token": "other"})
-    assert too_much.status_code == 400 and "At most 40.00 USD" in too_much.content.decode()
+    assert too_much.status_code == 400 and "At most $40.00 of this payment" in too_much.content.decode()
     assert web.post(f"/payments/{payment.pk}/refund/", {**form, "token": "t3"}).status_code == 403
     assert Refund.objects.count() == 1

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from billing.models import InvoiceComment
 from billing.signals import invoice_comment_posted
+from integrations.locale import tenant_locale
 from tests.billing.factories import InvoiceFactory, InvoiceLineFactory, OrganizationFactory
 
 INVOICE_URLS = ["client:invoice", "client:invoice-image", "client:invoice-pdf", "client:invoice-download"]
@@ -225,6 +226,7 @@ def test_client_list_and_invoice_page_use_a_constant_number_of_queries(db, clien
     _u1, small_web = client_of(small)
     _u2, large_web = client_of(large)
     small_invoice = small.invoices.order_by("pk").last()
+    tenant_locale()  # read once a minute per process, not per request
     counts = {}
     for label, web, invoice in (("small", small_web, small_invoice), ("large", large_web, big[0])):
         counts[label] = [
@@ -241,6 +243,7 @@ def test_the_large_list_stays_within_the_query_budget(db, client_of, django_asse
     org = OrganizationFactory()
     InvoiceFactory.create_batch(200, organization=org)
     _user, web = client_of(org)
+    tenant_locale()  # read once a minute per process, not per request
     # 7: the accounting package's figures for the page ("balances agree") take the integration lookup
     # (and, when one is connected, one query more: tests/payments/test_accounting_balances.py).
     with django_assert_max_num_queries(7):

@@ -188,3 +188,19 @@ def test_records_dump(bms_sandbox: Any) -> None:
     assert len(lines) == 25 * 12 * 3 and all("invoiceId" in li for li in lines)
     contracts = bms_sandbox.control.records("contracts")
     assert len(contracts) == 50 and "accountId" in contracts[0]
+
+
+def test_the_tenants_locale_is_what_userinfo_and_accounts_say(api: Api, bms_sandbox: Any) -> None:
+    def said() -> tuple:
+        info = api.get("/v2/security/userinfo").json()["result"]
+        account = api.get("/v2/crm/accounts/summary", PageSize=1, PageNumber=1).json()["result"][0]
+        return info["currencyCode"], info["cultureCode"], info["dateFormat"], account["currencyName"]
+
+    assert said() == ("USD", "en-US", "MM/dd/yyyy", "USD")
+    bms_sandbox.control.set_locale(currency_code="EUR", culture_code="de-DE", date_format="dd.MM.yyyy")
+    assert said() == ("EUR", "de-DE", "dd.MM.yyyy", "EUR")
+    bms_sandbox.control.set_locale(currency_code="JPY")  # the others keep their value
+    assert said() == ("JPY", "de-DE", "dd.MM.yyyy", "JPY")
+    bms_sandbox.control.reset()
+    api.login()  # a reset forgets the tokens
+    assert said() == ("USD", "en-US", "MM/dd/yyyy", "USD")
