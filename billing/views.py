@@ -188,6 +188,9 @@ class InvoiceDetailView(StaffInvoiceMixin, InvoiceDetailBase):
     def comments_closed(self, invoice: Invoice) -> str:
         return reply_refusal(invoice)
 
+    def extra_context(self, invoice: Invoice) -> dict:
+        return {"balance_disagreement": balance_disagreement(invoice)}
+
 
 class InvoiceCommentReplyView(StaffInvoiceMixin, InvoiceCommentPostBase):
     detail_view = InvoiceDetailView
@@ -195,9 +198,6 @@ class InvoiceCommentReplyView(StaffInvoiceMixin, InvoiceCommentPostBase):
 
     def thread_post(self, *, invoice: Invoice, author, body: str):
         return invoice_comment_reply(invoice=invoice, author=author, body=body)
-
-    def extra_context(self, invoice: Invoice) -> dict:
-        return {"balance_disagreement": balance_disagreement(invoice)}
 
 
 class InvoiceImageView(StaffInvoiceMixin, InvoiceImagePanelBase):

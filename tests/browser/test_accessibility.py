@@ -46,6 +46,8 @@ NOT_PAGES = {
     "billing:invoice-image": "a fragment of the invoice page",
     "client:invoice-pdf": "PDF",
     "client:invoice-download": "PDF",
+    "client-payments:receipt-pdf": "PDF",
+    "payments:receipt-pdf": "PDF",
     "client:invoice-image": "a fragment of the invoice page",
     "integrations:card": "a fragment of the Integrations page",
     "notifications:sub-issue-types": "a fragment of the Notifications settings",

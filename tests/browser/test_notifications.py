@@ -7,6 +7,7 @@ import pytest
 from playwright.sync_api import expect
 
 from notifications.models import Delivery, NotificationPreference, NotificationSettings
+from notifications.types import NotificationKind
 from tests.browser.conftest import sign_in
 from tests.factories import DEFAULT_PASSWORD
 from tests.notifications.conftest import (  # noqa: F401 - fixtures shared with tests/notifications
@@ -36,7 +37,7 @@ def test_admin_configures_notifications_and_sends_a_test(  # noqa: F811 - fixtur
     page.get_by_role("link", name="Notifications", exact=True).click()
     expect(page.get_by_role("heading", name="Notifications")).to_be_visible()
     types = page.get_by_test_id("notification-types")
-    expect(types.locator("tbody tr")).to_have_count(12)  # with Autopay Summary
+    expect(types.locator("tbody tr")).to_have_count(len(NotificationKind.values))  # one row per type
     screenshot("notifications-01-settings-defaults")
 
     page.get_by_label("Service Ticket for Autopay Changed").uncheck()

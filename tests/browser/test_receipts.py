@@ -36,7 +36,7 @@ def test_a_client_downloads_their_receipt_as_a_pdf(page, screenshot, tmp_path):
 
     assert filename == f"receipt-P-{payment.pk}.pdf" and content.startswith(b"%PDF-")
     _reader, text = read(content)
-    assert f"{POLISH} Sp. z o.o." in text and f"{JAPANESE}-7" in text and "Total paid 122.50" in text
+    assert f"{POLISH} Sp. z o.o." in text and f"{JAPANESE}-7" in text and "Total paid €122.50" in text
 
 
 def test_staff_download_the_receipt_from_the_payment_page(page, screenshot, tmp_path):

@@ -177,7 +177,7 @@ def test_link_a_contact_see_the_xero_pdf_and_follow_a_client_payment_to_xero_bms
     xero_due = cheque_paid.balance_due - 100
     page.goto(f"/billing/invoices/{cheque_paid.pk}/")
     expect(page.get_by_test_id("balance-disagreement")).to_contain_text(
-        f"Xero shows {xero_due:,.2f} due, BMS {cheque_paid.balance_due:,.2f}."
+        f"Xero shows ${xero_due:,.2f} due, BMS ${cheque_paid.balance_due:,.2f}."
     )
     screenshot("xero-07-balances-disagree")
 
@@ -190,7 +190,7 @@ def test_link_a_contact_see_the_xero_pdf_and_follow_a_client_payment_to_xero_bms
         row_of_cheque_paid = (
             client_page.get_by_test_id("client-invoice-table").get_by_role("row").filter(has_text=cheque_paid.number)
         )
-        expect(row_of_cheque_paid.get_by_test_id("balance-due")).to_have_text(f"{xero_due:,.2f}")
+        expect(row_of_cheque_paid.get_by_test_id("balance-due")).to_have_text(f"${xero_due:,.2f}")
         screenshot("xero-08-client-sees-the-lower-amount", of=client_page)
         client_page.goto(f"/portal/pay/?invoice={invoice.pk}")
         expect(client_page.get_by_label(f"Pay invoice {invoice.number}")).to_be_checked()
@@ -221,7 +221,7 @@ def test_link_a_contact_see_the_xero_pdf_and_follow_a_client_payment_to_xero_bms
         screenshot("xero-10-payment-reconciled")
         client_page.goto("/portal/invoices/?state=paid")
         row = client_page.get_by_test_id("client-invoice-table").get_by_role("row").filter(has_text=invoice.number)
-        expect(row.get_by_test_id("balance-due")).to_have_text("0.00")
+        expect(row.get_by_test_id("balance-due")).to_have_text("$0.00")
         screenshot("xero-11-client-sees-it-paid", of=client_page)
         client_page.goto(f"/portal/invoices/{invoice.pk}/")
         expect(client_page.locator(".badge", has_text="Paid").first).to_be_visible()

@@ -16,6 +16,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from integrations.locale import tenant_locale
 from integrations.models import DataSource, Integration
 from payments import selectors
 from payments.models import PaymentPosting, PostingStatus
@@ -90,7 +91,7 @@ def test_paying_more_than_xero_shows_due_is_refused_and_records_nothing(
     xero_says("INV-A", "80.00")
     xero_says("INV-V", "0.00", status="VOIDED")
     method = save_card(localstripe, organization)
-    with pytest.raises(PaymentRefused, match=r"INV-A: the most you can pay is the balance, 80\.00 USD"):
+    with pytest.raises(PaymentRefused, match=r"INV-A: the most you can pay is the balance, \$80\.00\."):
         recorded(organization, invoice, method, "80.01")
     with pytest.raises(PaymentRefused, match="INV-V has nothing left to pay"):
         recorded(organization, voided, method, "1")
@@ -143,7 +144,7 @@ def test_staff_see_the_disagreement_on_the_invoice_and_the_client_only_the_lower
     xero_says("INV-B", "40.00")
     staff_page = billing_client.get(reverse("billing:invoice", args=[invoice.pk])).content.decode()
     assert 'data-testid="balance-disagreement"' in staff_page
-    assert "Xero shows 80.00 due, BMS 100.00." in staff_page
+    assert "Xero shows $80.00 due, BMS $100.00." in staff_page
     agreeing_page = billing_client.get(reverse("billing:invoice", args=[agreeing.pk])).content.decode()
     assert 'data-testid="balance-disagreement"' not in agreeing_page
 
@@ -152,13 +153,14 @@ def test_staff_see_the_disagreement_on_the_invoice_and_the_client_only_the_lower
     listing = web.get(reverse("client:invoices")).content.decode()
     row = listing[listing.index(">INV-A<") :]
     row = row[: row.index("</tr>")]
-    assert 'data-testid="balance-due">80.00</td>' in row and " less " not in row  # the total stays 100.00
+    assert 'data-testid="balance-due">$80.00</td>' in row and " less " not in row  # the total stays 100.00
     detail = web.get(reverse("client:invoice", args=[invoice.pk])).content.decode()
-    assert "<strong>80.00</strong> left to pay" in detail
+    assert "<strong>$80.00</strong> left to pay" in detail
     assert "Xero" not in listing and "Xero" not in detail
 
 
 def _list_queries(web) -> int:
+    tenant_locale()  # read once a minute per process, not per request
     with CaptureQueriesContext(connection) as queries:
         assert web.get(reverse("client:invoices") + "?state=open&q=INV").status_code == 200  # never cached
     return len(queries)

@@ -112,7 +112,7 @@ def test_the_client_downloads_the_receipt_as_a_pdf_with_what_the_page_shows(web,
     for fact in facts:
         assert fact in page, fact  # the HTML receipt says it...
         assert fact in text and fact in shown, fact  # ...and so does the PDF, as written
-    for fact in ("Total paid 122.50", "Refunded 20.00", "Card surcharge 2.50", f"{JAPANESE}-7 20.00"):
+    for fact in ("Total paid €122.50", "Refunded €20.00", "Card surcharge €2.50", f"{JAPANESE}-7 €20.00"):
         assert fact in text, fact
     assert "99.00" not in text and "99.00" not in page  # the failed refund
     assert "?" not in text
@@ -123,7 +123,7 @@ def test_the_client_downloads_the_receipt_as_a_pdf_with_what_the_page_shows(web,
 def test_without_surcharge_or_refund_the_receipt_has_neither_line(web, organization):
     payment = received_payment(organization, status=PaymentStatus.SUCCEEDED, surcharge="0")
     _reader, text = read(web.get(f"/portal/payments/{payment.pk}/receipt/pdf/").content)
-    assert "Total paid 120.00" in text and "Succeeded" in text
+    assert "Total paid €120.00" in text and "Succeeded" in text
     assert "surcharge" not in text and "Refund" not in text
 
 
@@ -145,7 +145,7 @@ def test_staff_download_any_organization_s_receipt_from_the_payment_page(billing
     answer = billing_client.get(f"/payments/{payment.pk}/receipt/pdf/")
     assert answer.status_code == 200 and answer["Content-Type"] == "application/pdf"
     _reader, text = read(answer.content)
-    assert f"{POLISH} Sp. z o.o." in text and "Total paid 122.50" in text
+    assert f"{POLISH} Sp. z o.o." in text and "Total paid €122.50" in text
 
     pending = received_payment(organization, status=PaymentStatus.PENDING)
     assert "receipt/pdf" not in billing_client.get(f"/payments/{pending.pk}/").content.decode()
