@@ -10,7 +10,6 @@ from playwright.sync_api import expect
 from accounts.models import Role
 from tests.billing.factories import ContactFactory, InvoiceFactory, OrganizationFactory
 from tests.browser.conftest import DESKTOP, sign_in
-from tests.browser.test_client_portal import invitation_tasks_run_at_once  # noqa: F401
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -28,7 +27,7 @@ def client_page(browser, live_server):
     context.close()
 
 
-@pytest.mark.usefixtures("invitation_tasks_run_at_once")
+@pytest.mark.usefixtures("tasks_run_at_once")
 def test_staff_revoke_a_signed_in_contact_through_the_dialog_and_invite_them_again(page, client_page, screenshot):
     org = OrganizationFactory(name="Globex Corporation")
     InvoiceFactory(organization=org)
