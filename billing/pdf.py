@@ -102,7 +102,8 @@ class PortalPdf(FPDF):
         number, the fontTools font the output subsets and closes, the widths (a defaultdict:
         reading a character it lacks adds it), the descriptor the output names and numbers,
         the subset of glyphs used. The rest (character map, glyph ids, metrics) is read only.
-        tests/billing/test_pdf_fonts.py checks the PDF is the one ``add_font`` makes, byte for byte.
+        tests/billing/test_pdf_fonts.py checks the PDF is the one ``add_font`` makes, byte for byte,
+        and fails when fpdf2's TTFFont gains or loses an attribute.
         """
         template, data = parsed_font(family, style, filename)
         font = copy.copy(template)
