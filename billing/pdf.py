@@ -2,32 +2,37 @@
 ``billing/fonts/`` and the parts the invoice (billing.rendering) and the payment receipt
 (payments.receipts) are built from, so both look alike and print every name as written.
 
-DejaVu Sans (regular and bold) covers Latin, Greek, Cyrillic, "€" and most symbols; Noto Sans
-CJK JP, cut to JIS X 0213 (scripts/build_cjk_font.py), is the fallback for Japanese. fpdf2
-embeds only the glyphs a document uses. Versions and licences: docs/versions.md.
+DejaVu Sans (regular and bold), cut to Latin, Greek, Cyrillic, Armenian, Georgian, "€" and the
+common symbols, and Noto Sans CJK JP, cut to JIS X 0213, the fallback for Japanese: both built
+by scripts/build_fonts.py. Each file is parsed once per process (``parsed_font``); fpdf2 embeds
+only the glyphs a document uses. Versions and licences: docs/versions.md.
 """
 
 from __future__ import annotations
 
+import copy
+import functools
 import unicodedata
 from collections.abc import Iterable, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
+from io import BytesIO
 from pathlib import Path
 
 from django.conf import settings
 from django.http import HttpResponse
 from django.utils import timezone
 from django.utils.formats import date_format
+from fontTools.ttLib import TTFont
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
-from fpdf.fonts import FontFace
+from fpdf.fonts import FontFace, SubsetMap, TTFFont
 
 from integrations.templatetags.portal import day, money
 
 FONTS = Path(__file__).resolve().parent / "fonts"
 FAMILY = "portal-sans"
-FAMILY_FILES = {"": "DejaVuSans.ttf", "B": "DejaVuSans-Bold.ttf"}
+FAMILY_FILES = {"": "DejaVuSans-Billing.ttf", "B": "DejaVuSans-Bold-Billing.ttf"}
 FALLBACK = "portal-cjk"
 FALLBACK_FILE = "NotoSansCJKjp-Regular-JIS2004.ttf"
 
@@ -37,6 +42,18 @@ FAINT = 120
 ROW_HEIGHT = 5.5
 # Lines of text per table row: a row taller than a page makes fpdf2 raise.
 ROW_LINES = 30
+
+
+@functools.cache
+def parsed_font(family: str, style: str, filename: str) -> tuple[TTFFont, bytes]:
+    """One of billing/fonts/ as fpdf2's ``add_font`` parses it, and the file's bytes: parsed once
+    per process (the slow part of a PDF), then copied into each document (``add_shipped_font``)."""
+    parser = FPDF()
+    parser.add_font(family, style, FONTS / filename)
+    template = parser.fonts[f"{family.lower()}{style}"]
+    template.close()
+    template.ttfont = None  # each document opens its own (output subsets it in place)
+    return template, (FONTS / filename).read_bytes()
 
 
 def text(value: object) -> str:
@@ -73,10 +90,32 @@ class PortalPdf(FPDF):
         self.set_author(self.msp_name)
         self.set_creator(f"{self.msp_name} billing portal")
         for style, filename in FAMILY_FILES.items():
-            self.add_font(FAMILY, style, FONTS / filename)
+            self.add_shipped_font(FAMILY, style, filename)
         self._fallback_added = False
         self.set_font(FAMILY, size=10)
         self.set_text_color(*INK)
+
+    def add_shipped_font(self, family: str, style: str, filename: str) -> None:
+        """``add_font(family, style, FONTS / filename)`` without parsing the file again.
+
+        fpdf2 2.8.9 has no public way to reuse a parsed font, so this copies its TTFFont and
+        renews what a document changes in it (TTFFont.__init__ and output._add_fonts): its
+        number, the fontTools font the output subsets and closes, the widths (a defaultdict:
+        reading a character it lacks adds it), the descriptor the output names and numbers,
+        the subset of glyphs used. The rest (character map, glyph ids, metrics) is read only.
+        tests/billing/test_pdf_fonts.py checks the PDF is the one ``add_font`` makes, byte for byte,
+        and fails when fpdf2's TTFFont gains or loses an attribute.
+        """
+        template, data = parsed_font(family, style, filename)
+        font = copy.copy(template)
+        font.i = len(self.fonts) + 1
+        font.ttfont = TTFont(BytesIO(data), recalcTimestamp=False, lazy=True)
+        font.cw = copy.copy(template.cw)
+        font.desc = copy.copy(template.desc)
+        font.subset = SubsetMap(font)
+        font.missing_glyphs = []
+        font.biggest_size_pt = 0
+        self.fonts[font.fontkey] = font
 
     def normalize_text(self, txt: str) -> str:
         # fpdf2 passes every text through here before laying it out. The Japanese font (4 MB to
@@ -84,7 +123,7 @@ class PortalPdf(FPDF):
         if not self._fallback_added and self.is_ttf_font:
             glyphs = self.current_font.cmap
             if any(ord(char) not in glyphs for char in txt if char not in "\r\n"):
-                self.add_font(FALLBACK, "", FONTS / FALLBACK_FILE)
+                self.add_shipped_font(FALLBACK, "", FALLBACK_FILE)
                 self.set_fallback_fonts([FALLBACK], exact_match=False)  # bold falls back to regular
                 self._fallback_added = True
         return super().normalize_text(txt)
