@@ -169,7 +169,6 @@ class StaffInvitationView(View):
         staff_invitation_accept(user=user, password=form.cleaned_data["new_password1"])
         login(request, user, backend=settings.AUTHENTICATION_BACKENDS[0])
         messages.success(request, _("Welcome! Your password is set."))
-
         return redirect("home")
 
     def _password_page(self, request, token, form, user, status=200):
@@ -215,7 +214,6 @@ class PasswordResetView(auth_views.PasswordResetView):
                 address=address,
             )
             form.add_error(None, _("Too many password reset requests. Wait 15 minutes and try again."))
-
             return self.form_invalid(form)
         login_throttle.reset_record(email, address)
         audit_record(

@@ -105,5 +105,4 @@ def reply_refusal(invoice: Invoice) -> str:
             "The organization of invoice %(number)s was deleted in BMS and its portal is closed: "
             "a reply would reach nobody."
         ) % {"number": invoice.number}
-
     return ""

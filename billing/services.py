@@ -95,7 +95,6 @@ def _thread_post(*, invoice: Invoice, author: User, body: str, is_staff_reply: b
             else _("A comment can be at most %(limit)d characters long (%(given)d given).")
         )
         raise ValidationError(too_long % {"limit": COMMENT_MAX_LENGTH, "given": len(body)})
-
     with transaction.atomic():
         duplicate = (
             InvoiceComment.objects.select_for_update()

@@ -232,7 +232,6 @@ class InvoiceImageDataView(StaffRequiredMixin, View):
         for item in image_source_config():
             source_status = item.source.status()
             sources.append({"item": item, "status": source_status, "name": source_status.name})
-
         return render(request, self.template_name, {"sources": sources, "error": error}, status=status)
 
     def get(self, request):

@@ -22,8 +22,6 @@ import enum
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from django.utils.translation import gettext as _
-
 if TYPE_CHECKING:
     from django import forms
 
@@ -84,8 +82,7 @@ class ConnectionTestResult:
     def summary(self) -> str:
         failed = [c for c in self.checks if c.passed is False]
         if not failed:
-            return _("Every check passed.")
-
+            return "Every check passed."
         first = failed[0]
         return f"{first.label}: {first.detail}"
 

@@ -117,7 +117,6 @@ class IntegrationDeleteView(MasterAdminRequiredMixin, View):
             return redirect("integrations:list")
         services.integration_delete(integration=integration, actor=request.user)
         messages.success(request, _("%(provider)s was deleted. Synced records are kept.") % {"provider": provider.name})
-
         return redirect("integrations:list")
 
 

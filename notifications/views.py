@@ -188,7 +188,6 @@ class DeliveryRetryView(StaffRequiredMixin, View):
                 messages.warning(request, delivery.reason)
             else:
                 messages.success(request, _("%(channel)s queued again.") % {"channel": delivery.get_channel_display()})
-
         next_url = request.POST.get("next", "")
         if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
             next_url = reverse("notifications:detail", args=[delivery.notification_id])

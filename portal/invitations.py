@@ -373,5 +373,4 @@ def summarize(outcomes: list[InviteOutcome]) -> str:
     if other:
         reasons = "; ".join(o.detail.rstrip(".") for o in other[:5])
         sentences.append(_("%(count)d not sent: %(reasons)s.") % {"count": len(other), "reasons": reasons})
-
     return " ".join(sentences)

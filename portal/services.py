@@ -135,7 +135,6 @@ def client_access_revoke(*, user: User, actor: User) -> int:
         raise AccessChangeRefused(
             _("%(email)s is a staff account: manage it on the Users page.") % {"email": user.email}
         )
-
     if not user.is_active:
         return 0
     user.is_active = False
