@@ -99,7 +99,8 @@ class ClientInvoiceListView(ClientContactRequiredMixin, TemplateView):
         return super().get_context_data(invoice_list=invoice_list, **kwargs)
 
     def cache_key(self, query: QueryDict) -> tuple[str, int] | None:
-        """(state, page) of a plain browse, or None when the request is not worth caching."""
+        """(state, page) of a plain browse, or None when the request is not worth caching.
+        No language in it: one ships (settings.LANGUAGES); a second one must be added here."""
         if not query.keys() <= self.params or query.get("q", "").strip():
             return None
         state, page = query.get("state", ""), query.get("page", "1")
@@ -344,7 +345,6 @@ class InvitationView(View):
         invitation_accept(user=user, password=form.cleaned_data["new_password1"])
         login(request, user, backend="portal.backends.PortalBackend")
         messages.success(request, _("Welcome! Your password is set; this is your organization's billing portal."))
-
         return redirect("client:invoices" if user.role == Role.CLIENT_CONTACT else "home")
 
     def _password_page(self, request, token, form, user, status=200):
