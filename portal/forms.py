@@ -19,7 +19,6 @@ class ProfilePasswordForm(BootstrapFields, PasswordChangeForm):
     error_messages = {
         **PasswordChangeForm.error_messages,
         "password_incorrect": _("That is not your current password."),
-
     }
 
     def __init__(self, user, *args, client_address: str, **kwargs):
