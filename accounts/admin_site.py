@@ -19,6 +19,7 @@ from django.contrib import admin
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 
 HIDDEN_FIELDS = frozenset({"password", "encrypted_secrets", "worker_token", "lease_token"})
 
@@ -29,9 +30,9 @@ def _is_master_admin(request) -> bool:
 
 
 class PortalAdminSite(admin.AdminSite):
-    site_header = "Billing portal: troubleshooting (read-only)"
-    site_title = "Billing portal admin"
-    index_title = "Records, sync runs, deliveries and payments"
+    site_header = _("Billing portal: troubleshooting (read-only)")
+    site_title = _("Billing portal admin")
+    index_title = _("Records, sync runs, deliveries and payments")
 
     def has_permission(self, request) -> bool:
         return _is_master_admin(request)

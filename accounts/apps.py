@@ -1,11 +1,12 @@
 from django.apps import AppConfig
 from django.contrib.admin import apps as admin_apps
+from django.utils.translation import gettext_lazy as _
 
 
 class AccountsConfig(AppConfig):
     default = True  # "accounts" in INSTALLED_APPS; PortalAdminConfig is named explicitly
     name = "accounts"
-    verbose_name = "Users and audit"
+    verbose_name = _("Users and audit")
 
 
 class PortalAdminConfig(admin_apps.AdminConfig):

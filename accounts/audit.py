@@ -14,6 +14,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
 from accounts.models import AuditEvent, Role
 
 # --- changes recorded by settings saves -------------------------------------------------------------
@@ -45,21 +48,22 @@ def changes_text(changes: Iterable[Mapping[str, Any]]) -> str:
     for change in changes:
         label = change.get("label") or change.get("field", "")
         if change.get("secret"):
-            parts.append(f"{label} changed")
+            parts.append(_("%(label)s changed") % {"label": label})
         elif change.get("old") in (None, ""):
-            parts.append(f"{label} set to {_value(change.get('new'))}")
+            parts.append(_("%(label)s set to %(new)s") % {"label": label, "new": _value(change.get("new"))})
         elif change.get("new") in (None, ""):
-            parts.append(f"{label} cleared (was {_value(change.get('old'))})")
+            parts.append(_("%(label)s cleared (was %(old)s)") % {"label": label, "old": _value(change.get("old"))})
         else:
-            parts.append(f"{label} {_value(change.get('old'))} → {_value(change.get('new'))}")
+            old, new = _value(change.get("old")), _value(change.get("new"))
+            parts.append(_("%(label)s %(old)s → %(new)s") % {"label": label, "old": old, "new": new})
     return "; ".join(parts)
 
 
 def _value(value: Any) -> str:
     if isinstance(value, bool):
-        return "on" if value else "off"
+        return _("on") if value else _("off")
     if isinstance(value, list | tuple):
-        return ", ".join(_value(v) for v in value) or "none"
+        return ", ".join(_value(v) for v in value) or _("none")
     return f"“{value}”"
 
 
@@ -78,7 +82,7 @@ def _who(event: AuditEvent) -> str:
     actor = event.actor
     if actor is not None and actor.full_name:
         return actor.full_name
-    return event.actor_email or "The system"
+    return event.actor_email or _("The system")
 
 
 def _lead(text: str) -> str:
@@ -92,84 +96,128 @@ def _after_colon(text: str) -> str:
 
 def _did(event: AuditEvent, who: str, d: dict) -> str:
     """The summary is what the actor did: "<who> <summary>"."""
-    return f"{who} {_lead(event.summary)}"
+    return _("%(who)s %(summary)s") % {"who": who, "summary": _lead(event.summary)}
 
 
 def _fallback(event: AuditEvent, who: str, d: dict) -> str:
-    return f"{who}: {event.summary}" if event.summary else f"{who}: {event.action} ({event.target})"
+    if event.summary:
+        return _("%(who)s: %(summary)s") % {"who": who, "summary": event.summary}
+    return _("%(who)s: %(action)s (%(target)s)") % {"who": who, "action": event.action, "target": event.target}
 
 
 def _from(d: dict) -> str:
-    return f" from {d['address']}" if d.get("address") else ""
+    return _(" from %(address)s") % {"address": d["address"]} if d.get("address") else ""
 
 
 def _integration_saved(event: AuditEvent, who: str, d: dict) -> str:
-    verb = "added" if d.get("created") else "changed"
+    names = {"who": who, "target": event.target}
     if "changes" in d:
-        return f"{who} {verb} {event.target} settings: {changes_text(d['changes'])}"
+        names["changes"] = changes_text(d["changes"])
+        if d.get("created"):
+            return _("%(who)s added %(target)s settings: %(changes)s") % names
+        return _("%(who)s changed %(target)s settings: %(changes)s") % names
     # Entries from before old → new was recorded name the fields only, or none for a no-op save.
     fields = ", ".join(d.get("changed_fields") or [])
     if not fields and not d.get("created"):
-        return f"{who} saved {event.target} settings without changing anything"
-    return f"{who} {verb} {event.target} settings" + (f" ({fields})" if fields else "")
+        return _("%(who)s saved %(target)s settings without changing anything") % names
+    sentence = _("%(who)s added %(target)s settings") if d.get("created") else _("%(who)s changed %(target)s settings")
+    return sentence % names + (f" ({fields})" if fields else "")
 
 
 def _integration_tested(event: AuditEvent, who: str, d: dict) -> str:
+    names = {"who": who, "target": event.target}
     if d.get("result") == "passed":
-        return f"{who} ran Test Connection on {event.target}: passed"
+        return _("%(who)s ran Test Connection on %(target)s: passed") % names
     areas = ", ".join(d.get("failed_areas") or [])
-    return f"{who} ran Test Connection on {event.target}: failed" + (f" ({areas})" if areas else "")
+    return _("%(who)s ran Test Connection on %(target)s: failed") % names + (f" ({areas})" if areas else "")
 
 
 def _notification_settings_saved(event: AuditEvent, who: str, d: dict) -> str:
     if "changes" in d:
-        return f"{who} changed the notification settings: {changes_text(d['changes'])}"
-    return f"{who} saved the notification settings"
+        changes = changes_text(d["changes"])
+        return _("%(who)s changed the notification settings: %(changes)s") % {"who": who, "changes": changes}
+    return _("%(who)s saved the notification settings") % {"who": who}
 
 
 def _image_sources_saved(event: AuditEvent, who: str, d: dict) -> str:
-    return f"{who} set the Invoice Image Data order: {_after_colon(event.summary)}"
+    order = _after_colon(event.summary)
+    return _("%(who)s set the Invoice Image Data order: %(order)s") % {"who": who, "order": order}
 
 
 def _access_revoked(event: AuditEvent, who: str, d: dict) -> str:
     ended = d.get("sessions_ended")
-    sessions = "" if ended is None else f"; {ended} session{'s' if ended != 1 else ''} ended"
-    return f"{who} revoked the client-portal access of {event.target}{sessions}"
+    revoked = _("%(who)s revoked the client-portal access of %(target)s") % {"who": who, "target": event.target}
+    if ended is None:
+        return revoked
+    return revoked + ngettext("; %(count)d session ended", "; %(count)d sessions ended", ended) % {"count": ended}
 
 
 def _refund_requested(event: AuditEvent, who: str, d: dict) -> str:
     reason = d.get("reason") or _after_colon(event.summary)
-    amount = f"{d['amount']} {d.get('currency', '')}".strip() if d.get("amount") else "an amount"
-    return f"{who} refunded {amount} on payment #{d.get('payment_id', '?')}: {reason}"
+    amount = f"{d['amount']} {d.get('currency', '')}".strip() if d.get("amount") else _("an amount")
+    return _("%(who)s refunded %(amount)s on payment #%(payment)s: %(reason)s") % {
+        "who": who,
+        "amount": amount,
+        "payment": d.get("payment_id", "?"),
+        "reason": reason,
+    }
 
 
 def _refund_sent(event: AuditEvent, who: str, d: dict) -> str:
     outcome = _after_colon(event.summary)
-    return f"Refund #{d.get('refund_id', '?')} on payment #{d.get('payment_id', '?')} went to the processor: {outcome}"
+    return _("Refund #%(refund)s on payment #%(payment)s went to the processor: %(outcome)s") % {
+        "refund": d.get("refund_id", "?"),
+        "payment": d.get("payment_id", "?"),
+        "outcome": outcome,
+    }
 
 
 def _role_label(value: str | None) -> str:
-    return Role(value).label if value in Role.values else str(value or "no role")
+    return Role(value).label if value in Role.values else str(value or _("no role"))
 
 
 def _role_changed(event: AuditEvent, who: str, d: dict) -> str:
     if "before" not in d:
         return _fallback(event, who, d)
-    return f"{who} changed the role of {event.target}: {_role_label(d['before'])} → {_role_label(d.get('after'))}"
+    return _("%(who)s changed the role of %(target)s: %(before)s → %(after)s") % {
+        "who": who,
+        "target": event.target,
+        "before": _role_label(d["before"]),
+        "after": _role_label(d.get("after")),
+    }
 
 
 def _autopay_decision(event: AuditEvent, who: str, d: dict) -> str:
     # "Autopay of invoice INV-1: approve" / "...: reschedule to 2026-12-20"
     subject, _sep, decision = event.summary.partition(": ")
-    verbs = {"approve": "approved", "skip": "skipped", "reschedule": "rescheduled"}
+    verbs = {"approve": _("approved"), "skip": _("skipped"), "reschedule": _("rescheduled")}
     verb, _space, rest = decision.partition(" ")
-    return f"{who} {verbs.get(verb, verb)} the {_lead(subject)} for {event.target}" + (f" {rest}" if rest else "")
+    names = {"who": who, "verb": verbs.get(verb, verb), "subject": _lead(subject), "target": event.target}
+    return _("%(who)s %(verb)s the %(subject)s for %(target)s") % names + (f" {rest}" if rest else "")
 
 
 def _autopay_rule(event: AuditEvent, who: str, d: dict) -> str:
     # "Autopay rule added: Visa ending 4242, on the due date"
-    by = " (in the client portal)" if d.get("by_client") else ""
-    return f"{who}{by} updated the autopay rules of {event.target}: {_lead(event.summary.removeprefix('Autopay '))}"
+    names = {"who": who, "target": event.target, "change": _lead(event.summary.removeprefix("Autopay "))}
+    if d.get("by_client"):
+        return _("%(who)s (in the client portal) updated the autopay rules of %(target)s: %(change)s") % names
+    return _("%(who)s updated the autopay rules of %(target)s: %(change)s") % names
+
+
+def _staff_invitation_sent(event: AuditEvent, who: str, d: dict) -> str:
+    if event.actor_email:
+        return _("The staff invitation to %(target)s was e-mailed (invited by %(who)s)") % {
+            "target": event.target,
+            "who": who,
+        }
+    return _("The staff invitation to %(target)s was e-mailed") % {"target": event.target}
+
+
+def _portal_invitation_sent(event: AuditEvent, who: str, d: dict) -> str:
+    names = {"who": who, "summary": _lead(event.summary)}
+    if d.get("resent"):
+        return _("%(who)s %(summary)s again") % names
+    return _("%(who)s %(summary)s") % names
 
 
 SENTENCES: dict[str, Callable[[AuditEvent, str, dict], str]] = {
@@ -177,7 +225,9 @@ SENTENCES: dict[str, Callable[[AuditEvent, str, dict], str]] = {
     "integration.saved": _integration_saved,
     "integration.tested": _integration_tested,
     "integration.deleted": _did,
-    "sync.requested": lambda e, who, d: f"{who} {_lead(e.summary)} of {e.target}",
+    "sync.requested": lambda e, who, d: (
+        _("%(who)s %(summary)s of %(target)s") % {"who": who, "summary": _lead(e.summary), "target": e.target}
+    ),
     # notifications
     "notifications.settings_saved": _notification_settings_saved,
     "notification.test": _did,
@@ -187,9 +237,17 @@ SENTENCES: dict[str, Callable[[AuditEvent, str, dict], str]] = {
     "billing.image_sources.save": _image_sources_saved,
     "billing.comment_replied": _did,
     # payments
-    "payment_method.added": lambda e, who, d: f"{who} added {e.summary.removeprefix('Added ')} for {e.target}",
-    "payment_method.default": lambda e, who, d: f"{who} {_lead(e.summary)} of {e.target}",
-    "payment_method.removed": lambda e, who, d: f"{who} removed {e.summary.removeprefix('Removed ')} of {e.target}",
+    "payment_method.added": lambda e, who, d: (
+        _("%(who)s added %(method)s for %(target)s")
+        % {"who": who, "method": e.summary.removeprefix("Added "), "target": e.target}
+    ),
+    "payment_method.default": lambda e, who, d: (
+        _("%(who)s %(summary)s of %(target)s") % {"who": who, "summary": _lead(e.summary), "target": e.target}
+    ),
+    "payment_method.removed": lambda e, who, d: (
+        _("%(who)s removed %(method)s of %(target)s")
+        % {"who": who, "method": e.summary.removeprefix("Removed "), "target": e.target}
+    ),
     "payment.refund_requested": _refund_requested,
     "payment.refund_sent": _refund_sent,
     "payment.posting_retried": _did,
@@ -200,37 +258,50 @@ SENTENCES: dict[str, Callable[[AuditEvent, str, dict], str]] = {
     "accounts.user.deactivated": _did,
     "accounts.user.reactivated": _did,
     "accounts.staff_invitation.queued": _did,
-    "accounts.staff_invitation.sent": lambda e, who, d: (
-        f"The staff invitation to {e.target} was e-mailed" + (f" (invited by {who})" if e.actor_email else "")
-    ),
+    "accounts.staff_invitation.sent": _staff_invitation_sent,
     "accounts.staff_invitation.failed": lambda e, who, d: (
-        f"The staff invitation to {e.target} could not be e-mailed: {d.get('reason') or e.summary}"
+        _("The staff invitation to %(target)s could not be e-mailed: %(reason)s")
+        % {"target": e.target, "reason": d.get("reason") or e.summary}
     ),
-    "accounts.staff_invitation.accepted": lambda e, who, d: f"{who} accepted the staff invitation and joined",
-    "accounts.signin": lambda e, who, d: f"{who} signed in{_from(d)}",
+    "accounts.staff_invitation.accepted": lambda e, who, d: (
+        _("%(who)s accepted the staff invitation and joined") % {"who": who}
+    ),
+    "accounts.signin": lambda e, who, d: _("%(who)s signed in%(from)s") % {"who": who, "from": _from(d)},
     "accounts.signin.failed": lambda e, who, d: (
-        f"Failed sign-in as {e.target}{_from(d)}" + (f": {d['reason']}" if d.get("reason") else "")
+        _("Failed sign-in as %(target)s%(from)s") % {"target": e.target, "from": _from(d)}
+        + (f": {d['reason']}" if d.get("reason") else "")
     ),
     "accounts.signin.lockout": lambda e, who, d: (
-        f"Sign-in as {e.target}{_from(d)} " + _lead(e.summary.removeprefix("Sign-in "))
+        _("Sign-in as %(target)s%(from)s %(summary)s")
+        % {"target": e.target, "from": _from(d), "summary": _lead(e.summary.removeprefix("Sign-in "))}
     ),
-    "accounts.password_reset.requested": lambda e, who, d: f"Password reset requested for {e.target}{_from(d)}",
+    "accounts.password_reset.requested": lambda e, who, d: (
+        _("Password reset requested for %(target)s%(from)s") % {"target": e.target, "from": _from(d)}
+    ),
     "accounts.password_reset.limited": lambda e, who, d: (
-        f"Password reset for {e.target}{_from(d)} refused: too many requests"
+        _("Password reset for %(target)s%(from)s refused: too many requests") % {"target": e.target, "from": _from(d)}
     ),
-    "accounts.password_reset.completed": lambda e, who, d: f"{who} set a new password with a reset link{_from(d)}",
+    "accounts.password_reset.completed": lambda e, who, d: (
+        _("%(who)s set a new password with a reset link%(from)s") % {"who": who, "from": _from(d)}
+    ),
     # client portal
     "client.access_revoked": lambda e, who, d: (
-        f"Client portal access of {e.target} was revoked: " + _lead(_after_colon(e.summary))
+        _("Client portal access of %(target)s was revoked: %(summary)s")
+        % {"target": e.target, "summary": _lead(_after_colon(e.summary))}
     ),
-    "portal.invitation.sent": lambda e, who, d: f"{who} {_lead(e.summary)}" + (" again" if d.get("resent") else ""),
+    "portal.invitation.sent": _portal_invitation_sent,
     "portal.invitation.failed": lambda e, who, d: (
-        f"The client-portal invitation to {e.target} could not be e-mailed: {d.get('reason') or e.summary}"
+        _("The client-portal invitation to %(target)s could not be e-mailed: %(reason)s")
+        % {"target": e.target, "reason": d.get("reason") or e.summary}
     ),
-    "portal.invitation.accepted": lambda e, who, d: f"{who} accepted the client-portal invitation",
+    "portal.invitation.accepted": lambda e, who, d: _("%(who)s accepted the client-portal invitation") % {"who": who},
     "portal.access.revoked": _access_revoked,
-    "portal.access.restored": lambda e, who, d: f"{who} invited {e.target} again after their access was revoked",
-    "portal.password.changed": lambda e, who, d: f"{who} changed their client-portal password{_from(d)}",
+    "portal.access.restored": lambda e, who, d: (
+        _("%(who)s invited %(target)s again after their access was revoked") % {"who": who, "target": e.target}
+    ),
+    "portal.password.changed": lambda e, who, d: (
+        _("%(who)s changed their client-portal password%(from)s") % {"who": who, "from": _from(d)}
+    ),
     # Xero
     "xero.connected": _did,
     "xero.organisation_chosen": _did,
@@ -244,6 +315,9 @@ PREFIXED: tuple[tuple[str, Callable[[AuditEvent, str, dict], str]], ...] = (
     ("autopay.", _autopay_decision),
     (
         "portal.access_request.",
-        lambda e, who, d: f"{who} answered the portal access request from {e.target}: {_after_colon(e.summary)}",
+        lambda e, who, d: (
+            _("%(who)s answered the portal access request from %(target)s: %(answer)s")
+            % {"who": who, "target": e.target, "answer": _after_colon(e.summary)}
+        ),
     ),
 )

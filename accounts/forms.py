@@ -1,6 +1,7 @@
 from django import forms
 from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm, SetPasswordForm
+from django.utils.translation import gettext_lazy as _
 
 from accounts import login_throttle
 from accounts.models import Role
@@ -12,12 +13,12 @@ class ThrottledAuthenticationForm(AuthenticationForm):
     """Django's sign-in form, refusing further attempts after too many failures from the
     client's address (accounts.login_throttle)."""
 
-    username = forms.EmailField(label="E-mail", widget=forms.EmailInput(attrs={"autofocus": True}))
+    username = forms.EmailField(label=_("E-mail"), widget=forms.EmailInput(attrs={"autofocus": True}))
 
     error_messages = {
         **AuthenticationForm.error_messages,
-        "invalid_login": "That e-mail address and password do not match an active account.",
-        "locked_out": "Too many failed sign-in attempts. Wait 15 minutes and try again.",
+        "invalid_login": _("That e-mail address and password do not match an active account."),
+        "locked_out": _("Too many failed sign-in attempts. Wait 15 minutes and try again."),
     }
 
     def clean(self):
@@ -69,7 +70,7 @@ class BootstrapFields:
 class PortalPasswordResetForm(BootstrapFields, PasswordResetForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["email"].label = "E-mail"
+        self.fields["email"].label = _("E-mail")
         self._style()
 
 
@@ -78,8 +79,8 @@ class PortalSetPasswordForm(BootstrapFields, SetPasswordForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["new_password1"].label = "Choose a password"
-        self.fields["new_password2"].label = "Repeat the password"
+        self.fields["new_password1"].label = _("Choose a password")
+        self.fields["new_password2"].label = _("Repeat the password")
         self._style()
 
 
@@ -90,9 +91,9 @@ STAFF_ROLE_CHOICES = [
 
 
 class StaffInviteForm(BootstrapFields, forms.Form):
-    email = forms.EmailField(label="E-mail", max_length=254)
-    full_name = forms.CharField(label="Name (optional)", max_length=200, required=False)
-    role = forms.ChoiceField(label="Role", choices=STAFF_ROLE_CHOICES, initial=Role.BILLING_STAFF.value)
+    email = forms.EmailField(label=_("E-mail"), max_length=254)
+    full_name = forms.CharField(label=_("Name (optional)"), max_length=200, required=False)
+    role = forms.ChoiceField(label=_("Role"), choices=STAFF_ROLE_CHOICES, initial=Role.BILLING_STAFF.value)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

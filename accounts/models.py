@@ -2,12 +2,13 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 
 class Role(models.TextChoices):
-    MASTER_ADMIN = "master_admin", "Master Admin"
-    BILLING_STAFF = "billing_staff", "Billing staff"
-    CLIENT_CONTACT = "client_contact", "Client contact"
+    MASTER_ADMIN = "master_admin", _("Master Admin")
+    BILLING_STAFF = "billing_staff", _("Billing staff")
+    CLIENT_CONTACT = "client_contact", _("Client contact")
 
 
 STAFF_ROLES = frozenset({Role.MASTER_ADMIN, Role.BILLING_STAFF})

@@ -30,6 +30,8 @@ from django.db import transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from accounts.invitation_tokens import (
     TokenExpired,
@@ -73,12 +75,17 @@ def _refuse_losing_the_last_master_admin(user: User) -> None:
         .values_list("pk", flat=True)
     )
     if not others:
-        raise StaffChangeRefused(f"{user.email} is the last active Master Admin: make another user Master Admin first.")
+        raise StaffChangeRefused(
+            _("%(email)s is the last active Master Admin: make another user Master Admin first.")
+            % {"email": user.email}
+        )
 
 
 def _staff(user: User) -> None:
     if user.role not in STAFF_ROLES:
-        raise StaffChangeRefused(f"{user.email} is a client contact: manage it from Client portal access.")
+        raise StaffChangeRefused(
+            _("%(email)s is a client contact: manage it from Client portal access.") % {"email": user.email}
+        )
 
 
 # --- invitations ------------------------------------------------------------------------------
@@ -89,15 +96,17 @@ def staff_invite(*, email: str, role: str, full_name: str = "", actor: User) -> 
     """Create the staff account (no password yet) or find one not yet accepted, and queue the
     invitation e-mail."""
     if role not in STAFF_ROLES:
-        raise StaffChangeRefused("Choose Master Admin or Billing staff.")
+        raise StaffChangeRefused(_("Choose Master Admin or Billing staff."))
     email = User.objects.normalize_email(email).strip().lower()
     user = User.objects.select_for_update().filter(email__iexact=email).first()
     if user is None:
         user = User.objects.create_user(email, None, role=role, full_name=full_name[:200])
     elif user.role not in STAFF_ROLES:
-        raise StaffChangeRefused(f"{email} is a client contact's address.")
+        raise StaffChangeRefused(_("%(email)s is a client contact's address.") % {"email": email})
     elif user.has_usable_password() or not user.is_active:
-        raise StaffChangeRefused(f"{email} already has an account: change its role or reactivate it below.")
+        raise StaffChangeRefused(
+            _("%(email)s already has an account: change its role or reactivate it below.") % {"email": email}
+        )
     else:
         user.role = role
         if full_name:
@@ -186,25 +195,27 @@ def staff_invitation_send_failed(*, invitation_id: int, reason: str) -> None:
     )
 
 
-_USED = "This invitation was already used: your password is set. Sign in, or reset your password if you forgot it."
+_USED = gettext_lazy(
+    "This invitation was already used: your password is set. Sign in, or reset your password if you forgot it."
+)
 
 
 def staff_invitation_user_for_token(token: str) -> User:
     try:
         data = invitation_token_read(token, salt=_SALT, max_age=STAFF_INVITATION_MAX_AGE)
     except TokenExpired:
-        raise StaffInvitationExpired("This invitation link has expired: links are valid for 7 days.") from None
+        raise StaffInvitationExpired(_("This invitation link has expired: links are valid for 7 days.")) from None
     except TokenInvalid:
-        raise StaffInvitationInvalid("This invitation link is not valid.") from None
+        raise StaffInvitationInvalid(_("This invitation link is not valid.")) from None
     user = User.objects.filter(pk=data.get("u"), role__in=STAFF_ROLES, is_active=True).first()
     invitation = StaffInvitation.objects.filter(pk=data.get("i"), user=user).first() if user else None
     if user is None or invitation is None:
-        raise StaffInvitationInvalid("This invitation link is not valid.")
+        raise StaffInvitationInvalid(_("This invitation link is not valid."))
     if invitation.accepted_at is not None or account_state(user) != data.get("s"):
         raise StaffInvitationInvalid(_USED)
     if StaffInvitation.objects.filter(user=user, pk__gt=invitation.pk).exists():
         raise StaffInvitationInvalid(
-            "This invitation was replaced by a newer one: use the link in the most recent invitation e-mail."
+            _("This invitation was replaced by a newer one: use the link in the most recent invitation e-mail.")
         )
     return user
 
@@ -229,7 +240,7 @@ def user_role_change(*, user: User, role: str, actor: User) -> User:
     user = User.objects.select_for_update().get(pk=user.pk)
     _staff(user)
     if role not in STAFF_ROLES:
-        raise StaffChangeRefused("Choose Master Admin or Billing staff.")
+        raise StaffChangeRefused(_("Choose Master Admin or Billing staff."))
     if role == user.role:
         return user
     if user.role == Role.MASTER_ADMIN and user.is_active:

@@ -6,6 +6,7 @@ from django.contrib.auth.mixins import LoginRequiredMixin
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse_lazy
 from django.utils.decorators import method_decorator
+from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.generic import ListView, View
 
@@ -90,7 +91,7 @@ class StaffInviteView(MasterAdminRequiredMixin, View):
             problems = "; ".join(
                 f"{form.fields[name].label}: {' '.join(errors)}" for name, errors in form.errors.items()
             )
-            messages.error(request, f"Nothing was sent. {problems}")
+            messages.error(request, _("Nothing was sent. %(problems)s") % {"problems": problems})
             return redirect("accounts:users")
         try:
             invitation = staff_invite(
@@ -102,7 +103,7 @@ class StaffInviteView(MasterAdminRequiredMixin, View):
         except StaffChangeRefused as exc:
             messages.error(request, str(exc))
         else:
-            messages.success(request, f"Invitation to {invitation.user.email} queued.")
+            messages.success(request, _("Invitation to %(email)s queued.") % {"email": invitation.user.email})
         return redirect("accounts:users")
 
 
@@ -125,21 +126,21 @@ class UserRoleView(_UserChangeView):
     def change(self, request, user):
         form = StaffRoleForm(request.POST)
         if not form.is_valid():
-            raise StaffChangeRefused("Choose Master Admin or Billing staff.")
+            raise StaffChangeRefused(_("Choose Master Admin or Billing staff."))
         user = user_role_change(user=user, role=form.cleaned_data["role"], actor=request.user)
-        return f"{user.email} is now {user.get_role_display()}."
+        return _("%(email)s is now %(role)s.") % {"email": user.email, "role": user.get_role_display()}
 
 
 class UserDeactivateView(_UserChangeView):
     def change(self, request, user):
         user_deactivate(user=user, actor=request.user)
-        return f"{user.email} is deactivated and signed out everywhere."
+        return _("%(email)s is deactivated and signed out everywhere.") % {"email": user.email}
 
 
 class UserReactivateView(_UserChangeView):
     def change(self, request, user):
         user_reactivate(user=user, actor=request.user)
-        return f"{user.email} is active again."
+        return _("%(email)s is active again.") % {"email": user.email}
 
 
 @method_decorator(sensitive_post_parameters(), name="dispatch")
@@ -167,7 +168,7 @@ class StaffInvitationView(View):
             return self._password_page(request, token, form, user, status=400)
         staff_invitation_accept(user=user, password=form.cleaned_data["new_password1"])
         login(request, user, backend=settings.AUTHENTICATION_BACKENDS[0])
-        messages.success(request, "Welcome! Your password is set.")
+        messages.success(request, _("Welcome! Your password is set."))
         return redirect("home")
 
     def _password_page(self, request, token, form, user, status=200):
@@ -212,7 +213,7 @@ class PasswordResetView(auth_views.PasswordResetView):
                 summary=f"Password reset for {email[:150]} refused: too many requests",
                 address=address,
             )
-            form.add_error(None, "Too many password reset requests. Wait 15 minutes and try again.")
+            form.add_error(None, _("Too many password reset requests. Wait 15 minutes and try again."))
             return self.form_invalid(form)
         login_throttle.reset_record(email, address)
         audit_record(

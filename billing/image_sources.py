@@ -13,6 +13,9 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
 from integrations import registry
 from integrations.base import Capability, Category, IntegrationError
 
@@ -86,14 +89,15 @@ class InstallationImageSource(ImageSource):
         """Named after the configured system; else the one provider that could serve; else the category."""
         installation = self._installation()
         if installation is not None:
-            return SourceStatus(True, "Configured", installation.name, name=installation.name)
+            return SourceStatus(True, _("Configured"), installation.name, name=installation.name)
         offered_by = [p.name for p in registry.providers_offering(Capability.INVOICE_PDFS, category=self.category)]
         name = offered_by[0] if len(offered_by) == 1 else self.name
         if offered_by:
-            return SourceStatus(
-                False, "Not configured", f"Set up {' or '.join(offered_by)} under Integrations.", name=name
-            )
-        return SourceStatus(False, "Not integrated", f"No {self.name.lower()} is integrated yet: skipped.", name=name)
+            providers = _(" or ").join(offered_by)
+            set_up = _("Set up %(providers)s under Integrations.") % {"providers": providers}
+            return SourceStatus(False, _("Not configured"), set_up, name=name)
+        not_integrated = _("No %(name)s is integrated yet: skipped.") % {"name": self.name.lower()}
+        return SourceStatus(False, _("Not integrated"), not_integrated, name=name)
 
     def fetch(self, invoice: Invoice) -> bytes | None:
         installation = self._installation(invoice)
@@ -110,13 +114,15 @@ class InstallationImageSource(ImageSource):
 
 class PortalRenderingSource(ImageSource):
     key = "portal"
-    name = "Portal rendering"
-    description = "A PDF the portal renders from the synced invoice and its lines, with your company name."
+    name = gettext_lazy("Portal rendering")
+    description = gettext_lazy(
+        "A PDF the portal renders from the synced invoice and its lines, with your company name."
+    )
     cacheable = False
 
     def status(self) -> SourceStatus:
         return SourceStatus(
-            True, "Always available", "Also the last resort when no source above has an image.", name=self.name
+            True, _("Always available"), _("Also the last resort when no source above has an image."), name=self.name
         )
 
     def fetch(self, invoice: Invoice) -> bytes | None:
@@ -130,13 +136,16 @@ SOURCES: dict[str, ImageSource] = {
     source.key: source
     for source in (
         InstallationImageSource(
-            "psa", Category.PSA, "PSA", "The invoice's PDF attached to the invoice in your PSA (Kaseya BMS)."
+            "psa",
+            Category.PSA,
+            gettext_lazy("PSA"),
+            gettext_lazy("The invoice's PDF attached to the invoice in your PSA (Kaseya BMS)."),
         ),
         InstallationImageSource(
             "accounting",
             Category.ACCOUNTING,
-            "Accounting package",
-            "The invoice's PDF from the integrated accounting package (Xero, QuickBooks, ...).",
+            gettext_lazy("Accounting package"),
+            gettext_lazy("The invoice's PDF from the integrated accounting package (Xero, QuickBooks, ...)."),
         ),
         PortalRenderingSource(),
     )

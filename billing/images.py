@@ -17,6 +17,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.files.base import ContentFile
 from django.core.files.storage import storages
+from django.utils.translation import gettext as _
 
 from billing.image_sources import PORTAL_KEY, SOURCES, ImageSource, ImageSourceError
 from billing.models import Invoice
@@ -127,9 +128,9 @@ def _try_source(source: ImageSource, invoice: Invoice) -> tuple[bytes | None, bo
         if cached is not None:
             return cached, True, ""
         if cache.get(_no_image_key(source.key, invoice)):
-            return None, False, "No image for this invoice (checked recently)."
+            return None, False, _("No image for this invoice (checked recently).")
         if cache.get(_cooldown_key(source.key)):
-            return None, False, "Failed a moment ago; tried again shortly."
+            return None, False, _("Failed a moment ago; tried again shortly.")
     try:
         pdf = source.fetch(invoice)
     except ImageSourceError as exc:
@@ -140,12 +141,12 @@ def _try_source(source: ImageSource, invoice: Invoice) -> tuple[bytes | None, bo
     except Exception:
         logger.exception("Invoice image source %s crashed for invoice %s", source.key, invoice.pk)
         cache.set(_cooldown_key(source.key), True, FAILURE_COOLDOWN)
-        return None, False, "Failed unexpectedly (see the server log)."
+        return None, False, _("Failed unexpectedly (see the server log).")
     if not pdf:
         logger.info("Invoice image source %s has no image for invoice %s", source.key, invoice.pk)
         if source.cacheable:
             cache.set(_no_image_key(source.key, invoice), True, NO_IMAGE_TTL)
-        return None, False, "No image for this invoice."
+        return None, False, _("No image for this invoice.")
     if source.cacheable:
         _write_cached(source.key, invoice, pdf)
     return pdf, False, ""

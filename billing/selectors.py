@@ -4,12 +4,14 @@ from datetime import date
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from accounts.models import Role
 from billing.image_sources import SOURCES, ImageSource
 from billing.models import Invoice, InvoiceComment, InvoiceImageSource, InvoiceLine
 
-INVOICE_STATES = {"open": "Open", "paid": "Paid", "past_due": "Past due"}
+INVOICE_STATES = {"open": gettext_lazy("Open"), "paid": gettext_lazy("Paid"), "past_due": gettext_lazy("Past due")}
 
 
 def invoice_list(
@@ -94,11 +96,13 @@ def invoice_thread_client_emails(invoice: Invoice) -> list[str]:
 def reply_refusal(invoice: Invoice) -> str:
     """Why staff cannot reply on this invoice's thread (no client would read it), or ""."""
     if invoice.deleted_at is not None:
-        return f"Invoice {invoice.number} is no longer in BMS and clients do not see it: a reply would reach nobody."
+        return _("Invoice %(number)s is no longer in BMS and clients do not see it: a reply would reach nobody.") % {
+            "number": invoice.number
+        }
     organization = invoice.organization
     if organization is None or organization.deleted_at is not None:
-        return (
-            f"The organization of invoice {invoice.number} was deleted in BMS and its portal is closed: "
+        return _(
+            "The organization of invoice %(number)s was deleted in BMS and its portal is closed: "
             "a reply would reach nobody."
-        )
+        ) % {"number": invoice.number}
     return ""

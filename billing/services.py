@@ -7,6 +7,7 @@ from datetime import timedelta
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.models import User
 from accounts.services import audit_record
@@ -26,11 +27,11 @@ def image_sources_save(*, actor: User, order: list[str], enabled: set[str]) -> l
     known = set(SOURCES)
     if len(order) != len(set(order)) or set(order) != known:
         raise ValidationError(
-            "The order must list each invoice-image source exactly once. Reload the page and try again."
+            _("The order must list each invoice-image source exactly once. Reload the page and try again.")
         )
     unknown = set(enabled) - known
     if unknown:
-        raise ValidationError(f"Unknown invoice-image source: {', '.join(sorted(unknown))}.")
+        raise ValidationError(_("Unknown invoice-image source: %(keys)s.") % {"keys": ", ".join(sorted(unknown))})
     before = [(c.key, c.enabled) for c in image_source_config()]
     for position, key in enumerate(order, start=1):
         InvoiceImageSource.objects.update_or_create(
@@ -61,7 +62,7 @@ def invoice_comment_reply(*, invoice: Invoice, author: User, body: str) -> tuple
     client is e-mailed). Refused while no client can read it: the invoice or its organization
     was deleted. A repeat within a minute returns the first reply (created=False)."""
     if not author.is_portal_staff:
-        raise ValidationError("Only Master Admin and Billing staff can reply to a client's comments.")
+        raise ValidationError(_("Only Master Admin and Billing staff can reply to a client's comments."))
     refusal = reply_refusal(invoice)
     if refusal:
         raise ValidationError(refusal)
@@ -82,12 +83,18 @@ def invoice_comment_reply(*, invoice: Invoice, author: User, body: str) -> tuple
 
 
 def _thread_post(*, invoice: Invoice, author: User, body: str, is_staff_reply: bool) -> tuple[InvoiceComment, bool]:
-    noun = "reply" if is_staff_reply else "comment"
     body = (body or "").strip()
     if not body:
-        raise ValidationError(f"Write a {noun} before sending it.")
+        raise ValidationError(
+            _("Write a reply before sending it.") if is_staff_reply else _("Write a comment before sending it.")
+        )
     if len(body) > COMMENT_MAX_LENGTH:
-        raise ValidationError(f"A {noun} can be at most {COMMENT_MAX_LENGTH} characters long ({len(body)} given).")
+        too_long = (
+            _("A reply can be at most %(limit)d characters long (%(given)d given).")
+            if is_staff_reply
+            else _("A comment can be at most %(limit)d characters long (%(given)d given).")
+        )
+        raise ValidationError(too_long % {"limit": COMMENT_MAX_LENGTH, "given": len(body)})
     with transaction.atomic():
         duplicate = (
             InvoiceComment.objects.select_for_update()

@@ -11,6 +11,8 @@ from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views import View
 from django.views.generic import ListView
 
@@ -194,7 +196,7 @@ class InvoiceDetailView(StaffInvoiceMixin, InvoiceDetailBase):
 
 class InvoiceCommentReplyView(StaffInvoiceMixin, InvoiceCommentPostBase):
     detail_view = InvoiceDetailView
-    success_message = "Your reply was added; the client is e-mailed about it."
+    success_message = gettext_lazy("Your reply was added; the client is e-mailed about it.")
 
     def thread_post(self, *, invoice: Invoice, author, body: str):
         return invoice_comment_reply(invoice=invoice, author=author, body=body)
@@ -219,7 +221,9 @@ class InvoiceImageRefreshView(StaffInvoiceMixin, View):
     def post(self, request, pk: int):
         invoice = self.get_invoice(pk)
         invoice_image_cache_clear(invoice)
-        messages.success(request, f"The image of invoice {invoice.number} will be fetched again.")
+        messages.success(
+            request, _("The image of invoice %(number)s will be fetched again.") % {"number": invoice.number}
+        )
         return redirect("billing:invoice", pk=invoice.pk)
 
 
@@ -250,5 +254,5 @@ class InvoiceImageDataView(StaffRequiredMixin, View):
             )
         except ValidationError as exc:
             return self._render(request, error=" ".join(exc.messages), status=400)
-        messages.success(request, "Invoice Image Data saved.")
+        messages.success(request, _("Invoice Image Data saved."))
         return redirect("billing-config:image-sources")

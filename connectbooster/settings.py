@@ -111,6 +111,10 @@ MIDDLEWARE = [
     "core.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # After sessions, before CommonMiddleware (Django's order). The cached list HTML
+    # (portal.list_cache) is keyed without the language: right while LANGUAGES has one entry;
+    # a second language must add get_language() to those keys.
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -196,6 +200,10 @@ if IS_PRODUCTION:
     CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 LANGUAGE_CODE = "en-us"
+# The interface is marked for translation; English (the source text) is what ships. See the
+# README's "Translations" for adding a language.
+LANGUAGES = [("en", "English")]
+LOCALE_PATHS = [PROJECT_DIR / "locale"]
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")
 USE_I18N = True
 USE_TZ = True

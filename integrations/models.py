@@ -1,15 +1,16 @@
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from integrations import secrets
 
 
 class IntegrationStatus(models.TextChoices):
-    CONFIGURED = "configured", "Not tested"
-    CONNECTED = "connected", "Connected"
-    SYNCING = "syncing", "Syncing"
-    ERROR = "error", "Error"
+    CONFIGURED = "configured", _("Not tested")
+    CONNECTED = "connected", _("Connected")
+    SYNCING = "syncing", _("Syncing")
+    ERROR = "error", _("Error")
 
 
 class Integration(models.Model):
@@ -102,19 +103,19 @@ class DataSource(models.Model):
 
 
 class SyncTrigger(models.TextChoices):
-    INITIAL = "initial", "Initial"
-    SCHEDULE = "schedule", "Schedule"
-    SYNC_NOW = "sync_now", "Sync Now"
-    RECONCILE = "reconcile", "Reconcile"
+    INITIAL = "initial", _("Initial")
+    SCHEDULE = "schedule", _("Schedule")
+    SYNC_NOW = "sync_now", _("Sync Now")
+    RECONCILE = "reconcile", _("Reconcile")
 
 
 class SyncStatus(models.TextChoices):
-    QUEUED = "queued", "Queued"
-    RUNNING = "running", "Running"
-    WAITING = "waiting", "Waiting for the API budget"
-    SUCCEEDED = "succeeded", "Succeeded"
-    FAILED = "failed", "Failed"
-    CANCELLED = "cancelled", "Cancelled"
+    QUEUED = "queued", _("Queued")
+    RUNNING = "running", _("Running")
+    WAITING = "waiting", _("Waiting for the API budget")
+    SUCCEEDED = "succeeded", _("Succeeded")
+    FAILED = "failed", _("Failed")
+    CANCELLED = "cancelled", _("Cancelled")
 
 
 ACTIVE_SYNC_STATUSES = (SyncStatus.QUEUED, SyncStatus.RUNNING, SyncStatus.WAITING)
@@ -188,8 +189,8 @@ class SyncSeenPage(models.Model):
 
 
 class SyncAlertKind(models.TextChoices):
-    SYNC_FAILED = "sync_failed", "Sync Failed"
-    SYNC_NOT_RUNNING = "sync_not_running", "Sync Not Running"
+    SYNC_FAILED = "sync_failed", _("Sync Failed")
+    SYNC_NOT_RUNNING = "sync_not_running", _("Sync Not Running")
 
 
 class SyncAlert(models.Model):

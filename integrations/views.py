@@ -2,6 +2,7 @@ from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.decorators import method_decorator
+from django.utils.translation import gettext as _
 from django.views import View
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.generic import DetailView, ListView, TemplateView
@@ -57,11 +58,17 @@ class IntegrationSettingsView(MasterAdminRequiredMixin, View):
         if integration is not None and integration.tenant_confirmed and not saved.tenant_confirmed:
             messages.warning(
                 request,
-                f"{provider.name} settings saved. Syncs are paused until Test Connection confirms which tenant "
-                "they reach; the synced data stays as it is.",
+                _(
+                    "%(provider)s settings saved. Syncs are paused until Test Connection confirms which tenant "
+                    "they reach; the synced data stays as it is."
+                )
+                % {"provider": provider.name},
             )
         else:
-            messages.success(request, f"{provider.name} settings saved. Run Test Connection to check them.")
+            messages.success(
+                request,
+                _("%(provider)s settings saved. Run Test Connection to check them.") % {"provider": provider.name},
+            )
         return redirect("integrations:list")
 
 
@@ -71,9 +78,13 @@ class IntegrationTestView(MasterAdminRequiredMixin, View):
         integration = get_object_or_404(Integration, provider_key=provider.key)
         result = services.integration_test_connection(integration=integration, actor=request.user)
         if result.passed:
-            messages.success(request, f"{provider.name}: every check passed.")
+            messages.success(request, _("%(provider)s: every check passed.") % {"provider": provider.name})
         else:
-            messages.error(request, f"{provider.name}: Test Connection failed. {result.summary}")
+            messages.error(
+                request,
+                _("%(provider)s: Test Connection failed. %(summary)s")
+                % {"provider": provider.name, "summary": result.summary},
+            )
         return redirect("integrations:list")
 
 
@@ -102,10 +113,10 @@ class IntegrationDeleteView(MasterAdminRequiredMixin, View):
         integration = Integration.objects.filter(provider_key=provider.key).first()
         if integration is None:
             # A second click on Confirm: already gone, nothing to do.
-            messages.info(request, f"{provider.name} is not configured.")
+            messages.info(request, _("%(provider)s is not configured.") % {"provider": provider.name})
             return redirect("integrations:list")
         released = services.integration_delete(integration=integration, actor=request.user)
-        messages.success(request, f"{provider.name} was deleted. Synced records are kept.")
+        messages.success(request, _("%(provider)s was deleted. Synced records are kept.") % {"provider": provider.name})
         if released is not None and released.message:
             (messages.info if released.done else messages.warning)(request, released.message)
         return redirect("integrations:list")

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from accounts.audit import field_changes
 from accounts.services import audit_record
@@ -53,10 +54,11 @@ def delivery_retry(*, delivery: Delivery, actor) -> Delivery:
 def _refuse_unless_retryable(delivery: Delivery) -> None:
     if delivery.failed_for_good:
         raise ValueError(
-            f"This email cannot be sent as it is ({delivery.reason}): sending it again would fail the same way."
+            _("This email cannot be sent as it is (%(reason)s): sending it again would fail the same way.")
+            % {"reason": delivery.reason}
         )
     if not delivery.can_retry:
-        raise ValueError("Only a failed, retrying or not-sent delivery can be retried.")
+        raise ValueError(_("Only a failed, retrying or not-sent delivery can be retried."))
 
 
 def notification_settings_save(

@@ -1,6 +1,7 @@
 from django import forms
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
+from django.utils.translation import gettext_lazy as _
 
 from integrations.capabilities import TicketLookups
 from notifications import selectors
@@ -14,7 +15,7 @@ from organizations.models import Organization
 def _select(options, empty_label: str, current: int | None = None) -> forms.Select:
     choices = [("", empty_label)] + [(o.id, o.name) for o in options]
     if current is not None and current not in {o.id for o in options}:
-        choices.append((current, f"id {current} (no longer offered by BMS)"))
+        choices.append((current, _("id %(id)s (no longer offered by BMS)") % {"id": current}))
     return forms.Select(choices=choices, attrs={"class": "form-select"})
 
 
@@ -24,10 +25,12 @@ class NotificationSettingsForm(forms.Form):
 
     staff_recipients = forms.CharField(
         required=False,
-        label="Staff recipients",
+        label=_("Staff recipients"),
         widget=forms.Textarea(attrs={"rows": 2, "class": "form-control", "placeholder": "billing@msp.example"}),
-        help_text="E-mail addresses of the MSP's staff for internal notifications, one per line or comma-separated. "
-        "Empty: every Master Admin.",
+        help_text=_(
+            "E-mail addresses of the MSP's staff for internal notifications, one per line or comma-separated. "
+            "Empty: every Master Admin."
+        ),
     )
 
     def __init__(
@@ -55,44 +58,46 @@ class NotificationSettingsForm(forms.Form):
             return
         int_field = dict(required=False, min_value=0)
         self.fields["queue_id"] = forms.IntegerField(
-            label="Destination", **int_field, widget=_select(lookups.queues, "No queue", config.queue_id)
+            label=_("Destination"), **int_field, widget=_select(lookups.queues, _("No queue"), config.queue_id)
         )
         self.fields["priority_id"] = forms.IntegerField(
-            label="Priority",
+            label=_("Priority"),
             **int_field,
             widget=_select(lookups.priorities, _default_label(lookups, "priorities"), config.priority_id),
         )
         self.fields["issue_type_id"] = forms.IntegerField(
-            label="Issue Type", **int_field, widget=_select(lookups.issue_types, "No issue type", config.issue_type_id)
+            label=_("Issue Type"),
+            **int_field,
+            widget=_select(lookups.issue_types, _("No issue type"), config.issue_type_id),
         )
         self.fields["sub_issue_type_id"] = forms.IntegerField(
-            label="Sub-Issue Type",
+            label=_("Sub-Issue Type"),
             **int_field,
-            widget=_select(sub_issue_options, "No sub-issue type", self._chosen("sub_issue_type_id")),
+            widget=_select(sub_issue_options, _("No sub-issue type"), self._chosen("sub_issue_type_id")),
         )
         self.fields["status_id"] = forms.IntegerField(
-            label="Status",
+            label=_("Status"),
             **int_field,
             widget=_select(lookups.statuses, _default_label(lookups, "statuses"), config.status_id),
         )
         self.fields["ticket_type_id"] = forms.IntegerField(
-            label="Ticket Type",
+            label=_("Ticket Type"),
             **int_field,
             widget=_select(lookups.ticket_types, _default_label(lookups, "ticket_types"), config.ticket_type_id),
         )
         self.fields["ticket_type_manual"] = forms.IntegerField(
-            label="Ticket Type id (manual)",
+            label=_("Ticket Type id (manual)"),
             required=False,
             min_value=1,
             widget=forms.NumberInput(attrs={"class": "form-control", "placeholder": "id"}),
         )
         self.fields["source_id"] = forms.IntegerField(
-            label="Source",
+            label=_("Source"),
             **int_field,
             widget=_select(lookups.sources, _default_label(lookups, "sources"), config.source_id),
         )
         self.fields["source_manual"] = forms.IntegerField(
-            label="Source id (manual)",
+            label=_("Source id (manual)"),
             required=False,
             min_value=0,
             widget=forms.NumberInput(attrs={"class": "form-control", "placeholder": "id"}),
@@ -100,18 +105,20 @@ class NotificationSettingsForm(forms.Form):
         accounts = selectors.internal_account_choices()
         psa_id = psa_own_account.account_id if psa_own_account is not None else None
         if psa_id is not None:
-            name = dict(accounts).get(psa_id, f"BMS account {psa_id}")
-            unset_label = f"BMS default: {name}, the BMS API user's account"
+            name = dict(accounts).get(psa_id, _("BMS account %(id)s") % {"id": psa_id})
+            unset_label = _("BMS default: %(name)s, the BMS API user's account") % {"name": name}
         else:
-            unset_label = "Not set"
+            unset_label = _("Not set")
         self.fields["internal_account_id"] = forms.IntegerField(
-            label="MSP's own BMS account",
+            label=_("MSP's own BMS account"),
             required=False,
             min_value=1,
             widget=forms.Select(choices=[("", unset_label)] + accounts, attrs={"class": "form-select"}),
-            help_text="Internal notifications (Sync Failed, Sync Not Running; Portal Access Requested without an "
-            'organization) create their tickets on this account. "BMS default" is the account of the API user '
-            "the portal signs in as, as BMS states it.",
+            help_text=_(
+                "Internal notifications (Sync Failed, Sync Not Running; Portal Access Requested without an "
+                'organization) create their tickets on this account. "BMS default" is the account of the API user '
+                "the portal signs in as, as BMS states it."
+            ),
         )
         for name in TICKET_FIELDS:
             self.fields[name].initial = getattr(config, name)
@@ -133,7 +140,7 @@ class NotificationSettingsForm(forms.Form):
             except ValidationError:
                 bad.append(email)
         if bad:
-            raise ValidationError(f"Not a valid e-mail address: {', '.join(bad)}")
+            raise ValidationError(_("Not a valid e-mail address: %(emails)s") % {"emails": ", ".join(bad)})
         return "\n".join(emails)
 
     def clean(self):
@@ -147,7 +154,9 @@ class NotificationSettingsForm(forms.Form):
         try:
             errors, names = ticket_config_validate(installation=self.installation, fields=self.ticket_fields())
         except LookupUnavailable as exc:
-            raise ValidationError(f"{exc} Nothing was saved; try again when BMS answers.") from exc
+            raise ValidationError(
+                _("%(problem)s Nothing was saved; try again when BMS answers.") % {"problem": exc}
+            ) from exc
         for field, message in errors.items():
             self.add_error(field, message)
         self.ticket_names = names
@@ -167,24 +176,28 @@ class NotificationSettingsForm(forms.Form):
 def _default_label(lookups: TicketLookups, attr: str) -> str:
     default = lookups.default_id(attr)
     name = lookups.names(attr).get(default) if default is not None else None
-    return f"BMS default ({name})" if name else "Not set"
+    return _("BMS default (%(name)s)") % {"name": name} if name else _("Not set")
 
 
 class TestNotificationForm(forms.Form):
     kind = forms.ChoiceField(
-        label="Notification type", choices=NotificationKind.choices, widget=forms.Select(attrs={"class": "form-select"})
+        label=_("Notification type"),
+        choices=NotificationKind.choices,
+        widget=forms.Select(attrs={"class": "form-select"}),
     )
     organization = forms.ChoiceField(
-        label="Organization", required=False, widget=forms.Select(attrs={"class": "form-select"})
+        label=_("Organization"), required=False, widget=forms.Select(attrs={"class": "form-select"})
     )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         orgs = Organization.objects.filter(deleted_at__isnull=True).order_by("name").values_list("pk", "name", "bms_id")
-        self.fields["organization"].choices = [("", "None (internal)")] + [(str(pk), name) for pk, name, _ in orgs]
+        self.fields["organization"].choices = [("", _("None (internal)"))] + [
+            (str(pk), name) for pk, name, _bms_id in orgs
+        ]
         # By default one whose ticket can be created: an organization with a BMS account (internal
         # types go on the MSP's own account whatever is chosen).
-        self.fields["organization"].initial = next((str(pk) for pk, _, bms_id in orgs if bms_id), "")
+        self.fields["organization"].initial = next((str(pk) for pk, _name, bms_id in orgs if bms_id), "")
 
     def clean_organization(self):
         value = self.cleaned_data.get("organization")
@@ -192,5 +205,5 @@ class TestNotificationForm(forms.Form):
             return None
         org = Organization.objects.filter(pk=value, deleted_at__isnull=True).first()
         if org is None:
-            raise ValidationError("Choose an organization from the list.")
+            raise ValidationError(_("Choose an organization from the list."))
         return org

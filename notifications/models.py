@@ -3,6 +3,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from notifications import markers
 from notifications.types import NotificationKind
@@ -76,17 +77,17 @@ class Notification(models.Model):
 
 
 class Channel(models.TextChoices):
-    EMAIL = "email", "Email"
-    TICKET = "ticket", "Service Ticket"
+    EMAIL = "email", _("Email")
+    TICKET = "ticket", _("Service Ticket")
 
 
 class DeliveryStatus(models.TextChoices):
-    PENDING = "pending", "Queued"
-    SENDING = "sending", "Sending"
-    RETRYING = "retrying", "Retrying"
-    SENT = "sent", "Sent"
-    FAILED = "failed", "Failed"
-    SKIPPED = "skipped", "Not sent"
+    PENDING = "pending", _("Queued")
+    SENDING = "sending", _("Sending")
+    RETRYING = "retrying", _("Retrying")
+    SENT = "sent", _("Sent")
+    FAILED = "failed", _("Failed")
+    SKIPPED = "skipped", _("Not sent")
 
 
 CLAIMABLE_STATUSES = (DeliveryStatus.PENDING, DeliveryStatus.RETRYING)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Prefetch, QuerySet
+from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Role, User
 from billing.selectors import invoice_thread_client_emails
@@ -36,7 +37,7 @@ def ticket_installation() -> IntegrationInstallation | None:
 
 
 def notification_settings_get() -> NotificationSettings:
-    obj, _ = NotificationSettings.objects.get_or_create(pk=1)
+    obj, _created = NotificationSettings.objects.get_or_create(pk=1)
     return obj
 
 
@@ -185,10 +186,10 @@ def recipients_for(notification: Notification) -> Recipients:
 # --- the log -------------------------------------------------------------------------------------
 
 LOG_STATUS_FILTERS = {
-    "failed": "Failed",
-    "retrying": "Retrying or queued",
-    "sent": "Sent (email or ticket)",
-    "not_sent": "Not sent (no recipient, BMS not connected...)",
+    "failed": _("Failed"),
+    "retrying": _("Retrying or queued"),
+    "sent": _("Sent (email or ticket)"),
+    "not_sent": _("Not sent (no recipient, BMS not connected...)"),
 }
 
 

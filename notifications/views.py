@@ -5,6 +5,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.html import escape
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
 from django.views import View
 from django.views.generic import DetailView, ListView
 
@@ -74,7 +75,7 @@ class NotificationSettingsView(StaffRequiredMixin, View):
             raise PermissionDenied
         form, extra = self._form(request.POST)
         if not form.is_valid():
-            messages.error(request, "Nothing was saved: correct the fields marked below.")
+            messages.error(request, _("Nothing was saved: correct the fields marked below."))
             return self._render(request, form, extra, status=400)
         actions.notification_settings_save(
             actor=request.user,
@@ -83,7 +84,7 @@ class NotificationSettingsView(StaffRequiredMixin, View):
             ticket_fields=form.ticket_fields() if form.has_ticket_fields else None,
             names=form.ticket_names,
         )
-        messages.success(request, "Notification settings saved.")
+        messages.success(request, _("Notification settings saved."))
         return redirect("notifications:settings")
 
 
@@ -94,7 +95,7 @@ class SubIssueTypeOptionsView(StaffRequiredMixin, View):
         issue_type = request.GET.get("issue_type_id", "")
         # The Sub-Issue Type chosen so far stays chosen when the new issue type has it too.
         chosen = request.GET.get("sub_issue_type_id", "")
-        options = '<option value="">No sub-issue type</option>'
+        options = f'<option value="">{escape(_("No sub-issue type"))}</option>'
         installation = selectors.ticket_installation()
         if installation is None or not issue_type.isdigit():
             return HttpResponse(options)
@@ -132,8 +133,8 @@ class TestNotificationView(MasterAdminRequiredMixin, View):
         )
         messages.success(
             request,
-            f"Test {notification.get_kind_display()} notification sent: it appears in the "
-            "log below as it is delivered.",
+            _("Test %(kind)s notification sent: it appears in the log below as it is delivered.")
+            % {"kind": notification.get_kind_display()},
         )
         return redirect(reverse("notifications:detail", args=[notification.pk]))
 
@@ -186,7 +187,7 @@ class DeliveryRetryView(StaffRequiredMixin, View):
             if delivery.status == "skipped":
                 messages.warning(request, delivery.reason)
             else:
-                messages.success(request, f"{delivery.get_channel_display()} queued again.")
+                messages.success(request, _("%(channel)s queued again.") % {"channel": delivery.get_channel_display()})
         next_url = request.POST.get("next", "")
         if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
             next_url = reverse("notifications:detail", args=[delivery.notification_id])

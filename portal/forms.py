@@ -1,5 +1,6 @@
 from django import forms
 from django.contrib.auth.forms import PasswordChangeForm
+from django.utils.translation import gettext_lazy as _
 
 from accounts import login_throttle
 from accounts.forms import BootstrapFields, PortalSetPasswordForm, ThrottledAuthenticationForm
@@ -17,15 +18,15 @@ class ProfilePasswordForm(BootstrapFields, PasswordChangeForm):
 
     error_messages = {
         **PasswordChangeForm.error_messages,
-        "password_incorrect": "That is not your current password.",
+        "password_incorrect": _("That is not your current password."),
     }
 
     def __init__(self, user, *args, client_address: str, **kwargs):
         self.client_address = client_address
         super().__init__(user, *args, **kwargs)
-        self.fields["old_password"].label = "Current password"
-        self.fields["new_password1"].label = "New password"
-        self.fields["new_password2"].label = "Repeat the new password"
+        self.fields["old_password"].label = _("Current password")
+        self.fields["new_password1"].label = _("New password")
+        self.fields["new_password2"].label = _("Repeat the new password")
         self._style()
 
     def clean_old_password(self):
@@ -40,11 +41,11 @@ class ProfilePasswordForm(BootstrapFields, PasswordChangeForm):
 
 
 class AccessRequestForm(BootstrapFields, forms.Form):
-    full_name = forms.CharField(label="Your name", max_length=200)
-    email = forms.EmailField(label="Work e-mail", max_length=254)
-    company = forms.CharField(label="Company (optional)", max_length=200, required=False)
+    full_name = forms.CharField(label=_("Your name"), max_length=200)
+    email = forms.EmailField(label=_("Work e-mail"), max_length=254)
+    company = forms.CharField(label=_("Company (optional)"), max_length=200, required=False)
     message = forms.CharField(
-        label="Message (optional)", max_length=1000, required=False, widget=forms.Textarea(attrs={"rows": 3})
+        label=_("Message (optional)"), max_length=1000, required=False, widget=forms.Textarea(attrs={"rows": 3})
     )
 
     def __init__(self, *args, **kwargs):
@@ -53,8 +54,10 @@ class AccessRequestForm(BootstrapFields, forms.Form):
 
 
 class ClientInvoiceFilterForm(forms.Form):
-    q = forms.CharField(label="Invoice number", required=False, max_length=100)
-    state = forms.ChoiceField(label="Show", required=False, choices=[("", "All invoices"), *INVOICE_STATES.items()])
+    q = forms.CharField(label=_("Invoice number"), required=False, max_length=100)
+    state = forms.ChoiceField(
+        label=_("Show"), required=False, choices=[("", _("All invoices")), *INVOICE_STATES.items()]
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

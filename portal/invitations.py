@@ -37,6 +37,8 @@ from django.db import transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 
 from accounts.invitation_tokens import (
     TokenExpired,
@@ -90,7 +92,9 @@ def invitation_token_make(user: User, invitation: PortalInvitation) -> str:
     return invitation_token_sign(user=user, invitation_id=invitation.pk, salt=_SALT)
 
 
-_USED = "This invitation was already used: your password is set. Sign in, or reset your password if you forgot it."
+_USED = gettext_lazy(
+    "This invitation was already used: your password is set. Sign in, or reset your password if you forgot it."
+)
 
 
 def invitation_user_for_token(token: str) -> User:
@@ -99,26 +103,29 @@ def invitation_user_for_token(token: str) -> User:
     try:
         data = invitation_token_read(token, salt=_SALT, max_age=INVITATION_MAX_AGE)
     except TokenExpired:
-        raise InvitationExpired("This invitation link has expired: links are valid for 7 days.") from None
+        raise InvitationExpired(_("This invitation link has expired: links are valid for 7 days.")) from None
     except TokenInvalid:
-        raise InvitationInvalid("This invitation link is not valid.") from None
+        raise InvitationInvalid(_("This invitation link is not valid.")) from None
     user = User.objects.filter(pk=data.get("u"), role=Role.CLIENT_CONTACT, is_active=True).first()
     if user is None:
-        raise InvitationInvalid("This invitation link is not valid.")
+        raise InvitationInvalid(_("This invitation link is not valid."))
     if account_state(user) != data.get("s"):
         raise InvitationUsed(_USED)
     if "i" in data:  # links e-mailed before invitations were numbered have no "i"
         invitation = PortalInvitation.objects.filter(pk=data["i"], user=user).first()
         if invitation is None:
-            raise InvitationInvalid("This invitation link is not valid.")
+            raise InvitationInvalid(_("This invitation link is not valid."))
         if invitation.accepted_at is not None:
             raise InvitationUsed(_USED)
         newer = PortalInvitation.objects.filter(user=user, pk__gt=invitation.pk).order_by("-pk").first()
         if newer is not None:
             sent = timezone.localtime(newer.sent_at)
             raise InvitationSuperseded(
-                f"This invitation was replaced by a newer one, sent on {sent:%B} {sent.day}, {sent:%Y at %H:%M}: "
-                "use the link in the most recent invitation e-mail."
+                _(
+                    "This invitation was replaced by a newer one, sent on %(sent)s: "
+                    "use the link in the most recent invitation e-mail."
+                )
+                % {"sent": f"{sent:%B} {sent.day}, {sent:%Y at %H:%M}"}
             )
     return user
 
@@ -164,12 +171,12 @@ def _prepare(contact: Contact, actor: User, *, restore_revoked: bool) -> tuple[I
     """Create or find the contact's portal account; an outcome when nothing is to be sent.
     With ``restore_revoked``, a revoked account is reactivated (still without a password)."""
     if contact.organization_id is None or contact.deleted_at is not None:
-        return InviteOutcome(contact, "skipped", "The contact belongs to no current organization."), None
+        return InviteOutcome(contact, "skipped", _("The contact belongs to no current organization.")), None
     if not contact.is_active:
-        return InviteOutcome(contact, "skipped", "The contact is inactive in BMS."), None
+        return InviteOutcome(contact, "skipped", _("The contact is inactive in BMS.")), None
     email = _contact_email(contact)
     if email is None:
-        return InviteOutcome(contact, "skipped", "The contact has no valid e-mail address."), None
+        return InviteOutcome(contact, "skipped", _("The contact has no valid e-mail address.")), None
     user = User.objects.filter(email__iexact=email).first()
     if user is None:
         user = User.objects.create_user(
@@ -181,19 +188,24 @@ def _prepare(contact: Contact, actor: User, *, restore_revoked: bool) -> tuple[I
         )
         return None, user
     if not user.is_client_contact:
-        return InviteOutcome(contact, "skipped", f"{email} is a staff account's address."), None
+        return InviteOutcome(contact, "skipped", _("%(email)s is a staff account's address.") % {"email": email}), None
     if user.organization_id != contact.organization_id:
-        return InviteOutcome(contact, "skipped", f"{email} already has portal access for another organization."), None
+        other_organization = _("%(email)s already has portal access for another organization.") % {"email": email}
+        return InviteOutcome(contact, "skipped", other_organization), None
     if not user.is_active:
         if not restore_revoked:
-            return InviteOutcome(contact, "revoked", f"The portal access of {email} was revoked."), None
+            return InviteOutcome(
+                contact, "revoked", _("The portal access of %(email)s was revoked.") % {"email": email}
+            ), None
         _restore(user, actor)
         return None, user
     if user.has_usable_password():
-        return InviteOutcome(contact, "has_access", f"{email} already has portal access."), None
+        return InviteOutcome(contact, "has_access", _("%(email)s already has portal access.") % {"email": email}), None
     last = PortalInvitation.objects.filter(user=user).order_by("-sent_at").first()
     if last and last.sent_at > timezone.now() - RESEND_AFTER:
-        return InviteOutcome(contact, "recent", f"An invitation was sent to {email} a moment ago."), None
+        return InviteOutcome(
+            contact, "recent", _("An invitation was sent to %(email)s a moment ago.") % {"email": email}
+        ), None
     return None, user
 
 
@@ -226,7 +238,9 @@ def contacts_invite(*, contacts: list[Contact], actor: User, restore_revoked: bo
         for contact in contacts:
             email = _contact_email(contact)
             if email and email in seen:
-                outcomes.append(InviteOutcome(contact, "skipped", f"{email} is listed twice; invited once."))
+                outcomes.append(
+                    InviteOutcome(contact, "skipped", _("%(email)s is listed twice; invited once.") % {"email": email})
+                )
                 continue
             if email:
                 seen.add(email)
@@ -242,7 +256,8 @@ def contacts_invite(*, contacts: list[Contact], actor: User, restore_revoked: bo
                 InviteOutcome(
                     contact,
                     "resent" if resend else "invited",
-                    f"{'Invitation queued again' if resend else 'Invitation queued'} for {user.email}.",
+                    (_("Invitation queued again for %(email)s.") if resend else _("Invitation queued for %(email)s."))
+                    % {"email": user.email},
                 )
             )
     return outcomes
@@ -339,16 +354,23 @@ def invitation_accept(*, user: User, password: str) -> User:
 def summarize(outcomes: list[InviteOutcome]) -> str:
     """One message for staff: how many were queued, then who was skipped and why."""
     sent = sum(o.sent for o in outcomes)
-    sentences = [f"{sent} invitation{'s' if sent != 1 else ''} queued." if sent else "No invitation sent."]
-    for status, why in (
-        ("has_access", "already with portal access"),
-        ("revoked", "access revoked (invite each one on their own to give access back)"),
+    queued = ngettext("%(count)d invitation queued.", "%(count)d invitations queued.", sent) % {"count": sent}
+    sentences = [queued if sent else _("No invitation sent.")]
+    for status, skipped in (
+        ("has_access", _("Skipped %(count)d already with portal access: %(emails)s.")),
+        (
+            "revoked",
+            _("Skipped %(count)d access revoked (invite each one on their own to give access back): %(emails)s."),
+        ),
     ):
         emails = [o.contact.email.strip().lower() for o in outcomes if o.status == status]
         if emails:
-            shown = ", ".join(emails[:5]) + (f" and {len(emails) - 5} more" if len(emails) > 5 else "")
-            sentences.append(f"Skipped {len(emails)} {why}: {shown}.")
+            shown = ", ".join(emails[:5])
+            if len(emails) > 5:
+                shown = _("%(emails)s and %(count)d more") % {"emails": shown, "count": len(emails) - 5}
+            sentences.append(skipped % {"count": len(emails), "emails": shown})
     other = [o for o in outcomes if o.status in {"skipped", "failed", "recent"}]
     if other:
-        sentences.append(f"{len(other)} not sent: {'; '.join(o.detail.rstrip('.') for o in other[:5])}.")
+        reasons = "; ".join(o.detail.rstrip(".") for o in other[:5])
+        sentences.append(_("%(count)d not sent: %(reasons)s.") % {"count": len(other), "reasons": reasons})
     return " ".join(sentences)

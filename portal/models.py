@@ -6,6 +6,7 @@ Both models came from ``billing`` (migration billing 0007 renamed their tables t
 
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 
 class PortalInvitation(models.Model):
@@ -29,8 +30,8 @@ class PortalInvitation(models.Model):
 
 
 class RevocationReason(models.TextChoices):
-    STAFF = "staff", "Revoked by staff"
-    BMS = "bms", "The BMS contact or organization is gone or inactive"
+    STAFF = "staff", _("Revoked by staff")
+    BMS = "bms", _("The BMS contact or organization is gone or inactive")
 
 
 class PortalAccessRevocation(models.Model):
@@ -51,9 +52,9 @@ class PortalAccessRevocation(models.Model):
 
 
 class AccessRequestStatus(models.TextChoices):
-    PENDING = "pending", "Pending"
-    INVITED = "invited", "Invited"
-    DISMISSED = "dismissed", "Dismissed"
+    PENDING = "pending", _("Pending")
+    INVITED = "invited", _("Invited")
+    DISMISSED = "dismissed", _("Dismissed")
 
 
 class PortalAccessRequest(models.Model):

@@ -18,6 +18,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.login_throttle import clear_failures
 from accounts.models import Role, User
@@ -45,7 +46,7 @@ def access_request_create(
     if client_address:
         key = throttle_key("access-request-address", address_bucket(client_address))
         if attempt_record(key=key, window_seconds=60 * 60) > ACCESS_REQUESTS_PER_ADDRESS_PER_HOUR:
-            raise ValidationError("Too many access requests from your network. Try again in an hour.")
+            raise ValidationError(_("Too many access requests from your network. Try again in an hour."))
     with transaction.atomic():
         if PortalAccessRequest.objects.filter(email=email, status=AccessRequestStatus.PENDING).exists():
             return None
@@ -131,7 +132,9 @@ def client_access_revoke(*, user: User, actor: User) -> int:
     account that has no access changes nothing and returns 0."""
     user = User.objects.select_for_update().get(pk=user.pk)
     if not user.is_client_contact:
-        raise AccessChangeRefused(f"{user.email} is a staff account: manage it on the Users page.")
+        raise AccessChangeRefused(
+            _("%(email)s is a staff account: manage it on the Users page.") % {"email": user.email}
+        )
     if not user.is_active:
         return 0
     user.is_active = False

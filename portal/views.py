@@ -16,6 +16,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.decorators import method_decorator
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 from django.views import View
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.generic import TemplateView
@@ -97,7 +99,8 @@ class ClientInvoiceListView(ClientContactRequiredMixin, TemplateView):
         return super().get_context_data(invoice_list=invoice_list, **kwargs)
 
     def cache_key(self, query: QueryDict) -> tuple[str, int] | None:
-        """(state, page) of a plain browse, or None when the request is not worth caching."""
+        """(state, page) of a plain browse, or None when the request is not worth caching.
+        No language in it: one ships (settings.LANGUAGES); a second one must be added here."""
         if not query.keys() <= self.params or query.get("q", "").strip():
             return None
         state, page = query.get("state", ""), query.get("page", "1")
@@ -162,7 +165,7 @@ class ClientInvoiceCommentView(ClientInvoiceMixin, InvoiceCommentPostBase):
     """A comment for the billing team."""
 
     detail_view = ClientInvoiceDetailView
-    success_message = "Your comment was sent to the billing team."
+    success_message = gettext_lazy("Your comment was sent to the billing team.")
 
     def thread_post(self, *, invoice: Invoice, author, body: str):
         return invoice_comment_create(invoice=invoice, author=author, body=body)
@@ -184,7 +187,9 @@ class ProfileView(ClientContactRequiredMixin, View):
             return self.page(request, form, status=400)
         client_password_change(user=request.user, password=form.cleaned_data["new_password1"], client_address=address)
         update_session_auth_hash(request, request.user)  # this browser stays signed in; others are signed out
-        messages.success(request, "Your password was changed. You stay signed in here; other devices are signed out.")
+        messages.success(
+            request, _("Your password was changed. You stay signed in here; other devices are signed out.")
+        )
         return redirect("client:profile")
 
     def page(self, request, form, status=200):
@@ -237,7 +242,7 @@ def _report(request, outcomes) -> None:
     elif outcomes:
         messages.warning(request, summarize(outcomes))
     else:
-        messages.warning(request, "No contact with an e-mail address to invite.")
+        messages.warning(request, _("No contact with an e-mail address to invite."))
 
 
 class InviteContactView(StaffRequiredMixin, View):
@@ -260,14 +265,20 @@ class RevokeAccessView(StaffRequiredMixin, View):
     def post(self, request, pk: int):
         user = get_object_or_404(User, pk=pk, role=Role.CLIENT_CONTACT)
         if not user.is_active:
-            messages.info(request, f"The portal access of {user.email} was already revoked.")
+            messages.info(request, _("The portal access of %(email)s was already revoked.") % {"email": user.email})
             return redirect(_back(request))
         ended = client_access_revoke(user=user, actor=request.user)
-        signed_out = f"{ended} session{'s' if ended != 1 else ''} ended" if ended else "they were not signed in"
+        if ended:
+            signed_out = ngettext("%(count)d session ended", "%(count)d sessions ended", ended) % {"count": ended}
+        else:
+            signed_out = _("they were not signed in")
         messages.success(
             request,
-            f"Portal access of {user.email} revoked: {signed_out}, and links already sent no longer work. "
-            "Invite them again to give access back.",
+            _(
+                "Portal access of %(email)s revoked: %(signed_out)s, and links already sent no longer work. "
+                "Invite them again to give access back."
+            )
+            % {"email": user.email, "signed_out": signed_out},
         )
         return redirect(_back(request))
 
@@ -276,7 +287,7 @@ class AccessRequestDismissView(StaffRequiredMixin, View):
     def post(self, request, pk: int):
         access_request = get_object_or_404(PortalAccessRequest, pk=pk)
         access_request_close(access_request=access_request, actor=request.user)
-        messages.info(request, f"The access request from {access_request.email} was dismissed.")
+        messages.info(request, _("The access request from %(email)s was dismissed.") % {"email": access_request.email})
         return redirect(_back(request))
 
 
@@ -285,7 +296,9 @@ class AccessRequestInviteView(StaffRequiredMixin, View):
         access_request = get_object_or_404(PortalAccessRequest.objects.select_related("contact__organization"), pk=pk)
         if access_request.contact is None:
             messages.error(
-                request, f"{access_request.email} matches no synced contact: add the contact in BMS, sync, then invite."
+                request,
+                _("%(email)s matches no synced contact: add the contact in BMS, sync, then invite.")
+                % {"email": access_request.email},
             )
             return redirect(_back(request))
         outcomes = contacts_invite(contacts=[access_request.contact], actor=request.user)
@@ -331,7 +344,7 @@ class InvitationView(View):
             return self._password_page(request, token, form, user, status=400)
         invitation_accept(user=user, password=form.cleaned_data["new_password1"])
         login(request, user, backend="portal.backends.PortalBackend")
-        messages.success(request, "Welcome! Your password is set; this is your organization's billing portal.")
+        messages.success(request, _("Welcome! Your password is set; this is your organization's billing portal."))
         return redirect("client:invoices" if user.role == Role.CLIENT_CONTACT else "home")
 
     def _password_page(self, request, token, form, user, status=200):

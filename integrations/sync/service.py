@@ -23,6 +23,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.models import User
 from accounts.services import audit_record
@@ -60,7 +61,7 @@ class SyncRefused(Exception):
 
 class SyncAlreadyRunning(SyncRefused):
     def __init__(self):
-        super().__init__("A sync is already running.")
+        super().__init__(_("A sync is already running."))
 
 
 class SyncNeedsTest(SyncRefused):
@@ -68,8 +69,10 @@ class SyncNeedsTest(SyncRefused):
 
     def __init__(self):
         super().__init__(
-            "The settings changed since the last Test Connection: run Test Connection to confirm which tenant "
-            "they reach, then sync. The synced data stays as it is until then."
+            _(
+                "The settings changed since the last Test Connection: run Test Connection to confirm which tenant "
+                "they reach, then sync. The synced data stays as it is until then."
+            )
         )
 
 

@@ -1,6 +1,7 @@
 from datetime import timedelta
 
 from django import template
+from django.utils.translation import gettext as _
 
 from integrations.locale import tenant_locale
 
@@ -16,12 +17,14 @@ def seconds_human(value) -> str:
         value = value.total_seconds()
     seconds = int(round(float(value)))
     if seconds < 60:
-        return f"{seconds} s"
+        return _("%(seconds)d s") % {"seconds": seconds}
     minutes, seconds = divmod(seconds, 60)
     if minutes < 60:
-        return f"{minutes} min {seconds} s" if seconds else f"{minutes} min"
+        if seconds:
+            return _("%(minutes)d min %(seconds)d s") % {"minutes": minutes, "seconds": seconds}
+        return _("%(minutes)d min") % {"minutes": minutes}
     hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes} min"
+    return _("%(hours)d h %(minutes)d min") % {"hours": hours, "minutes": minutes}
 
 
 @register.filter
