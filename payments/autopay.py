@@ -23,6 +23,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.models import User
 from accounts.services import audit_record
@@ -205,16 +206,20 @@ def scheduled_charge_decide(
         changes = {"status": ScheduledChargeStatus.SKIPPED, "note": f"Skipped by {actor.email}."[:500]}
     elif decision == "reschedule" and charge_on is not None:
         if charge_on < timezone.localdate():
-            raise services.PaymentRefused("Choose today or a later day.")
+            raise services.PaymentRefused(_("Choose today or a later day."))
         changes = {"charge_on": charge_on}
         pending = pending.exclude(charge_on=charge_on)
     else:
-        raise services.PaymentRefused("Choose approve, skip, or a new date.")
+        raise services.PaymentRefused(_("Choose approve, skip, or a new date."))
     if not pending.update(decided_by=actor, **changes):
         charge.refresh_from_db()
         if decision == "reschedule" and charge.status in open_statuses:
-            raise services.PaymentRefused(f"This charge is set for {charge.charge_on:%Y-%m-%d} already.")
-        raise services.PaymentRefused(f"This charge is {charge.get_status_display().lower()} already.")
+            raise services.PaymentRefused(
+                _("This charge is set for %(date)s already.") % {"date": f"{charge.charge_on:%Y-%m-%d}"}
+            )
+        raise services.PaymentRefused(
+            _("This charge is %(status)s already.") % {"status": charge.get_status_display().lower()}
+        )
     charge.refresh_from_db()
     audit_record(
         actor=actor,
@@ -235,7 +240,7 @@ RULE_FIELDS = ("method", "timing", "days", "contract", "max_amount", "invoice_st
 
 def _rule_refused_for_client(rule: AutopayRule, *, by_client: bool) -> None:
     if by_client and rule.locked:
-        raise services.PaymentRefused("This rule is locked by your service provider; ask them to change it.")
+        raise services.PaymentRefused(_("This rule is locked by your service provider; ask them to change it."))
 
 
 def _rule_check(*, organization_id: int, fields: dict) -> None:
@@ -243,18 +248,18 @@ def _rule_check(*, organization_id: int, fields: dict) -> None:
     if method is not None and (
         method.organization_id != organization_id or not method.is_saved or method.removed_at is not None
     ):
-        raise services.PaymentRefused("Choose one of the organization's saved payment methods.")
+        raise services.PaymentRefused(_("Choose one of the organization's saved payment methods."))
     contract = fields.get("contract")
     if contract is not None and contract.organization_id != organization_id:
-        raise services.PaymentRefused("Choose one of the organization's contracts.")
+        raise services.PaymentRefused(_("Choose one of the organization's contracts."))
     timing, days = fields.get("timing"), fields.get("days")
     if timing == AutopayTiming.DAY_OF_MONTH and not (days and 1 <= days <= 31):
-        raise services.PaymentRefused("A day of the month is between 1 and 31.")
+        raise services.PaymentRefused(_("A day of the month is between 1 and 31."))
     if timing is not None and days is not None and not 0 <= days <= 365:
-        raise services.PaymentRefused("Enter a number of days between 0 and 365.")
+        raise services.PaymentRefused(_("Enter a number of days between 0 and 365."))
     max_amount = fields.get("max_amount")
     if max_amount is not None and max_amount <= 0:
-        raise services.PaymentRefused("The largest amount must be more than 0.")
+        raise services.PaymentRefused(_("The largest amount must be more than 0."))
 
 
 def _describe(rule: AutopayRule) -> str:
@@ -350,7 +355,7 @@ def _rule_for_change(rule: AutopayRule) -> AutopayRule:
         .first()
     )
     if current is None:
-        raise services.PaymentRefused("This rule was deleted.")
+        raise services.PaymentRefused(_("This rule was deleted."))
     return current
 
 
@@ -398,7 +403,7 @@ def rule_move(*, rule: AutopayRule, actor: User | None, by_client: bool, directi
     """Swap the rule with its neighbour above ("up") or below ("down"). A client moves neither
     a locked rule nor another rule past one (a locked rule keeps its place)."""
     if direction not in ("up", "down"):
-        raise services.PaymentRefused("Move a rule up or down.")
+        raise services.PaymentRefused(_("Move a rule up or down."))
     with transaction.atomic():
         ordered = list(
             AutopayRule.objects.select_for_update()
@@ -407,13 +412,15 @@ def rule_move(*, rule: AutopayRule, actor: User | None, by_client: bool, directi
         )
         index = next((n for n, r in enumerate(ordered) if r.pk == rule.pk), None)
         if index is None:
-            raise services.PaymentRefused("This rule was deleted.")
+            raise services.PaymentRefused(_("This rule was deleted."))
         _rule_refused_for_client(ordered[index], by_client=by_client)
         other = index - 1 if direction == "up" else index + 1
         if not 0 <= other < len(ordered):
-            raise services.PaymentRefused(f"This rule is {'first' if direction == 'up' else 'last'} already.")
+            raise services.PaymentRefused(
+                _("This rule is first already.") if direction == "up" else _("This rule is last already.")
+            )
         if by_client and ordered[other].locked:
-            raise services.PaymentRefused("A rule locked by your service provider keeps its place.")
+            raise services.PaymentRefused(_("A rule locked by your service provider keeps its place."))
         ordered[index], ordered[other] = ordered[other], ordered[index]
         for position, each in enumerate(ordered):
             if each.position != position:

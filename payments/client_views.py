@@ -19,6 +19,7 @@ from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views import View
 
 from accounts.permissions import ClientContactRequiredMixin
@@ -122,12 +123,12 @@ class PayView(ClientPaymentsMixin, View):
             return self._render(request, selected, form=form, amounts=amounts, error=error, status=status)
 
         if not invoices or len(invoices) != len(set(selected)):
-            return refused("Choose at least one of your open invoices.")
+            return refused(_("Choose at least one of your open invoices."))
         if not form.is_valid():
             return refused(" ".join(e for errors in form.errors.values() for e in errors))
         bad = [invoice.number for invoice in invoices if amounts[invoice.pk] is None]
         if bad:
-            return refused(f"Enter an amount for invoice {', '.join(bad)}.")
+            return refused(_("Enter an amount for invoice %(numbers)s.") % {"numbers": ", ".join(bad)})
         data = form.cleaned_data
         try:
             if data["method"] == "new":
@@ -155,7 +156,11 @@ class PayView(ClientPaymentsMixin, View):
         except (services.PaymentRefused, services.PaymentsUnavailable) as exc:
             return refused(str(exc))
         except IntegrationError as exc:
-            return refused(f"The payment could not be started: {exc} Nothing was charged; please try again.", 502)
+            return refused(
+                _("The payment could not be started: %(error)s Nothing was charged; please try again.")
+                % {"error": exc},
+                502,
+            )
         return redirect("client-payments:payment", payment.pk)
 
 
@@ -167,13 +172,15 @@ class MethodSetupView(ClientPaymentsMixin, View):
             raise Http404("No organization to add a payment method to.")
         kind = request.POST.get("kind", MethodKind.CARD)
         if kind not in MethodKind.values:
-            return JsonResponse({"error": "Unknown payment method type."}, status=400)
+            return JsonResponse({"error": _("Unknown payment method type.")}, status=400)
         try:
             setup = services.method_setup_begin(organization=self.organization, kinds=(kind,))
         except services.PaymentsUnavailable as exc:
             return JsonResponse({"error": str(exc)}, status=503)
         except IntegrationError as exc:
-            return JsonResponse({"error": f"The card form could not be prepared: {exc}"}, status=502)
+            return JsonResponse(
+                {"error": _("The card form could not be prepared: %(error)s") % {"error": exc}}, status=502
+            )
         return JsonResponse({"id": setup.id, "client_secret": setup.client_secret})
 
 
@@ -218,7 +225,7 @@ class PaymentAuthenticatedView(ClientPaymentsMixin, View):
         try:
             services.payment_refresh(payment_id=payment.pk)
         except (IntegrationError, services.PaymentsUnavailable):
-            messages.info(request, "Your payment is being checked; this page updates by itself.")
+            messages.info(request, _("Your payment is being checked; this page updates by itself."))
         return redirect("client-payments:payment", payment.pk)
 
 
@@ -275,7 +282,7 @@ class PaymentMethodsView(ClientPaymentsMixin, View):
             raise Http404("No organization to add a payment method to.")
         form = MethodSaveForm(request.POST)
         if not form.is_valid():
-            return self.get(request, status=400, error="Enter the payment method's details, then add it.")
+            return self.get(request, status=400, error=_("Enter the payment method's details, then add it."))
         data = form.cleaned_data
         mandate = None
         if data["kind"] == MethodKind.SEPA_DEBIT:
@@ -298,8 +305,10 @@ class PaymentMethodsView(ClientPaymentsMixin, View):
         except (services.PaymentRefused, services.PaymentsUnavailable) as exc:
             return self.get(request, status=400, error=str(exc))
         except IntegrationError as exc:
-            return self.get(request, status=502, error=f"The payment method could not be saved: {exc}")
-        messages.success(request, f"{method.label} was added.")
+            return self.get(
+                request, status=502, error=_("The payment method could not be saved: %(error)s") % {"error": exc}
+            )
+        messages.success(request, _("%(method)s was added.") % {"method": method.label})
         return redirect("client-payments:methods")
 
 
@@ -311,7 +320,7 @@ class MethodDefaultView(ClientPaymentsMixin, View):
         except services.PaymentRefused as exc:
             messages.error(request, str(exc))
         else:
-            messages.success(request, f"{method.label} is now your default payment method.")
+            messages.success(request, _("%(method)s is now your default payment method.") % {"method": method.label})
         return redirect("client-payments:methods")
 
 
@@ -323,9 +332,11 @@ class MethodRemoveView(ClientPaymentsMixin, View):
         except (services.PaymentRefused, services.PaymentsUnavailable) as exc:
             messages.error(request, str(exc))
         except IntegrationError as exc:
-            messages.error(request, f"{method.label} could not be removed: {exc}")
+            messages.error(
+                request, _("%(method)s could not be removed: %(error)s") % {"method": method.label, "error": exc}
+            )
         else:
-            messages.success(request, f"{method.label} was removed.")
+            messages.success(request, _("%(method)s was removed.") % {"method": method.label})
         return redirect(reverse("client-payments:methods"))
 
 
@@ -369,7 +380,7 @@ class AutopayView(ClientAutopayMixin, View):
         except services.PaymentRefused as exc:
             form.add_error(None, str(exc))
             return self.get(request, form=form, status=400)
-        messages.success(request, "Autopay is on: the rule was added.")
+        messages.success(request, _("Autopay is on: the rule was added."))
         return redirect("client-payments:autopay")
 
 
@@ -394,7 +405,7 @@ class AutopayRuleView(ClientAutopayMixin, View):
         except services.PaymentRefused as exc:
             messages.error(request, str(exc))
             return redirect("client-payments:autopay")
-        messages.success(request, "The autopay rule was saved.")
+        messages.success(request, _("The autopay rule was saved."))
         return redirect("client-payments:autopay")
 
 
@@ -416,5 +427,5 @@ class AutopayRuleDeleteView(ClientAutopayMixin, View):
         except services.PaymentRefused as exc:
             messages.error(request, str(exc))
         else:
-            messages.success(request, "The autopay rule was deleted.")
+            messages.success(request, _("The autopay rule was deleted."))
         return redirect("client-payments:autopay")

@@ -19,6 +19,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 
 class PaymentCustomer(models.Model):
@@ -39,8 +40,8 @@ class PaymentCustomer(models.Model):
 
 
 class MethodKind(models.TextChoices):
-    CARD = "card", "Card"
-    SEPA_DEBIT = "sepa_debit", "SEPA Direct Debit"
+    CARD = "card", _("Card")
+    SEPA_DEBIT = "sepa_debit", _("SEPA Direct Debit")
 
 
 class PaymentMethod(models.Model):
@@ -125,12 +126,12 @@ class PaymentMandate(models.Model):
 
 
 class PaymentStatus(models.TextChoices):
-    PENDING = "pending", "Pending"
-    PROCESSING = "processing", "Processing"
-    SUCCEEDED = "succeeded", "Succeeded"
-    FAILED = "failed", "Failed"
-    REFUNDED = "refunded", "Refunded"
-    PARTIALLY_REFUNDED = "partially_refunded", "Partially refunded"
+    PENDING = "pending", _("Pending")
+    PROCESSING = "processing", _("Processing")
+    SUCCEEDED = "succeeded", _("Succeeded")
+    FAILED = "failed", _("Failed")
+    REFUNDED = "refunded", _("Refunded")
+    PARTIALLY_REFUNDED = "partially_refunded", _("Partially refunded")
 
 
 # Money may still move (or has, and BMS may not show it yet).
@@ -145,9 +146,9 @@ MONEY_MOVED_STATUSES = (PaymentStatus.SUCCEEDED, PaymentStatus.REFUNDED, Payment
 
 
 class Initiator(models.TextChoices):
-    CLIENT = "client", "Client"
-    AUTOPAY = "autopay", "Autopay"
-    STAFF = "staff", "Staff"
+    CLIENT = "client", _("Client")
+    AUTOPAY = "autopay", _("Autopay")
+    STAFF = "staff", _("Staff")
 
 
 class Payment(models.Model):
@@ -238,10 +239,10 @@ class PaymentAllocation(models.Model):
 
 
 class RefundStatus(models.TextChoices):
-    REQUESTED = "requested", "Requested"  # recorded, Stripe not answered yet
-    PENDING = "pending", "Pending"
-    SUCCEEDED = "succeeded", "Succeeded"
-    FAILED = "failed", "Failed"
+    REQUESTED = "requested", _("Requested")  # recorded, Stripe not answered yet
+    PENDING = "pending", _("Pending")
+    SUCCEEDED = "succeeded", _("Succeeded")
+    FAILED = "failed", _("Failed")
 
 
 class Refund(models.Model):
@@ -297,10 +298,10 @@ class ProcessorEvent(models.Model):
 
 
 class AutopayTiming(models.TextChoices):
-    DAYS_BEFORE_DUE = "days_before_due", "Days before the due date"
-    DAYS_AFTER_DUE = "days_after_due", "Days after the due date"
-    DAYS_AFTER_INVOICE = "days_after_invoice", "Days after the invoice date"
-    DAY_OF_MONTH = "day_of_month", "Day of the month"
+    DAYS_BEFORE_DUE = "days_before_due", _("Days before the due date")
+    DAYS_AFTER_DUE = "days_after_due", _("Days after the due date")
+    DAYS_AFTER_INVOICE = "days_after_invoice", _("Days after the invoice date")
+    DAY_OF_MONTH = "day_of_month", _("Day of the month")
 
 
 class AutopayRule(models.Model):
@@ -338,13 +339,13 @@ class AutopayRule(models.Model):
 
 
 class ScheduledChargeStatus(models.TextChoices):
-    SCHEDULED = "scheduled", "Scheduled"
-    AWAITING_APPROVAL = "awaiting_approval", "Awaiting approval"
-    APPROVED = "approved", "Approved"
-    CHARGING = "charging", "Charging"
-    CHARGED = "charged", "Charged"
-    FAILED = "failed", "Failed"
-    SKIPPED = "skipped", "Skipped"
+    SCHEDULED = "scheduled", _("Scheduled")
+    AWAITING_APPROVAL = "awaiting_approval", _("Awaiting approval")
+    APPROVED = "approved", _("Approved")
+    CHARGING = "charging", _("Charging")
+    CHARGED = "charged", _("Charged")
+    FAILED = "failed", _("Failed")
+    SKIPPED = "skipped", _("Skipped")
 
 
 class ScheduledCharge(models.Model):
@@ -377,11 +378,11 @@ class ScheduledCharge(models.Model):
 
 
 class PostingStatus(models.TextChoices):
-    PENDING = "pending", "Pending"  # not in the accounting package yet (or not known to be)
-    POSTED = "posted", "Posted"
-    REFUSED = "refused", "Refused"  # the package said no: staff fix the cause, then Retry or Dismiss
-    DISMISSED = "dismissed", "Dismissed"  # staff handled it by hand
-    REVERSED = "reversed", "Reversed"  # refunded: the posted payment was reversed (or never posted)
+    PENDING = "pending", _("Pending")  # not in the accounting package yet (or not known to be)
+    POSTED = "posted", _("Posted")
+    REFUSED = "refused", _("Refused")  # the package said no: staff fix the cause, then Retry or Dismiss
+    DISMISSED = "dismissed", _("Dismissed")  # staff handled it by hand
+    REVERSED = "reversed", _("Reversed")  # refunded: the posted payment was reversed (or never posted)
 
 
 class PaymentPosting(models.Model):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
 from django.views import View
 
 from accounts.permissions import StaffRequiredMixin
@@ -29,7 +30,7 @@ class PostingRetryView(StaffRequiredMixin, View):
     def post(self, request, pk: int):
         row = get_object_or_404(PaymentPosting, pk=pk)
         posting.posting_retry(posting_id=row.pk, actor=request.user)
-        messages.success(request, f"Posting {row.reference} is being sent again.")
+        messages.success(request, _("Posting %(reference)s is being sent again.") % {"reference": row.reference})
         return redirect("payments:posting-errors")
 
 
@@ -39,8 +40,8 @@ class PostingDismissView(StaffRequiredMixin, View):
         note = request.POST.get("note", "").strip()
         if not note:
             return PostingErrorsView().get(
-                request, status=400, dismiss_error={row.pk: "Say how it was handled (for the audit log)."}
+                request, status=400, dismiss_error={row.pk: _("Say how it was handled (for the audit log).")}
             )
         posting.posting_dismiss(posting_id=row.pk, actor=request.user, note=note)
-        messages.success(request, f"Posting {row.reference} dismissed.")
+        messages.success(request, _("Posting %(reference)s dismissed.") % {"reference": row.reference})
         return redirect("payments:posting-errors")

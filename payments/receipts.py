@@ -9,12 +9,14 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.http import Http404, HttpResponse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from billing.pdf import PortalPdf, amount, moment_of, pdf_response, text
 from payments.models import MONEY_MOVED_STATUSES, Payment, Refund
 from payments.templatetags.payments_tags import rate
 
-NOT_ISSUED = "A receipt is issued once the payment has succeeded."
+NOT_ISSUED = gettext_lazy("A receipt is issued once the payment has succeeded.")
 
 
 @dataclass(frozen=True)
@@ -47,8 +49,11 @@ def receipt_or_404(payment: Payment) -> Receipt:
         raise Http404(NOT_ISSUED)
     lines = [ReceiptLine(allocation.invoice.number, allocation.amount) for allocation in payment.allocations.all()]
     if payment.surcharge:
-        percent = f" ({rate(payment.surcharge_percent)}%)" if payment.surcharge_percent else ""
-        lines.append(ReceiptLine(f"Card surcharge{percent}", payment.surcharge, is_surcharge=True))
+        if payment.surcharge_percent:
+            label = _("Card surcharge (%(percent)s%%)") % {"percent": rate(payment.surcharge_percent)}
+        else:
+            label = _("Card surcharge")
+        lines.append(ReceiptLine(label, payment.surcharge, is_surcharge=True))
     refunds = sorted((refund for refund in payment.refunds.all() if refund.counts), key=lambda r: (r.created_at, r.pk))
     return Receipt(
         payment=payment,
@@ -62,35 +67,41 @@ def receipt_or_404(payment: Payment) -> Receipt:
 def render_receipt_pdf(receipt: Receipt) -> bytes:
     payment = receipt.payment
     organization = payment.organization
-    pdf = PortalPdf(title=f"Receipt {receipt.number}", footer=f"Receipt {receipt.number}")
-    pdf.masthead("RECEIPT", receipt.number)
+    title = _("Receipt %(number)s") % {"number": receipt.number}
+    pdf = PortalPdf(title=title, footer=title)
+    pdf.masthead(_("RECEIPT"), receipt.number)
     pdf.party_and_facts(
-        "RECEIVED FROM",
+        _("RECEIVED FROM"),
         [organization.name, *organization.billing_address_lines],
         [
-            ("Receipt number", receipt.number),
-            ("Date", moment_of(receipt.received_at)),
-            ("Paid with", payment.method.label),
-            ("Status", payment.get_status_display()),
+            (_("Receipt number"), receipt.number),
+            (_("Date"), moment_of(receipt.received_at)),
+            (_("Paid with"), payment.method.label),
+            (_("Status"), payment.get_status_display()),
         ],
     )
-    with pdf.house_table(("Invoice", f"Amount ({payment.currency})"), (70, 22), ("LEFT", "RIGHT")) as table:
+    amount_heading = _("Amount (%(currency)s)") % {"currency": payment.currency}
+    with pdf.house_table((_("Invoice"), amount_heading), (70, 22), ("LEFT", "RIGHT")) as table:
         for line in receipt.lines:
             table.row((text(line.label), amount(line.amount, payment.currency)))
-    totals = [("Total paid", amount(payment.total, payment.currency))]
+    total_paid = _("Total paid")
+    totals = [(total_paid, amount(payment.total, payment.currency))]
     if payment.refunded_amount:
-        totals.append(("Refunded", amount(payment.refunded_amount, payment.currency)))
-    pdf.totals(totals, bold=("Total paid",))
+        totals.append((_("Refunded"), amount(payment.refunded_amount, payment.currency)))
+    pdf.totals(totals, bold=(total_paid,))
     if receipt.refunds:
         pdf.ln(6)
         with pdf.house_table(
-            ("Refund requested", "Status", f"Amount ({payment.currency})"), (40, 30, 22), ("LEFT", "LEFT", "RIGHT")
+            (_("Refund requested"), _("Status"), amount_heading), (40, 30, 22), ("LEFT", "LEFT", "RIGHT")
         ) as table:
             for refund in receipt.refunds:
                 table.row(
                     (moment_of(refund.created_at), refund.get_status_display(), amount(refund.amount, payment.currency))
                 )
-    pdf.closing(f"Payment {receipt.number} received by {pdf.msp_name} through its billing portal.")
+    pdf.closing(
+        _("Payment %(number)s received by %(msp)s through its billing portal.")
+        % {"number": receipt.number, "msp": pdf.msp_name}
+    )
     return pdf.to_bytes()
 
 

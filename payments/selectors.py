@@ -22,6 +22,8 @@ from decimal import Decimal
 from django.db.models import QuerySet
 from django.http import Http404
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from billing.balances import accounting_balances
 from billing.models import Invoice
@@ -217,12 +219,15 @@ def rule_problem(rule: AutopayRule, *, today: date) -> str:
     """Why the rule cannot charge now ("" when it can)."""
     method = rule.method
     if method.removed_at is not None:
-        return f"Its payment method ({method.label}) was removed."
+        return _("Its payment method (%(method)s) was removed.") % {"method": method.label}
     if method.is_expired:
-        return f"Its payment method ({method.label}) has expired."
+        return _("Its payment method (%(method)s) has expired.") % {"method": method.label}
     contract = rule.contract
     if contract is not None and contract.end_date is not None and contract.end_date.date() < today:
-        return f"Its contract {contract.name} ended on {contract.end_date:%Y-%m-%d}."
+        return _("Its contract %(contract)s ended on %(date)s.") % {
+            "contract": contract.name,
+            "date": f"{contract.end_date:%Y-%m-%d}",
+        }
     return ""
 
 
@@ -239,7 +244,7 @@ def slot_for(rule: AutopayRule, invoice: Invoice) -> date | None:
             return None
         start = invoice.invoice_date.date()
         year, month = start.year, start.month
-        for _ in range(2):
+        for _month in range(2):
             day = min(rule.days or 1, calendar.monthrange(year, month)[1])
             candidate = date(year, month, day)
             if candidate >= start:
@@ -256,27 +261,33 @@ def rule_matches(rule: AutopayRule, invoice: Invoice) -> bool:
 
 def rule_when(rule: AutopayRule) -> str:
     """ "3 days before the due date", "on day 5 of the month"..."""
-    days = f"{rule.days} day{'s' if rule.days != 1 else ''}"
+    days = {"days": rule.days}
     if rule.timing == AutopayTiming.DAYS_BEFORE_DUE:
-        return f"{days} before the due date" if rule.days else "on the due date"
+        if not rule.days:
+            return _("on the due date")
+        return ngettext("%(days)d day before the due date", "%(days)d days before the due date", rule.days) % days
     if rule.timing == AutopayTiming.DAYS_AFTER_DUE:
-        return f"{days} after the due date" if rule.days else "on the due date"
+        if not rule.days:
+            return _("on the due date")
+        return ngettext("%(days)d day after the due date", "%(days)d days after the due date", rule.days) % days
     if rule.timing == AutopayTiming.DAYS_AFTER_INVOICE:
-        return f"{days} after the invoice date" if rule.days else "on the invoice date"
-    return f"on day {rule.days} of the month"
+        if not rule.days:
+            return _("on the invoice date")
+        return ngettext("%(days)d day after the invoice date", "%(days)d days after the invoice date", rule.days) % days
+    return _("on day %(days)s of the month") % days
 
 
 def rule_criteria(rule: AutopayRule) -> str:
     """ "Contract Managed services, at most $500.00, status Sent" or "Every invoice"."""
     parts = []
     if rule.contract_id:
-        parts.append(f"contract {rule.contract.name}")
+        parts.append(_("contract %(contract)s") % {"contract": rule.contract.name})
     if rule.max_amount is not None:
-        parts.append(f"at most {tenant_locale().money(rule.max_amount)}")
+        parts.append(_("at most %(amount)s") % {"amount": tenant_locale().money(rule.max_amount)})
     if rule.invoice_status:
-        parts.append(f"status {rule.invoice_status}")
+        parts.append(_("status %(status)s") % {"status": rule.invoice_status})
     if not parts:
-        return "Every open invoice"
+        return _("Every open invoice")
     text = ", ".join(parts)
     return text[0].upper() + text[1:]
 

@@ -39,6 +39,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q, Sum
 from django.utils import timezone
 from django.utils.module_loading import import_string
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 
 from accounts.models import User
 from accounts.services import audit_record
@@ -97,12 +99,18 @@ class SurchargeNotShown(PaymentRefused):
         self.surcharge = surcharge
         self.amount = amount
         self.currency = currency
-        total = f"the total is {amount + surcharge:,.2f} {currency}. Press Pay to pay it, or choose another method."
+        numbers = {"surcharge": f"{surcharge:,.2f}", "total": f"{amount + surcharge:,.2f}", "currency": currency}
         if surcharge:
-            message = f"A card surcharge of {surcharge:,.2f} {currency} applies to this credit card: {total}"
+            message = _(
+                "A card surcharge of %(surcharge)s %(currency)s applies to this credit card: the total is "
+                "%(total)s %(currency)s. Press Pay to pay it, or choose another method."
+            )
         else:
-            message = f"No card surcharge applies to this payment method: {total}"
-        super().__init__(message)
+            message = _(
+                "No card surcharge applies to this payment method: the total is %(total)s %(currency)s. "
+                "Press Pay to pay it, or choose another method."
+            )
+        super().__init__(message % numbers)
 
 
 class ChargeBusy(Exception):
@@ -118,7 +126,7 @@ class InvoiceAmount:
 def collector() -> PaymentCollector:
     installation = installation_offering(Capability.COLLECT_PAYMENTS)
     if installation is None:
-        raise PaymentsUnavailable("Online payments are not set up yet.")
+        raise PaymentsUnavailable(_("Online payments are not set up yet."))
     if settings.PAYMENTS_COLLECTOR_WRAPPER:
         # A wrapper class named in settings, as Django selects a mail backend: the tests use
         # it to stop a worker between the processor's answer and the portal's record.
@@ -183,8 +191,8 @@ def customer_for(*, organization: Organization, processor: PaymentCollector) -> 
 
 
 # Stripe's standard SEPA Direct Debit mandate wording, naming the MSP as the creditor.
-SEPA_MANDATE_TEXT = (
-    "By providing your payment information and confirming this mandate, you authorise (A) {creditor} "
+SEPA_MANDATE_TEXT = gettext_lazy(
+    "By providing your payment information and confirming this mandate, you authorise (A) %(creditor)s "
     "and Stripe, our payment service provider, to send instructions to your bank to debit your account "
     "and (B) your bank to debit your account in accordance with those instructions. As part of your "
     "rights, you are entitled to a refund from your bank under the terms and conditions of your "
@@ -194,11 +202,11 @@ SEPA_MANDATE_TEXT = (
 )
 
 
-MANDATE_REQUIRED = "Accept the SEPA Direct Debit mandate to add a bank account."
+MANDATE_REQUIRED = gettext_lazy("Accept the SEPA Direct Debit mandate to add a bank account.")
 
 
 def sepa_mandate_text() -> str:
-    return SEPA_MANDATE_TEXT.format(creditor=settings.MSP_NAME)
+    return SEPA_MANDATE_TEXT % {"creditor": settings.MSP_NAME}
 
 
 @dataclass(frozen=True)
@@ -235,13 +243,13 @@ def method_save_from_setup(
     customer_id = customer_for(organization=organization, processor=processor)
     setup = processor.method_setup(setup_id)
     if setup.customer_id != customer_id:
-        raise PaymentRefused("That card setup does not belong to your organization.")
+        raise PaymentRefused(_("That card setup does not belong to your organization."))
     if setup.state != "succeeded" or not setup.method_id:
-        raise PaymentRefused(setup.failure_message or "The card was not confirmed. Please enter it again.")
+        raise PaymentRefused(setup.failure_message or _("The card was not confirmed. Please enter it again."))
     existing = PaymentMethod.objects.filter(processor=key, processor_method_id=setup.method_id).first()
     if existing is not None:
         if existing.organization_id != organization.pk:
-            raise PaymentRefused("That card setup does not belong to your organization.")
+            raise PaymentRefused(_("That card setup does not belong to your organization."))
         if save and not existing.is_saved:
             existing.is_saved = True
             existing.save(update_fields=["is_saved"])
@@ -315,7 +323,7 @@ def _record_mandate(
 
 def method_set_default(*, method: PaymentMethod, actor: User | None) -> PaymentMethod:
     if not method.is_saved or method.removed_at:
-        raise PaymentRefused("That payment method is no longer available.")
+        raise PaymentRefused(_("That payment method is no longer available."))
     with transaction.atomic():
         PaymentMethod.objects.filter(organization_id=method.organization_id, is_default=True).exclude(
             pk=method.pk
@@ -335,21 +343,22 @@ def method_set_default(*, method: PaymentMethod, actor: User | None) -> PaymentM
 def method_in_use_reason(method: PaymentMethod) -> str | None:
     """Why the method may not be removed now (None: it may)."""
     if Payment.objects.filter(method=method, status__in=[PaymentStatus.PENDING, PaymentStatus.PROCESSING]).exists():
-        return "A payment with this method is still in progress."
+        return _("A payment with this method is still in progress.")
     rules = AutopayRule.objects.filter(method=method, enabled=True)
     if rules.exists():
         count = rules.count()
-        return (
-            f"{count} autopay rule{'s' if count > 1 else ''} pay{'' if count > 1 else 's'} with it. "
-            "Move the rule to another payment method first."
-        )
+        return ngettext(
+            "%(count)d autopay rule pays with it. Move the rule to another payment method first.",
+            "%(count)d autopay rules pay with it. Move the rule to another payment method first.",
+            count,
+        ) % {"count": count}
     return None
 
 
 def method_remove(*, method: PaymentMethod, actor: User | None) -> None:
     reason = method_in_use_reason(method)
     if reason:
-        raise PaymentRefused(f"{method.label} cannot be removed: {reason}")
+        raise PaymentRefused(_("%(method)s cannot be removed: %(reason)s") % {"method": method.label, "reason": reason})
     collector().remove_method(method.processor_method_id)
     with transaction.atomic():
         PaymentMethod.objects.filter(pk=method.pk).update(removed_at=timezone.now(), is_default=False)
@@ -408,14 +417,14 @@ def payment_create(
     ``shown_surcharge``: the surcharge the client saw before paying; any other surcharge raises
     SurchargeNotShown (nothing recorded), so what is charged is what was shown."""
     if not amounts:
-        raise PaymentRefused("Choose at least one invoice to pay.")
+        raise PaymentRefused(_("Choose at least one invoice to pay."))
     invoice_ids = [a.invoice_id for a in amounts]
     if len(set(invoice_ids)) != len(invoice_ids):
-        raise PaymentRefused("An invoice is listed twice.")
+        raise PaymentRefused(_("An invoice is listed twice."))
     if method.organization_id != organization.pk or method.removed_at is not None:
-        raise PaymentRefused("That payment method is not available.")
+        raise PaymentRefused(_("That payment method is not available."))
     if method.is_expired:
-        raise PaymentRefused(f"{method.label} has expired. Choose another payment method.")
+        raise PaymentRefused(_("%(method)s has expired. Choose another payment method.") % {"method": method.label})
     key = payment_key(organization_id=organization.pk, invoice_ids=invoice_ids, attempt=attempt)
     existing = Payment.objects.filter(idempotency_key=key).first()
     if existing is not None:
@@ -465,15 +474,15 @@ def _record_payment(
         .order_by("pk")
     )
     if len(invoices) != len(wanted):
-        raise PaymentRefused("An invoice you chose is not one of your organization's open invoices.")
+        raise PaymentRefused(_("An invoice you chose is not one of your organization's open invoices."))
     # Another attempt at the same key may have committed while we waited for the locks.
     if Payment.objects.filter(idempotency_key=key).exists():
         raise IntegrityError("payment key taken")
     currencies = selectors.invoice_currencies(invoices)
     if len(currencies) > 1:
         raise PaymentRefused(
-            f"These invoices are in different currencies ({', '.join(currencies)}): pay those in each "
-            "currency separately."
+            _("These invoices are in different currencies (%(currencies)s): pay those in each currency separately.")
+            % {"currencies": ", ".join(currencies)}
         )
     currency = currencies[0]
 
@@ -487,22 +496,37 @@ def _record_payment(
         state = states[invoice.pk]
         payable = state.payable
         if amount is None or amount <= 0:
-            raise PaymentRefused(f"Invoice {invoice.number}: enter an amount greater than zero.")
+            raise PaymentRefused(
+                _("Invoice %(number)s: enter an amount greater than zero.") % {"number": invoice.number}
+            )
         if payable <= 0:
-            detail = " A payment is already in progress for it." if state.processing else ""
-            raise PaymentRefused(f"Invoice {invoice.number} has nothing left to pay.{detail}")
+            if state.processing:
+                message = _("Invoice %(number)s has nothing left to pay. A payment is already in progress for it.")
+            else:
+                message = _("Invoice %(number)s has nothing left to pay.")
+            raise PaymentRefused(message % {"number": invoice.number})
         if amount > payable:
             if state.unreflected and not state.limited_by_accounting:
                 raise PaymentRefused(
-                    f"Invoice {invoice.number}: the most you can pay is {shown(payable)} "
-                    f"(balance {shown(state.balance)} less {shown(state.unreflected)} already paid or in progress "
-                    "through the portal)."
+                    _(
+                        "Invoice %(number)s: the most you can pay is %(payable)s (balance %(balance)s less "
+                        "%(unreflected)s already paid or in progress through the portal)."
+                    )
+                    % {
+                        "number": invoice.number,
+                        "payable": shown(payable),
+                        "balance": shown(state.balance),
+                        "unreflected": shown(state.unreflected),
+                    }
                 )
-            raise PaymentRefused(f"Invoice {invoice.number}: the most you can pay is the balance, {shown(payable)}.")
+            raise PaymentRefused(
+                _("Invoice %(number)s: the most you can pay is the balance, %(payable)s.")
+                % {"number": invoice.number, "payable": shown(payable)}
+            )
         if amount < minimum and amount != payable:
             raise PaymentRefused(
-                f"Invoice {invoice.number}: the smallest payment is {shown(minimum)} "
-                "(or the whole balance when it is smaller)."
+                _("Invoice %(number)s: the smallest payment is %(minimum)s (or the whole balance when it is smaller).")
+                % {"number": invoice.number, "minimum": shown(minimum)}
             )
     total_amount = sum(wanted.values(), ZERO)
     surcharge = surcharge_for(method=method, amount=total_amount)
@@ -511,7 +535,9 @@ def _record_payment(
     try:
         processor.to_minor_units(total_amount + surcharge, currency)
     except ValueError as exc:
-        raise PaymentRefused(f"That amount cannot be charged in {currency}: {exc}") from None
+        raise PaymentRefused(
+            _("That amount cannot be charged in %(currency)s: %(error)s") % {"currency": currency, "error": exc}
+        ) from None
     payment = Payment.objects.create(
         organization=organization,
         method=method,
@@ -791,7 +817,7 @@ def refund_create(*, payment_id: int, amount: Decimal, reason: str, actor: User,
     token): the row and the refundable check are committed before Stripe is asked."""
     reason = (reason or "").strip()
     if not reason:
-        raise PaymentRefused("Give a reason for the refund.")
+        raise PaymentRefused(_("Give a reason for the refund."))
     key = f"refund-{payment_id}-{_digest(request_token)[:24]}"
     existing = Refund.objects.filter(idempotency_key=key).first()
     if existing is not None:
@@ -800,16 +826,18 @@ def refund_create(*, payment_id: int, amount: Decimal, reason: str, actor: User,
         with transaction.atomic():
             payment = Payment.objects.select_for_update().get(pk=payment_id)
             if amount is None or amount <= 0:
-                raise PaymentRefused("Enter an amount greater than zero.")
+                raise PaymentRefused(_("Enter an amount greater than zero."))
             taken = payment.refunds.exclude(status=RefundStatus.FAILED).aggregate(total=Sum("amount"))["total"] or ZERO
             if payment.status not in (PaymentStatus.SUCCEEDED, PaymentStatus.PARTIALLY_REFUNDED):
                 raise PaymentRefused(
-                    f"Only a succeeded payment can be refunded; this one is {payment.get_status_display()}."
+                    _("Only a succeeded payment can be refunded; this one is %(status)s.")
+                    % {"status": payment.get_status_display()}
                 )
             refundable = payment.total - taken
             if amount > refundable:
                 raise PaymentRefused(
-                    f"At most {tenant_locale().money(refundable, payment.currency)} of this payment can be refunded."
+                    _("At most %(amount)s of this payment can be refunded.")
+                    % {"amount": tenant_locale().money(refundable, payment.currency)}
                 )
             refund = Refund.objects.create(
                 payment=payment, amount=amount, reason=reason[:500], idempotency_key=key, requested_by=actor

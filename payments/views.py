@@ -11,6 +11,7 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views import View
 
 from accounts.permissions import StaffRequiredMixin
@@ -94,13 +95,19 @@ class PaymentRefundView(StaffRequiredMixin, View):
             form.add_error(None, str(exc))
             return PaymentDetailView().get(request, pk, refund_form=form, status=400)
         except (IntegrationError, services.PaymentsUnavailable) as exc:
-            messages.warning(request, f"Stripe did not answer ({exc}). The refund is recorded and will be retried.")
+            messages.warning(
+                request,
+                _("Stripe did not answer (%(error)s). The refund is recorded and will be retried.") % {"error": exc},
+            )
             return redirect("payments:detail", payment.pk)
         if refund.status == "failed":
-            messages.error(request, f"Stripe refused the refund: {refund.failure_reason}")
+            messages.error(request, _("Stripe refused the refund: %(reason)s") % {"reason": refund.failure_reason})
         else:
             refunded = tenant_locale().money(refund.amount, payment.currency)
-            messages.success(request, f"Refund of {refunded}: {refund.get_status_display()}.")
+            messages.success(
+                request,
+                _("Refund of %(amount)s: %(status)s.") % {"amount": refunded, "status": refund.get_status_display()},
+            )
         return redirect("payments:detail", payment.pk)
 
 
@@ -114,9 +121,9 @@ class PaymentRefreshView(StaffRequiredMixin, View):
             for refund in payment.refunds.filter(status__in=["requested", "pending"]):
                 services.refund_refresh(refund_id=refund.pk)
         except (IntegrationError, services.PaymentsUnavailable) as exc:
-            messages.error(request, f"Stripe could not be asked: {exc}")
+            messages.error(request, _("Stripe could not be asked: %(error)s") % {"error": exc})
         else:
-            messages.success(request, "Checked with Stripe.")
+            messages.success(request, _("Checked with Stripe."))
         return redirect("payments:detail", payment.pk)
 
 
@@ -158,7 +165,7 @@ class AutopayRulesView(OrganizationAutopayMixin, View):
         except services.PaymentRefused as exc:
             form.add_error(None, str(exc))
             return self.get(request, pk, form=form, status=400)
-        messages.success(request, "The autopay rule was added.")
+        messages.success(request, _("The autopay rule was added."))
         return redirect("organization-autopay:rules", organization.pk)
 
 
@@ -183,7 +190,7 @@ class AutopayRuleView(OrganizationAutopayMixin, View):
         except services.PaymentRefused as exc:
             form.add_error(None, str(exc))
             return self.get(request, pk, rule_pk, form=form, status=400)
-        messages.success(request, "The autopay rule was saved.")
+        messages.success(request, _("The autopay rule was saved."))
         return redirect("organization-autopay:rules", organization.pk)
 
 
@@ -201,7 +208,7 @@ class AutopayRuleDeleteView(OrganizationAutopayMixin, View):
     def post(self, request, pk: int, rule_pk: int):
         rule = selectors.rule_get(organization_id=pk, pk=rule_pk)
         autopay.rule_delete(rule=rule, actor=request.user, by_client=False)
-        messages.success(request, "The autopay rule was deleted.")
+        messages.success(request, _("The autopay rule was deleted."))
         return redirect("organization-autopay:rules", pk)
 
 
@@ -261,8 +268,17 @@ class AutopayDecideView(StaffRequiredMixin, View):
                 charge=charge, actor=request.user, decision=data["decision"], charge_on=data.get("charge_on")
             )
         except services.PaymentRefused as exc:
-            messages.warning(request, f"Invoice {charge.invoice.number}: {exc}")
+            messages.warning(
+                request, _("Invoice %(number)s: %(error)s") % {"number": charge.invoice.number, "error": exc}
+            )
         else:
-            done = {"approve": "approved", "skip": "skipped", "reschedule": f"moved to {charge.charge_on:%Y-%m-%d}"}
-            messages.success(request, f"Autopay of invoice {charge.invoice.number} {done[data['decision']]}.")
+            done = {
+                "approve": _("Autopay of invoice %(number)s approved."),
+                "skip": _("Autopay of invoice %(number)s skipped."),
+                "reschedule": _("Autopay of invoice %(number)s moved to %(date)s."),
+            }
+            messages.success(
+                request,
+                done[data["decision"]] % {"number": charge.invoice.number, "date": f"{charge.charge_on:%Y-%m-%d}"},
+            )
         return redirect("payments:approvals")

@@ -14,6 +14,8 @@ from datetime import datetime
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from billing.models import Invoice
 from core.redis import get_redis
@@ -119,7 +121,7 @@ class KaseyaBmsInstallation(IntegrationInstallation):
             # A fresh sign-in, not a token shared from earlier: the credentials are what is tested.
             client = self.client(max_attempts=1, token_cache=None)
         except InvalidServerUrl as exc:
-            return _sign_in_failed(str(exc), "Check the Server URL.")
+            return _sign_in_failed(str(exc), _("Check the Server URL."))
         with client:
             try:
                 client.authenticate()
@@ -131,7 +133,7 @@ class KaseyaBmsInstallation(IntegrationInstallation):
     # --- sync ------------------------------------------------------------------------------------
 
     def synced_entities(self) -> list[SyncedEntity]:
-        return [SyncedEntity(entity.label, entity.model) for entity in sync_plan.PLAN.entities]
+        return [SyncedEntity(_(entity.label), entity.model) for entity in sync_plan.PLAN.entities]
 
     def sync_engine(self, run, *, worker_token: str) -> SyncEngine:
         """The BMS plan, with a client paced by the source's hourly request budget."""
@@ -203,9 +205,9 @@ class KaseyaBmsInstallation(IntegrationInstallation):
             try:
                 locations = client.list_account_locations(account_id)
             except bms_errors.BmsNotFound:
-                return f"BMS has no account {account_id}."
+                return _("BMS has no account %(account)s.") % {"account": account_id}
         if not locations:
-            return f"BMS account {account_id} has no location to create tickets at."
+            return _("BMS account %(account)s has no location to create tickets at.") % {"account": account_id}
         return None
 
     def own_account_id(self) -> int | None:
@@ -275,7 +277,7 @@ def _options(items, *, active_only: bool = True) -> list[Option]:
 
 def _seen_on_tickets(column: str) -> list[Option]:
     ids = Ticket.objects.exclude(**{f"{column}__isnull": True}).values_list(column, flat=True).distinct()
-    return [Option(i, f"Seen on synced tickets (id {i})") for i in sorted(set(ids))]
+    return [Option(i, _("Seen on synced tickets (id %(id)s)") % {"id": i}) for i in sorted(set(ids))]
 
 
 def _generic_lookup(client: BmsClient, table: str, seen_column: str) -> tuple[list[Option], bool]:
@@ -309,63 +311,74 @@ def _sign_in_failure(exc: IntegrationError) -> tuple[str, str]:
     """(what went wrong, what to do) for a failed sign-in."""
     if isinstance(exc, bms_errors.BmsAuthenticationError):
         remedies = {
-            bms_errors.AuthFailureReason.WRONG_TENANT: (
+            bms_errors.AuthFailureReason.WRONG_TENANT: _(
                 "Check Company Name: it is the tenant name on your BMS My Profile page."
             ),
-            bms_errors.AuthFailureReason.WRONG_CREDENTIALS: "Check Username and Password of the API Employee user.",
-            bms_errors.AuthFailureReason.NO_API_ACCESS: (
+            bms_errors.AuthFailureReason.WRONG_CREDENTIALS: _("Check Username and Password of the API Employee user."),
+            bms_errors.AuthFailureReason.NO_API_ACCESS: _(
                 "Grant Admin > Special Features > Has API Access in the user's security role."
             ),
         }
-        return sentence(exc), remedies.get(exc.reason, "Check Company Name, Username and Password.")
+        return sentence(exc), remedies.get(exc.reason, _("Check Company Name, Username and Password."))
     if isinstance(exc, bms_errors.BmsTlsError):
-        return sentence(exc), "The server's TLS certificate is not valid: check the Server URL."
+        return sentence(exc), _("The server's TLS certificate is not valid: check the Server URL.")
     if isinstance(exc, bms_errors.BmsNotABmsServer):
-        return sentence(exc), "Check the Server URL: use your BMS API host, e.g. api.bms.kaseya.com."
+        return sentence(exc), _("Check the Server URL: use your BMS API host, e.g. api.bms.kaseya.com.")
     if isinstance(exc, bms_errors.BmsRateLimited):
-        return sentence(exc), "BMS limits API calls per hour; try again later."
+        return sentence(exc), _("BMS limits API calls per hour; try again later.")
     if isinstance(exc, bms_errors.BmsTimeout | bms_errors.BmsUnavailable):
-        return sentence(exc), "Check the Server URL and that the server is reachable from the portal."
-    return sentence(exc), "Check the settings and try again."
+        return sentence(exc), _("Check the Server URL and that the server is reachable from the portal.")
+    return sentence(exc), _("Check the settings and try again.")
 
 
 def _sync_failure(exc: IntegrationError) -> str:
     if isinstance(exc, bms_errors.BmsAuthenticationError):
-        return f"BMS refused the sign-in: {sentence(exc)} Check Settings, then run Test Connection."
+        return _("BMS refused the sign-in: %(error)s Check Settings, then run Test Connection.") % {
+            "error": sentence(exc)
+        }
     if isinstance(exc, bms_errors.BmsPermissionDenied):
-        return f"The BMS API user lacks a permission: {sentence(exc)} Grant it in the user's security role."
+        return _("The BMS API user lacks a permission: %(error)s Grant it in the user's security role.") % {
+            "error": sentence(exc)
+        }
     if isinstance(exc, bms_errors.BmsNotABmsServer | bms_errors.BmsTlsError):
-        return f"{sentence(exc)} Check the Server URL in Settings."
+        return _("%(error)s Check the Server URL in Settings.") % {"error": sentence(exc)}
     if exc.transient:
-        return (
-            f"BMS kept failing after {settings.SYNC_MAX_RETRIES} retries: {sentence(exc)} "
-            "The next scheduled sync will resume."
-        )
-    return f"BMS rejected a request: {exc}"
+        return _("BMS kept failing after %(retries)s retries: %(error)s The next scheduled sync will resume.") % {
+            "retries": settings.SYNC_MAX_RETRIES,
+            "error": sentence(exc),
+        }
+    return _("BMS rejected a request: %(error)s") % {"error": exc}
 
 
 def _ticket_failure(exc: IntegrationError) -> str:
     if isinstance(exc, bms_errors.BmsRequestRejected):
-        field = f" ({exc.field})" if exc.field else ""
-        return f"BMS rejected the ticket{field}: {sentence(exc)} Check Service Ticket Configuration."
+        if exc.field:
+            return _("BMS rejected the ticket (%(field)s): %(error)s Check Service Ticket Configuration.") % {
+                "field": exc.field,
+                "error": sentence(exc),
+            }
+        return _("BMS rejected the ticket: %(error)s Check Service Ticket Configuration.") % {"error": sentence(exc)}
     if isinstance(exc, bms_errors.BmsPermissionDenied):
-        return f"The BMS API user may not create tickets: {sentence(exc)} Grant ServiceDesk: Modify All."
+        return _("The BMS API user may not create tickets: %(error)s Grant ServiceDesk: Modify All.") % {
+            "error": sentence(exc)
+        }
     if isinstance(exc, bms_errors.BmsAuthenticationError):
-        return f"BMS refused the sign-in: {sentence(exc)} Check the Kaseya BMS settings."
+        return _("BMS refused the sign-in: %(error)s Check the Kaseya BMS settings.") % {"error": sentence(exc)}
     if isinstance(exc, bms_errors.BmsRateLimited):
-        return f"BMS rate limit reached: {exc}"
+        return _("BMS rate limit reached: %(error)s") % {"error": exc}
     return str(exc)
 
 
 def _sign_in_failed(detail: str, remedy: str) -> ConnectionTestResult:
     """Sign-in failed: say why, and leave every other area unchecked."""
-    checks = [ConnectionCheck("signin", "Sign-in and API access", False, detail, remedy)]
-    checks += [ConnectionCheck(area, label, None, "Not checked: sign-in failed.") for area, label, *_ in _AREAS]
+    checks = [ConnectionCheck("signin", _("Sign-in and API access"), False, detail, remedy)]
+    not_checked = _("Not checked: sign-in failed.")
+    checks += [ConnectionCheck(area, _(label), None, not_checked) for area, label, *_rest in _AREAS]
     return ConnectionTestResult(checks)
 
 
 def _area_checks(client: BmsClient) -> tuple[list[ConnectionCheck], UserInfo | None]:
-    checks = [ConnectionCheck("signin", "Sign-in and API access", True, "Signed in to BMS.")]
+    checks = [ConnectionCheck("signin", _("Sign-in and API access"), True, _("Signed in to BMS."))]
     user_info = None
     try:
         user_info = client.user_info()
@@ -373,27 +386,28 @@ def _area_checks(client: BmsClient) -> tuple[list[ConnectionCheck], UserInfo | N
     except bms_errors.BmsError as exc:
         rights = None
         rights_error = str(exc)
-    for area, label, module, need_modify, probe in _AREAS:
+    for area, role_label, module, need_modify, probe in _AREAS:
+        label = _(role_label)
+        grant = _("Grant %(right)s.") % {"right": label}
         if rights is None:
-            checks.append(ConnectionCheck(area, label, False, f"Could not read the user's rights: {rights_error}"))
+            detail = _("Could not read the user's rights: %(error)s") % {"error": rights_error}
+            checks.append(ConnectionCheck(area, label, False, detail))
             continue
         right = rights.get(module)
         granted = bool(right and right.can_view and (right.can_modify or not need_modify))
         if not granted:
-            checks.append(
-                ConnectionCheck(area, label, False, "The API user's security role lacks this.", f"Grant {label}.")
-            )
+            checks.append(ConnectionCheck(area, label, False, _("The API user's security role lacks this."), grant))
             continue
         if probe is not None:
             try:
                 probe(client)
             except bms_errors.BmsPermissionDenied as exc:
-                checks.append(ConnectionCheck(area, label, False, str(exc), f"Grant {label}."))
+                checks.append(ConnectionCheck(area, label, False, str(exc), grant))
                 continue
             except bms_errors.BmsError as exc:
-                checks.append(ConnectionCheck(area, label, False, str(exc), "Try again later."))
+                checks.append(ConnectionCheck(area, label, False, str(exc), _("Try again later.")))
                 continue
-        checks.append(ConnectionCheck(area, label, True, "Granted."))
+        checks.append(ConnectionCheck(area, label, True, _("Granted.")))
     return checks, user_info
 
 
@@ -415,12 +429,13 @@ def _probe_lookups(client: BmsClient) -> None:
     client.list_queues()
 
 
-# (area, label as in the BMS security-role checklist, module, needs modify, read-only probe)
+# (area, label as in the BMS security-role checklist, module, needs modify, read-only probe);
+# the labels are translated where a check is made (gettext_noop: these constants stay plain).
 _AREAS: list[tuple[str, str, int, bool, Callable[[BmsClient], None] | None]] = [
-    ("crm_view", "CRM: View All", BmsModule.CRM, False, _probe_crm),
-    ("finance_view", "Finance: View All", BmsModule.FINANCE, False, _probe_finance),
-    ("finance_modify", "Finance: Modify All", BmsModule.FINANCE, True, None),
-    ("servicedesk_view", "ServiceDesk: View All", BmsModule.SERVICE_DESK, False, _probe_servicedesk),
-    ("servicedesk_modify", "ServiceDesk: Modify All", BmsModule.SERVICE_DESK, True, None),
-    ("admin_view", "Admin: View All (ticket lookups)", BmsModule.ADMIN, False, _probe_lookups),
+    ("crm_view", gettext_noop("CRM: View All"), BmsModule.CRM, False, _probe_crm),
+    ("finance_view", gettext_noop("Finance: View All"), BmsModule.FINANCE, False, _probe_finance),
+    ("finance_modify", gettext_noop("Finance: Modify All"), BmsModule.FINANCE, True, None),
+    ("servicedesk_view", gettext_noop("ServiceDesk: View All"), BmsModule.SERVICE_DESK, False, _probe_servicedesk),
+    ("servicedesk_modify", gettext_noop("ServiceDesk: Modify All"), BmsModule.SERVICE_DESK, True, None),
+    ("admin_view", gettext_noop("Admin: View All (ticket lookups)"), BmsModule.ADMIN, False, _probe_lookups),
 ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.utils.translation import gettext_lazy
+
 from integrations.base import Capability, Category, IntegrationProvider
 from integrations.registry import register
 from providers.kaseya_bms.forms import KaseyaBmsSettingsForm
@@ -13,7 +15,7 @@ class KaseyaBmsProvider(IntegrationProvider):
     key = "kaseya-bms"
     name = "Kaseya BMS"
     category = Category.PSA
-    description = "Organizations, contacts, contracts, tickets and invoices from your Kaseya BMS tenant."
+    description = gettext_lazy("Organizations, contacts, contracts, tickets and invoices from your Kaseya BMS tenant.")
     logo = "img/kaseya-bms.svg"
     order = 10
     secret_fields = ("password",)

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db.models import Exists, OuterRef, Subquery
+from django.utils.translation import gettext_noop
 
 from billing.models import Invoice, InvoiceLine
 from integrations.models import DataSource
@@ -249,11 +250,11 @@ INVOICE_LINES = Children(
 
 OPEN_INVOICES_BY_STATUS = Repull(
     step="open_invoices",
-    label="Open invoices",
+    label=gettext_noop("Open invoices"),
     groups=open_invoice_statuses,
     window=open_invoices_with_status,
     leftovers_step="closed_invoices",
-    leftovers_label="Paid invoices",
+    leftovers_label=gettext_noop("Paid invoices"),
     leftovers=fetch_closed_invoices,
 )
 
@@ -265,19 +266,19 @@ ENTITIES: tuple[Entity, ...] = (
     #      step         counted as       shown as         model
     #      listing                   cursor rule              row mapping
     #      options
-    Entity("accounts",  "organizations", "Organizations", Organization,
+    Entity("accounts",  "organizations", gettext_noop("Organizations"), Organization,
            BmsClient.list_accounts,  modified_since,          mapping.organization_row,
            link=currency_or_tenants, confirm=gone_if_not_found(BmsClient.get_account)),
-    Entity("contacts",  "contacts",      "Contacts",      Contact,
+    Entity("contacts",  "contacts",      gettext_noop("Contacts"),      Contact,
            BmsClient.list_contacts,  modified_since,          mapping.contact_row,
            link=link_by_account, confirm=gone_if_not_found(BmsClient.get_contact)),
-    Entity("contracts", "contracts",     "Contracts",     Contract,
+    Entity("contracts", "contracts",     gettext_noop("Contracts"),     Contract,
            BmsClient.list_contracts, relisted_whole,          mapping.contract_row,
            link=link_by_account_name),
-    Entity("tickets",   "tickets",       "Tickets",       Ticket,
+    Entity("tickets",   "tickets",       gettext_noop("Tickets"),       Ticket,
            BmsClient.search_tickets, last_activity_since,     mapping.ticket_row,
            link=link_by_account, confirm=gone_if_not_found(BmsClient.get_ticket)),
-    Entity("invoices",  "invoices",      "Invoices",      Invoice,
+    Entity("invoices",  "invoices",      gettext_noop("Invoices"),      Invoice,
            BmsClient.list_invoices,  created_since_or_recent, mapping.invoice_row,
            link=link_invoices, confirm=gone_if_not_found(invoice_by_id),
            children=INVOICE_LINES, repull=OPEN_INVOICES_BY_STATUS),

@@ -9,6 +9,8 @@ import re
 from django import forms
 from django.conf import settings
 from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 _SECRET_KEY = re.compile(r"^(sk|rk)_(test|live)_[A-Za-z0-9_]+$")
 _PUBLISHABLE_KEY = re.compile(r"^pk_(test|live)_[A-Za-z0-9_]+$")
@@ -29,19 +31,19 @@ class StripeSettingsForm(forms.Form):
     security_role_checklist: list[str] = []  # BMS only: the settings page shows none for Stripe
 
     publishable_key = forms.CharField(
-        label="Publishable key",
+        label=gettext_lazy("Publishable key"),
         max_length=255,
-        help_text="Starts with pk_test_ or pk_live_. Stripe.js uses it in the client's browser.",
+        help_text=gettext_lazy("Starts with pk_test_ or pk_live_. Stripe.js uses it in the client's browser."),
     )
     secret_key = forms.CharField(
-        label="Secret key",
+        label=gettext_lazy("Secret key"),
         max_length=255,
         required=False,
         strip=True,
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
     )
     webhook_secret = forms.CharField(
-        label="Webhook signing secret",
+        label=gettext_lazy("Webhook signing secret"),
         max_length=255,
         required=False,
         strip=True,
@@ -55,21 +57,21 @@ class StripeSettingsForm(forms.Form):
         self.stored_secrets = stored_secrets
         self.stored_config = stored_config or {}
         if "secret_key" in stored_secrets:
-            self.fields["secret_key"].help_text = "A secret key is stored. Leave this empty to keep it."
+            self.fields["secret_key"].help_text = _("A secret key is stored. Leave this empty to keep it.")
         else:
-            self.fields[
-                "secret_key"
-            ].help_text = "Starts with sk_test_, sk_live_ or rk_ (a restricted key). It is stored encrypted."
+            self.fields["secret_key"].help_text = _(
+                "Starts with sk_test_, sk_live_ or rk_ (a restricted key). It is stored encrypted."
+            )
         where = webhook_url()
         if "webhook_secret" in stored_secrets:
-            self.fields[
-                "webhook_secret"
-            ].help_text = f"A signing secret is stored. Leave this empty to keep it. Webhook endpoint: {where}"
+            self.fields["webhook_secret"].help_text = _(
+                "A signing secret is stored. Leave this empty to keep it. Webhook endpoint: %(url)s"
+            ) % {"url": where}
         else:
-            self.fields["webhook_secret"].help_text = (
-                f"In Stripe, add a webhook endpoint for {where} (events payment_intent.* and charge.refunded), "
+            self.fields["webhook_secret"].help_text = _(
+                "In Stripe, add a webhook endpoint for %(url)s (events payment_intent.* and charge.refunded), "
                 "then paste its signing secret (whsec_...). It is stored encrypted."
-            )
+            ) % {"url": where}
 
     def clean_publishable_key(self) -> str:
         key = self.cleaned_data["publishable_key"].strip()
@@ -77,31 +79,31 @@ class StripeSettingsForm(forms.Form):
             # Never echo a secret back into the page: the field is shown empty.
             self.data = self.data.copy()
             self.data[self.add_prefix("publishable_key")] = ""
-            raise forms.ValidationError("That is a secret key: put it in Secret key, and the pk_ key here.")
+            raise forms.ValidationError(_("That is a secret key: put it in Secret key, and the pk_ key here."))
         if not _PUBLISHABLE_KEY.match(key):
-            raise forms.ValidationError("A publishable key starts with pk_test_ or pk_live_.")
+            raise forms.ValidationError(_("A publishable key starts with pk_test_ or pk_live_."))
         return key
 
     def clean_secret_key(self) -> str:
         key = self.cleaned_data.get("secret_key") or ""
         if not key:
             if "secret_key" not in self.stored_secrets:
-                raise forms.ValidationError("Enter the secret key.")
+                raise forms.ValidationError(_("Enter the secret key."))
             return ""
         if key.startswith("pk_"):
-            raise forms.ValidationError("That is the publishable key: the secret key starts with sk_ or rk_.")
+            raise forms.ValidationError(_("That is the publishable key: the secret key starts with sk_ or rk_."))
         if not _SECRET_KEY.match(key):
-            raise forms.ValidationError("A secret key starts with sk_test_, sk_live_, rk_test_ or rk_live_.")
+            raise forms.ValidationError(_("A secret key starts with sk_test_, sk_live_, rk_test_ or rk_live_."))
         return key
 
     def clean_webhook_secret(self) -> str:
         secret = self.cleaned_data.get("webhook_secret") or ""
         if not secret:
             if "webhook_secret" not in self.stored_secrets:
-                raise forms.ValidationError("Enter the webhook signing secret.")
+                raise forms.ValidationError(_("Enter the webhook signing secret."))
             return ""
         if not _WEBHOOK_SECRET.match(secret):
-            raise forms.ValidationError("A webhook signing secret starts with whsec_.")
+            raise forms.ValidationError(_("A webhook signing secret starts with whsec_."))
         return secret
 
     def clean(self):
@@ -112,12 +114,17 @@ class StripeSettingsForm(forms.Form):
         mode = key_mode(publishable)
         secret = cleaned.get("secret_key")
         if secret and key_mode(secret) != mode:
-            self.add_error("secret_key", f"The publishable key is a {mode} key: use the {mode} secret key too.")
+            self.add_error(
+                "secret_key",
+                _("The publishable key is a test key: use the test secret key too.")
+                if mode == "test"
+                else _("The publishable key is a live key: use the live secret key too."),
+            )
         moved = self.stored_config.get("publishable_key") not in (None, publishable)
         if moved and "secret_key" in self.stored_secrets and not secret:
             # The stored secret only ever goes with the account it was entered for.
-            self.add_error("secret_key", "Enter the secret key again: the publishable key changed.")
+            self.add_error("secret_key", _("Enter the secret key again: the publishable key changed."))
         if moved and "webhook_secret" in self.stored_secrets and not cleaned.get("webhook_secret"):
-            self.add_error("webhook_secret", "Enter the webhook signing secret again: the publishable key changed.")
+            self.add_error("webhook_secret", _("Enter the webhook signing secret again: the publishable key changed."))
         cleaned["mode"] = mode
         return cleaned

@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 
 import requests
 from django.conf import settings
+from django.utils.translation import gettext as _
 
 from core.redis import get_redis
 from integrations.base import ConnectionCheck, ConnectionTestResult, IntegrationError, IntegrationInstallation
@@ -83,7 +84,7 @@ def _charge_from(intent: PaymentIntent, *, state: ChargeState | None = None, fai
         else:
             state = _STATES[intent.status]
     if state is ChargeState.FAILED and not failure_message:
-        failure_message = (error.message if error else None) or "The payment method was not accepted."
+        failure_message = (error.message if error else None) or _("The payment method was not accepted.")
     latest_charge = intent.raw.get("latest_charge")
     refunded = latest_charge.get("amount_refunded") if isinstance(latest_charge, Mapping) else None
     return Charge(
@@ -191,13 +192,15 @@ class StripeInstallation(IntegrationInstallation):
 
     def error_message(self, exc: IntegrationError, *, doing: str) -> str:
         if isinstance(exc, stripe_errors.AuthenticationFailed):
-            return "Stripe refused the secret key. Enter it again in the Stripe settings."
+            return _("Stripe refused the secret key. Enter it again in the Stripe settings.")
         if isinstance(exc, stripe_errors.PermissionDenied):
-            return f"The Stripe key may not do this ({exc}). Use a secret key, or grant the restricted key access."
+            return _(
+                "The Stripe key may not do this (%(error)s). Use a secret key, or grant the restricted key access."
+            ) % {"error": exc}
         if isinstance(exc, stripe_errors.StripeRateLimited):
-            return "Stripe's rate limit was reached; the portal tries again shortly."
+            return _("Stripe's rate limit was reached; the portal tries again shortly.")
         if isinstance(exc, stripe_errors.StripeUnavailable):
-            return f"{exc} The portal tries again shortly."
+            return _("%(error)s The portal tries again shortly.") % {"error": exc}
         return str(exc)
 
     # --- Test Connection -------------------------------------------------------------------------
@@ -210,58 +213,67 @@ class StripeInstallation(IntegrationInstallation):
             account = gateway.retrieve_account()
         except stripe_errors.StripeGatewayError as exc:
             remedy = {
-                stripe_errors.AuthenticationFailed: "Copy the secret key again from Stripe: Developers > API keys.",
-                stripe_errors.PermissionDenied: "Use the account's secret key, or a restricted key that may read it.",
-            }.get(type(exc), "Check that the portal can reach Stripe, then try again.")
+                stripe_errors.AuthenticationFailed: _("Copy the secret key again from Stripe: Developers > API keys."),
+                stripe_errors.PermissionDenied: _(
+                    "Use the account's secret key, or a restricted key that may read it."
+                ),
+            }.get(type(exc), _("Check that the portal can reach Stripe, then try again."))
+            not_checked = _("Not checked.")
             return ConnectionTestResult(
                 [
-                    ConnectionCheck("key", "Secret key", False, str(exc), remedy),
-                    ConnectionCheck("publishable_key", "Publishable key", None, "Not checked."),
-                    ConnectionCheck("charges", "Account can take charges", None, "Not checked."),
-                    ConnectionCheck("webhook", "Webhook endpoint", None, "Not checked."),
+                    ConnectionCheck("key", _("Secret key"), False, str(exc), remedy),
+                    ConnectionCheck("publishable_key", _("Publishable key"), None, not_checked),
+                    ConnectionCheck("charges", _("Account can take charges"), None, not_checked),
+                    ConnectionCheck("webhook", _("Webhook endpoint"), None, not_checked),
                 ]
             )
-        checks = [ConnectionCheck("key", "Secret key", True, "Stripe accepted the secret key.")]
+        checks = [ConnectionCheck("key", _("Secret key"), True, _("Stripe accepted the secret key."))]
 
         publishable_mode = key_mode(config.get("publishable_key", ""))
         if publishable_mode != secret_mode:
             checks.append(
                 ConnectionCheck(
                     "publishable_key",
-                    "Publishable key",
+                    _("Publishable key"),
                     False,
-                    f"The publishable key is a {publishable_mode or 'unknown'} key, "
-                    f"the secret key a {secret_mode} key.",
-                    "Use the two keys of the same mode (test or live) of the same account.",
+                    _("The publishable key is a %(publishable_mode)s key, the secret key a %(secret_mode)s key.")
+                    % {"publishable_mode": publishable_mode or _("unknown"), "secret_mode": secret_mode},
+                    _("Use the two keys of the same mode (test or live) of the same account."),
                 )
             )
         elif account.livemode is not None and account.livemode != (secret_mode == "live"):
             checks.append(
                 ConnectionCheck(
                     "publishable_key",
-                    "Publishable key",
+                    _("Publishable key"),
                     False,
-                    f"Stripe answered in {'live' if account.livemode else 'test'} mode for a {secret_mode} key.",
-                    "Copy both keys again from Stripe.",
+                    _("Stripe answered in %(answered_mode)s mode for a %(secret_mode)s key.")
+                    % {"answered_mode": "live" if account.livemode else "test", "secret_mode": secret_mode},
+                    _("Copy both keys again from Stripe."),
                 )
             )
         else:
             checks.append(
-                ConnectionCheck("publishable_key", "Publishable key", True, f"Both keys are {secret_mode} keys.")
+                ConnectionCheck(
+                    "publishable_key",
+                    _("Publishable key"),
+                    True,
+                    _("Both keys are %(mode)s keys.") % {"mode": secret_mode},
+                )
             )
 
         if account.charges_enabled is True:
             checks.append(
-                ConnectionCheck("charges", "Account can take charges", True, "Stripe says charges are enabled.")
+                ConnectionCheck("charges", _("Account can take charges"), True, _("Stripe says charges are enabled."))
             )
         elif account.charges_enabled is False:
             checks.append(
                 ConnectionCheck(
                     "charges",
-                    "Account can take charges",
+                    _("Account can take charges"),
                     False,
-                    "Stripe says this account cannot take charges yet.",
-                    "Finish activating the account in the Stripe Dashboard (business details, bank account).",
+                    _("Stripe says this account cannot take charges yet."),
+                    _("Finish activating the account in the Stripe Dashboard (business details, bank account)."),
                 )
             )
         else:
@@ -269,9 +281,10 @@ class StripeInstallation(IntegrationInstallation):
             checks.append(
                 ConnectionCheck(
                     "charges",
-                    "Account can take charges",
+                    _("Account can take charges"),
                     True,
-                    f"The test server at {host} does not report whether charges are enabled; it takes test charges.",
+                    _("The test server at %(host)s does not report whether charges are enabled; it takes test charges.")
+                    % {"host": host},
                 )
             )
         checks.append(self._webhook_check())
@@ -288,17 +301,17 @@ class StripeInstallation(IntegrationInstallation):
         Whether Stripe has the same secret for that URL only Stripe knows (its Dashboard shows
         it once): a mismatch shows as deliveries failing there."""
         secret = self.integration.get_secret("webhook_secret")
-        label = "Webhook endpoint"
+        label = _("Webhook endpoint")
         if not secret:
             return ConnectionCheck(
-                "webhook", label, False, "No webhook signing secret is stored.", "Enter it in Settings."
+                "webhook", label, False, _("No webhook signing secret is stored."), _("Enter it in Settings.")
             )
         url = webhook_url()
         body, signature = signed_test_delivery(secret)
         try:
             StripeGateway.verify_webhook(body, signature, secret)
         except stripe_errors.StripeSignatureError as exc:  # a secret the library cannot use
-            return ConnectionCheck("webhook", label, False, str(exc), "Copy the signing secret again from Stripe.")
+            return ConnectionCheck("webhook", label, False, str(exc), _("Copy the signing secret again from Stripe."))
         try:
             answer = requests.post(
                 url,
@@ -312,24 +325,31 @@ class StripeInstallation(IntegrationInstallation):
                 "webhook",
                 label,
                 False,
-                f"The portal could not reach its own webhook endpoint {url} ({type(exc).__name__}). "
-                "The signing secret was checked locally: an event signed with it verifies.",
-                "Set PORTAL_BASE_URL to the address this portal is reached at (Stripe must reach it too).",
+                _(
+                    "The portal could not reach its own webhook endpoint %(url)s (%(error)s). "
+                    "The signing secret was checked locally: an event signed with it verifies."
+                )
+                % {"url": url, "error": type(exc).__name__},
+                _("Set PORTAL_BASE_URL to the address this portal is reached at (Stripe must reach it too)."),
             )
         if answer.status_code != 200:
             return ConnectionCheck(
                 "webhook",
                 label,
                 False,
-                f"{url} answered HTTP {answer.status_code} to a test event signed with the stored secret.",
-                "Check that PORTAL_BASE_URL points at this portal and the secret was saved.",
+                _("%(url)s answered HTTP %(status)s to a test event signed with the stored secret.")
+                % {"url": url, "status": answer.status_code},
+                _("Check that PORTAL_BASE_URL points at this portal and the secret was saved."),
             )
         return ConnectionCheck(
             "webhook",
             label,
             True,
-            f"{url} accepted a test event signed with the stored secret. In Stripe, the endpoint for this URL "
-            "must show the same signing secret.",
+            _(
+                "%(url)s accepted a test event signed with the stored secret. In Stripe, the endpoint for this URL "
+                "must show the same signing secret."
+            )
+            % {"url": url},
         )
 
     # --- PaymentCollector ------------------------------------------------------------------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.utils.translation import gettext_lazy
+
 from integrations.base import Capability, Category, IntegrationProvider
 from integrations.registry import register
 from providers.stripe.forms import StripeSettingsForm
@@ -13,7 +15,7 @@ class StripeProvider(IntegrationProvider):
     key = "stripe"
     name = "Stripe"
     category = Category.PAYMENTS
-    description = (
+    description = gettext_lazy(
         "Card and SEPA Direct Debit payments from the client portal, and autopay, through your Stripe account."
     )
     logo = "img/stripe.svg"

@@ -31,6 +31,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.conf import settings
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from billing.models import Invoice
 from integrations.base import (
@@ -123,7 +125,7 @@ class XeroInstallation(IntegrationInstallation):
         connection = self.connection
         if connection is None or not connection.tenant_id:
             raise XeroNotConnected(
-                "Xero is not connected to an organisation yet: use Connect Xero on the Integrations page."
+                _("Xero is not connected to an organisation yet: use Connect Xero on the Integrations page.")
             )
         profile = INTERACTIVE if interactive else BACKGROUND
         sleep, clock = options.pop("sleep", self.sleep), options.pop("clock", self.clock)
@@ -164,19 +166,24 @@ class XeroInstallation(IntegrationInstallation):
         if isinstance(exc, XeroNotConnected):
             return str(exc)
         if isinstance(exc, XeroGrantRevoked):
-            return "Xero no longer accepts the portal's authorization: use Reconnect Xero on the Integrations page."
+            return _("Xero no longer accepts the portal's authorization: use Reconnect Xero on the Integrations page.")
         if isinstance(exc, XeroAuthError):
-            return f"{exc} Check Client ID and Client Secret in the Xero settings."
+            return _("%(error)s Check Client ID and Client Secret in the Xero settings.") % {"error": exc}
         if isinstance(exc, XeroPermissionDenied):
             return str(exc)
         if isinstance(exc, XeroRateLimited):
-            wait = f" for about {exc.retry_after:.0f} s" if exc.retry_after else ""
-            return f"Xero's request limit for this organisation is reached; the portal waits{wait} and tries again."
+            if exc.retry_after:
+                return _(
+                    "Xero's request limit for this organisation is reached; the portal waits for about %(seconds)s s "
+                    "and tries again."
+                ) % {"seconds": f"{exc.retry_after:.0f}"}
+            return _("Xero's request limit for this organisation is reached; the portal waits and tries again.")
         if isinstance(exc, PostingRefused | XeroValidationError):
-            return f"Xero refused it: {exc}"
+            return _("Xero refused it: %(error)s") % {"error": exc}
         if exc.transient:
-            suffix = " The next sync will try again." if doing == Activity.SYNC else " Try again shortly."
-            return f"Xero could not be reached: {exc}{suffix}"
+            if doing == Activity.SYNC:
+                return _("Xero could not be reached: %(error)s The next sync will try again.") % {"error": exc}
+            return _("Xero could not be reached: %(error)s Try again shortly.") % {"error": exc}
         return str(exc)
 
     # --- Test Connection ---------------------------------------------------------------------------
@@ -185,23 +192,26 @@ class XeroInstallation(IntegrationInstallation):
         connection = self.connection
         reason = _not_ready_reason(connection)
         if reason:
-            return _failed_first("connection", "Xero connection", *reason)
-        checks = [ConnectionCheck("connection", "Xero connection", True, f"Connected to {connection}.")]
+            return _failed_first("connection", _("Xero connection"), *reason)
+        connected = _("Connected to %(organisation)s.") % {"organisation": connection}
+        checks = [ConnectionCheck("connection", _("Xero connection"), True, connected)]
         try:
             tokens = refresh_now(self.integration.pk)
         except XeroError as exc:
-            return _failed_after(checks, "token", "Token refresh", *_refresh_failure(exc))
-        checks.append(ConnectionCheck("token", "Token refresh", True, "Xero issued a new access token."))
+            return _failed_after(checks, "token", _("Token refresh"), *_refresh_failure(exc))
+        checks.append(ConnectionCheck("token", _("Token refresh"), True, _("Xero issued a new access token.")))
         granted = set(tokens.scopes)
         for need in SCOPE_NEEDS:
             ok = bool(granted & set(need.any_of))
             checks.append(
                 ConnectionCheck(
                     need.area,
-                    f"Permission: {need.label}",
+                    _permission_label(need),
                     ok,
-                    "Granted." if ok else f"The connection lacks {' or '.join(need.any_of[:2])}.",
-                    "" if ok else _SCOPE_REMEDY,
+                    _("Granted.")
+                    if ok
+                    else _("The connection lacks %(scopes)s.") % {"scopes": " or ".join(need.any_of[:2])},
+                    "" if ok else str(_SCOPE_REMEDY),
                 )
             )
         tenant = None
@@ -212,33 +222,38 @@ class XeroInstallation(IntegrationInstallation):
                 services.xero_connection_update_from_test(
                     connection=connection, tenant_name=organisation.name, scopes=sorted(granted)
                 )
-                checks.append(ConnectionCheck("organisation", "Organisation", True, f"{organisation.name} answered."))
+                answered = _("%(organisation)s answered.") % {"organisation": organisation.name}
+                checks.append(ConnectionCheck("organisation", _("Organisation"), True, answered))
                 checks.append(self._payment_account_check(client))
         except XeroError as exc:
             detail, remedy = _api_failure(exc)
             done = {c.area for c in checks}
             if "organisation" not in done:
-                checks.append(ConnectionCheck("organisation", "Organisation", False, detail, remedy))
+                checks.append(ConnectionCheck("organisation", _("Organisation"), False, detail, remedy))
             if "payment_account" not in done:
                 checks.append(
-                    ConnectionCheck("payment_account", "Payment account", None, "Not checked: Xero did not answer.")
+                    ConnectionCheck(
+                        "payment_account", _("Payment account"), None, _("Not checked: Xero did not answer.")
+                    )
                     if "organisation" not in done
-                    else ConnectionCheck("payment_account", "Payment account", False, detail, remedy)
+                    else ConnectionCheck("payment_account", _("Payment account"), False, detail, remedy)
                 )
         return ConnectionTestResult(checks, tenant=tenant)
 
     def _payment_account_check(self, client: XeroClient) -> ConnectionCheck:
         configured = self.integration.config.get("payment_account", "")
         account = _find_account(client, configured)
-        label = "Payment account"
+        label = _("Payment account")
         if account is None:
             return ConnectionCheck(
                 "payment_account",
                 label,
                 False,
-                f"Xero has no account {configured}.",
-                "Enter in Settings the code of an existing account: a clearing account like Undeposited Funds "
-                "(with “Enable payments to this account” ticked) or a bank account.",
+                _("Xero has no account %(account)s.") % {"account": configured},
+                _(
+                    "Enter in Settings the code of an existing account: a clearing account like Undeposited Funds "
+                    "(with “Enable payments to this account” ticked) or a bank account."
+                ),
             )
         name = f"{account.code or account.account_id} {account.name}".strip()
         if account.status and account.status != "ACTIVE":
@@ -246,24 +261,27 @@ class XeroInstallation(IntegrationInstallation):
                 "payment_account",
                 label,
                 False,
-                f"The account {name} is archived in Xero.",
-                "Restore it in Xero's chart of accounts, or choose an active account in Settings.",
+                _("The account %(account)s is archived in Xero.") % {"account": name},
+                _("Restore it in Xero's chart of accounts, or choose an active account in Settings."),
             )
         if not account.accepts_payments:
             return ConnectionCheck(
                 "payment_account",
                 label,
                 False,
-                f"The account {name} does not accept payments.",
-                f"In Xero, open Accounting > Chart of accounts > {account.code or account.name} and tick "
-                "“Enable payments to this account”, or choose a bank account in Settings.",
+                _("The account %(account)s does not accept payments.") % {"account": name},
+                _(
+                    "In Xero, open Accounting > Chart of accounts > %(account)s and tick "
+                    "“Enable payments to this account”, or choose a bank account in Settings."
+                )
+                % {"account": account.code or account.name},
             )
-        return ConnectionCheck("payment_account", label, True, f"{name} accepts payments.")
+        return ConnectionCheck("payment_account", label, True, _("%(account)s accepts payments.") % {"account": name})
 
     # --- sync ---------------------------------------------------------------------------------------
 
     def synced_entities(self) -> list[SyncedEntity]:
-        return [SyncedEntity(entity.label, entity.model) for entity in sync_plan.PLAN.entities]
+        return [SyncedEntity(_(entity.label), entity.model) for entity in sync_plan.PLAN.entities]
 
     def sync_engine(self, run, *, worker_token: str) -> SyncEngine:
         """The Xero plan, with clients on the organisation's shared budget (background waits)."""
@@ -391,14 +409,19 @@ class XeroInstallation(IntegrationInstallation):
                 identity.revoke(stored.refresh_token)
         except (XeroError, SecretUnreadable, ValueError) as exc:
             logger.warning("Revoking the Xero grant of integration %s failed: %s", self.integration.pk, exc)
-            reason = "could not be reached" if getattr(exc, "transient", False) else "did not accept the revocation"
-            return AccessReleased(
-                False,
-                f"Xero {reason} ({exc}), so the portal's access to the Xero organisation was not revoked. "
-                "In Xero, open Settings > Connected apps and disconnect the portal's app.",
-            )
+            if getattr(exc, "transient", False):
+                message = _(
+                    "Xero could not be reached (%(error)s), so the portal's access to the Xero organisation was not "
+                    "revoked. In Xero, open Settings > Connected apps and disconnect the portal's app."
+                )
+            else:
+                message = _(
+                    "Xero did not accept the revocation (%(error)s), so the portal's access to the Xero organisation "
+                    "was not revoked. In Xero, open Settings > Connected apps and disconnect the portal's app."
+                )
+            return AccessReleased(False, message % {"error": exc})
         logger.info("Xero integration %s: grant revoked", self.integration.pk)
-        return AccessReleased(True, "Xero revoked the portal's access to the Xero organisation.")
+        return AccessReleased(True, _("Xero revoked the portal's access to the Xero organisation."))
 
     # --- payment posting ---------------------------------------------------------------------------
 
@@ -500,7 +523,7 @@ class XeroInstallation(IntegrationInstallation):
 
 # --- helpers ---------------------------------------------------------------------------------------
 
-_SCOPE_REMEDY = (
+_SCOPE_REMEDY = gettext_lazy(
     "Use Reconnect Xero and allow every permission Xero asks for; if Xero refuses the permissions, check "
     "“Xero app scopes” in Settings."
 )
@@ -512,11 +535,11 @@ def where_literal_guid(value: str) -> str:
 
 def _not_ready_reason(connection: XeroConnection | None) -> tuple[str, str] | None:
     if connection is None or connection.connected_at is None:
-        return "Xero is not connected yet.", "Use Connect Xero on the card, then allow access on Xero's page."
+        return _("Xero is not connected yet."), _("Use Connect Xero on the card, then allow access on Xero's page.")
     if connection.needs_reconnect:
-        return connection.reconnect_reason, "Use Reconnect Xero on the card and allow access again."
+        return connection.reconnect_reason, _("Use Reconnect Xero on the card and allow access again.")
     if not connection.tenant_id:
-        return "No Xero organisation is chosen.", "Use Choose organisation on the card."
+        return _("No Xero organisation is chosen."), _("Use Choose organisation on the card.")
     return None
 
 
@@ -524,13 +547,19 @@ def _failed_first(area: str, label: str, detail: str, remedy: str) -> Connection
     return _failed_after([], area, label, detail, remedy)
 
 
-_ALL_AREAS = [
-    ("connection", "Xero connection"),
-    ("token", "Token refresh"),
-    *[(need.area, f"Permission: {need.label}") for need in SCOPE_NEEDS],
-    ("organisation", "Organisation"),
-    ("payment_account", "Payment account"),
-]
+def _permission_label(need) -> str:
+    return _("Permission: %(scope)s") % {"scope": _(need.label)}
+
+
+def _all_areas() -> list[tuple[str, str]]:
+    """Every area Test Connection checks, in order, with its label in the active language."""
+    return [
+        ("connection", _("Xero connection")),
+        ("token", _("Token refresh")),
+        *[(need.area, _permission_label(need)) for need in SCOPE_NEEDS],
+        ("organisation", _("Organisation")),
+        ("payment_account", _("Payment account")),
+    ]
 
 
 def _failed_after(
@@ -540,42 +569,44 @@ def _failed_after(
     checks = [*checks, ConnectionCheck(area, label, False, detail, remedy)]
     done = {c.area for c in checks}
     checks += [
-        ConnectionCheck(a, lbl, None, f"Not checked: {label.lower()} failed.") for a, lbl in _ALL_AREAS if a not in done
+        ConnectionCheck(a, lbl, None, _("Not checked: %(step)s failed.") % {"step": label.lower()})
+        for a, lbl in _all_areas()
+        if a not in done
     ]
     return ConnectionTestResult(checks)
 
 
 def _refresh_failure(exc: XeroError) -> tuple[str, str]:
     if isinstance(exc, XeroNotConnected):
-        return str(exc), "Use Connect Xero on the card."
+        return str(exc), _("Use Connect Xero on the card.")
     if isinstance(exc, XeroGrantRevoked):
         return (
-            "Xero no longer accepts the portal's authorization (revoked, expired or disconnected).",
-            "Use Reconnect Xero on the card and allow access again.",
+            _("Xero no longer accepts the portal's authorization (revoked, expired or disconnected)."),
+            _("Use Reconnect Xero on the card and allow access again."),
         )
     if isinstance(exc, XeroAuthError):
         return (
-            "Xero refused the app's Client ID or Client Secret.",
-            "Check Client ID and Client Secret in Settings: they are on your app's page at developer.xero.com.",
+            _("Xero refused the app's Client ID or Client Secret."),
+            _("Check Client ID and Client Secret in Settings: they are on your app's page at developer.xero.com."),
         )
-    return f"Xero's identity service could not be reached: {exc}", "Try again shortly."
+    return _("Xero's identity service could not be reached: %(error)s") % {"error": exc}, _("Try again shortly.")
 
 
 def _api_failure(exc: XeroError) -> tuple[str, str]:
     if isinstance(exc, XeroPermissionDenied):
         if exc.problem == PermissionProblem.TENANT_NOT_CONNECTED:
             return (
-                "The Xero organisation is no longer connected to the portal.",
-                "Use Reconnect Xero on the card and tick the organisation on Xero's page.",
+                _("The Xero organisation is no longer connected to the portal."),
+                _("Use Reconnect Xero on the card and tick the organisation on Xero's page."),
             )
         if exc.problem == PermissionProblem.MISSING_SCOPE:
-            return "The connection lacks a permission this needs.", _SCOPE_REMEDY
-        return str(exc), "Use Reconnect Xero on the card."
+            return _("The connection lacks a permission this needs."), str(_SCOPE_REMEDY)
+        return str(exc), _("Use Reconnect Xero on the card.")
     if isinstance(exc, XeroGrantRevoked):
-        return str(exc), "Use Reconnect Xero on the card and allow access again."
+        return str(exc), _("Use Reconnect Xero on the card and allow access again.")
     if isinstance(exc, XeroRateLimited):
-        return str(exc), "Xero limits calls per organisation (60 a minute, 5,000 a day); try again later."
-    return str(exc), "Try again shortly."
+        return str(exc), _("Xero limits calls per organisation (60 a minute, 5,000 a day); try again later.")
+    return str(exc), _("Try again shortly.")
 
 
 def _find_account(client: XeroClient, configured: str) -> Account | None:

@@ -18,6 +18,7 @@ Integration row (encrypted, see ``tokens.py``).
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from integrations.synced import SyncedRecord
 
@@ -45,10 +46,10 @@ class XeroConnection(models.Model):
 
 
 class ContactMatch(models.TextChoices):
-    LINK = "link", "Linked by hand"
-    ACCOUNT_NUMBER = "account_number", "Account number"
-    NAME = "name", "Name"
-    NONE = "", "Unmatched"
+    LINK = "link", _("Linked by hand")
+    ACCOUNT_NUMBER = "account_number", _("Account number")
+    NAME = "name", _("Name")
+    NONE = "", _("Unmatched")
 
 
 class XeroContact(SyncedRecord):

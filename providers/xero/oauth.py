@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.urls import reverse
+from django.utils.translation import gettext_noop
 
 from .client import DEFAULT_SCOPES, LEGACY_SCOPES
 
@@ -35,17 +36,19 @@ class ScopeNeed:
     any_of: tuple[str, ...]  # one of these granted is enough
 
 
-# What Test Connection checks in the granted scopes.
+# What Test Connection checks in the granted scopes (labels translated where shown).
 SCOPE_NEEDS = (
-    ScopeNeed("scope_contacts", "Contacts", ("accounting.contacts", "accounting.contacts.read")),
+    ScopeNeed("scope_contacts", gettext_noop("Contacts"), ("accounting.contacts", "accounting.contacts.read")),
     ScopeNeed(
         "scope_invoices",
-        "Invoices",
+        gettext_noop("Invoices"),
         ("accounting.invoices", "accounting.invoices.read", "accounting.transactions", "accounting.transactions.read"),
     ),
-    ScopeNeed("scope_payments", "Payments (posting)", ("accounting.payments", "accounting.transactions")),
+    ScopeNeed("scope_payments", gettext_noop("Payments (posting)"), ("accounting.payments", "accounting.transactions")),
     ScopeNeed(
-        "scope_settings", "Settings (organisation, accounts)", ("accounting.settings", "accounting.settings.read")
+        "scope_settings",
+        gettext_noop("Settings (organisation, accounts)"),
+        ("accounting.settings", "accounting.settings.read"),
     ),
 )
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from integrations.base import Capability, CardAction, Category, IntegrationProvider
 from integrations.models import Integration
@@ -18,7 +20,7 @@ class XeroProvider(IntegrationProvider):
     key = "xero"
     name = "Xero"
     category = Category.ACCOUNTING
-    description = (
+    description = gettext_lazy(
         "Billing e-mails when BMS has none, invoice PDFs, and every portal payment posted against its invoices."
     )
     logo = "xero/xero.svg"
@@ -51,11 +53,11 @@ class XeroProvider(IntegrationProvider):
         connection = XeroConnection.objects.filter(integration=integration).first()
         connect = reverse("integrations:xero:connect")
         if connection is None or connection.connected_at is None:
-            return [CardAction("Connect Xero", connect, "post", "bi-box-arrow-up-right", prominent=True)]
+            return [CardAction(_("Connect Xero"), connect, "post", "bi-box-arrow-up-right", prominent=True)]
         if connection.needs_reconnect:
             return [
                 CardAction(
-                    "Reconnect Xero",
+                    _("Reconnect Xero"),
                     connect,
                     "post",
                     "bi-arrow-clockwise",
@@ -66,7 +68,7 @@ class XeroProvider(IntegrationProvider):
         if not connection.tenant_id:
             return [
                 CardAction(
-                    "Choose organisation", reverse("integrations:xero:choose"), icon="bi-building", prominent=True
+                    _("Choose organisation"), reverse("integrations:xero:choose"), icon="bi-building", prominent=True
                 )
             ]
         unmatched = (
@@ -77,9 +79,9 @@ class XeroProvider(IntegrationProvider):
             .count()
         )
         return [
-            CardAction("Reconnect Xero", connect, "post", "bi-arrow-clockwise"),
+            CardAction(_("Reconnect Xero"), connect, "post", "bi-arrow-clockwise"),
             CardAction(
-                f"Unmatched in Xero ({unmatched})",
+                _("Unmatched in Xero (%(count)s)") % {"count": unmatched},
                 reverse("integrations:xero:unmatched"),
                 icon="bi-link-45deg",
                 staff=True,

@@ -21,6 +21,7 @@ from django.db import transaction
 from django.db.models import F, Value
 from django.db.models.functions import Greatest
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.models import User
 from accounts.services import audit_record
@@ -48,7 +49,7 @@ def xero_grant_store(*, integration: Integration, token_set: TokenSet) -> None:
 
 class NoOrganisationGranted(Exception):
     def __init__(self) -> None:
-        super().__init__("Xero connected no organisation: use Connect Xero and tick one on Xero's page.")
+        super().__init__(_("Xero connected no organisation: use Connect Xero and tick one on Xero's page."))
 
 
 def xero_connect_with_code(*, integration: Integration, actor: User, code: str) -> XeroConnection:
@@ -153,7 +154,7 @@ def xero_contacts_match(*, source_id: int) -> int:
 
 @transaction.atomic
 def xero_contact_link(*, actor: User, contact: XeroContact, organization: Organization) -> XeroContactLink:
-    link, _ = XeroContactLink.objects.update_or_create(
+    link, _created = XeroContactLink.objects.update_or_create(
         source_id=contact.source_id,
         contact_id=contact.bms_id,
         defaults={"organization": organization, "linked_by": actor, "linked_at": timezone.now()},

@@ -19,6 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from django.utils.translation import gettext_noop
+
 from integrations.sync.plan import Entity, SyncPlan, Window
 
 from .client import MAX_PAGE_SIZE, XeroClient
@@ -110,9 +112,9 @@ def match_contacts(source_id: int) -> int:
 ENTITIES: tuple[Entity, ...] = (
     #      step             counted as        shown as          model
     #      listing          cursor rule     row mapping   options
-    Entity("xero_contacts", "contacts",      "Contacts",      XeroContact,
+    Entity("xero_contacts", "contacts",      gettext_noop("Contacts"),      XeroContact,
            list_contacts,   changed_since,  contact_row,  confirm=contact_by_id),
-    Entity("xero_invoices", "invoices",      "Invoices",      XeroInvoice,
+    Entity("xero_invoices", "invoices",      gettext_noop("Invoices"),      XeroInvoice,
            list_invoices,   changed_since,  invoice_row,  confirm=invoice_by_id),
 )
 # fmt: on

@@ -29,6 +29,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from core.redis import get_redis
 from integrations.models import (
@@ -104,7 +105,9 @@ class StoredTokens:
     def from_token_set(cls, token_set: TokenSet, *, previous: StoredTokens | None = None) -> StoredTokens:
         refresh_token = token_set.refresh_token or (previous.refresh_token if previous else "")
         if not refresh_token:
-            raise XeroAuthError("Xero granted no refresh token: the offline_access scope is missing; reconnect Xero.")
+            raise XeroAuthError(
+                _("Xero granted no refresh token: the offline_access scope is missing; reconnect Xero.")
+            )
         return cls(
             access_token=token_set.access_token,
             refresh_token=refresh_token,
@@ -209,16 +212,16 @@ def current_tokens(integration_id: int, *, rejected: str | None = None) -> Store
     """The token set ``access_token`` hands out (see there)."""
     stored = tokens_read(integration_id)
     if stored is None:
-        raise XeroNotConnected("Xero is not connected: use Connect Xero on the Integrations page.")
+        raise XeroNotConnected(_("Xero is not connected: use Connect Xero on the Integrations page."))
     if stored.fresh(timezone.now()) and stored.access_token != rejected:
         return stored
     lock = _RefreshLock(integration_id)
     if not lock.acquire(LOCK_WAIT_SECONDS):
-        raise XeroUnavailable("Another worker has been refreshing the Xero token for too long; try again shortly.")
+        raise XeroUnavailable(_("Another worker has been refreshing the Xero token for too long; try again shortly."))
     try:
         stored = tokens_read(integration_id)  # what the lock holder before us may have stored
         if stored is None:
-            raise XeroNotConnected("Xero is not connected: use Connect Xero on the Integrations page.")
+            raise XeroNotConnected(_("Xero is not connected: use Connect Xero on the Integrations page."))
         if stored.fresh(timezone.now()) and stored.access_token != rejected:
             return stored
         return _refresh(integration_id, stored)
@@ -236,7 +239,7 @@ def _refresh(integration_id: int, stored: StoredTokens) -> StoredTokens:
             integration_id=integration_id, reason="Xero no longer accepts the portal's authorization."
         )
         raise XeroGrantRevoked(
-            "Xero no longer accepts the portal's authorization (revoked, expired or disconnected); reconnect Xero.",
+            _("Xero no longer accepts the portal's authorization (revoked, expired or disconnected); reconnect Xero."),
             status_code=exc.status_code,
         ) from exc
     fresh = StoredTokens.from_token_set(token_set, previous=stored)
@@ -251,7 +254,7 @@ def refresh_now(integration_id: int) -> StoredTokens:
     """Refresh even a fresh token (Test Connection proves the refresh works) and return the new set."""
     stored = tokens_read(integration_id)
     if stored is None:
-        raise XeroNotConnected("Xero is not connected: use Connect Xero on the Integrations page.")
+        raise XeroNotConnected(_("Xero is not connected: use Connect Xero on the Integrations page."))
     access_token(integration_id, rejected=stored.access_token)
     result = tokens_read(integration_id)
     assert result is not None

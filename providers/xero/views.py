@@ -16,6 +16,7 @@ from django.core.paginator import Paginator
 from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views import View
 
 from accounts.permissions import MasterAdminRequiredMixin, StaffRequiredMixin
@@ -51,7 +52,7 @@ class ConnectView(MasterAdminRequiredMixin, View):
     def post(self, request):
         integration = _integration_or_none()
         if integration is None or not integration.has_secret("client_secret"):
-            messages.error(request, "Enter the Xero Client ID and Client Secret in Settings first.")
+            messages.error(request, _("Enter the Xero Client ID and Client Secret in Settings first."))
             return redirect("integrations:settings", PROVIDER_KEY)
         state = oauth.state_issue(request.session)
         with identity_for(integration) as identity:
@@ -66,34 +67,39 @@ class CallbackView(MasterAdminRequiredMixin, View):
         state_ok = oauth.state_check(request.session, request.GET.get("state"))
         if request.GET.get("error"):
             error = request.GET["error"]
-            text = "Xero access was not allowed (Cancel on Xero's page)." if error == "access_denied" else error
-            messages.warning(request, f"Xero was not connected: {text[:200]}")
+            text = _("Xero access was not allowed (Cancel on Xero's page).") if error == "access_denied" else error
+            messages.warning(request, _("Xero was not connected: %(reason)s") % {"reason": text[:200]})
             return redirect(LIST_URL)
         if not state_ok:
             messages.error(
                 request,
-                "Xero's answer did not match a Connect click in this browser session (it expired or came from "
-                "elsewhere). Use Connect Xero again.",
+                _(
+                    "Xero's answer did not match a Connect click in this browser session (it expired or came from "
+                    "elsewhere). Use Connect Xero again."
+                ),
             )
             return redirect(LIST_URL)
         integration = _integration_or_none()
         code = request.GET.get("code", "")
         if integration is None or not code:
-            messages.error(request, "Xero was not connected: set up Xero in Settings, then use Connect Xero.")
+            messages.error(request, _("Xero was not connected: set up Xero in Settings, then use Connect Xero."))
             return redirect(LIST_URL)
         try:
             connection = services.xero_connect_with_code(integration=integration, actor=request.user, code=code)
         except XeroError as exc:
             logger.warning("Connecting Xero failed: %s", type(exc).__name__)
             message = installation_of(integration).error_message(exc, doing="sign_in")
-            messages.error(request, f"Xero was not connected: {message}")
+            messages.error(request, _("Xero was not connected: %(reason)s") % {"reason": message})
             return redirect(LIST_URL)
         except services.NoOrganisationGranted as exc:
             messages.error(request, str(exc))
             return redirect(LIST_URL)
         if not connection.tenant_id:
             return redirect("integrations:xero:choose")
-        messages.success(request, f"Xero is connected to {connection}. Run Test Connection to check it.")
+        messages.success(
+            request,
+            _("Xero is connected to %(organisation)s. Run Test Connection to check it.") % {"organisation": connection},
+        )
         return redirect(LIST_URL)
 
 
@@ -121,16 +127,20 @@ class ChooseTenantView(MasterAdminRequiredMixin, View):
             return self._failed(request, exc)
         chosen = next((c for c in connections if c.tenant_id == request.POST.get("tenant_id")), None)
         if chosen is None:
-            messages.error(request, "Choose one of the organisations listed.")
+            messages.error(request, _("Choose one of the organisations listed."))
             return render(request, self.template_name, {"connections": connections, "current": ""}, status=400)
         services.xero_tenant_choose(integration=integration, actor=request.user, chosen=chosen)
-        messages.success(request, f"Xero is connected to {chosen.tenant_name}. Run Test Connection to check it.")
+        messages.success(
+            request,
+            _("Xero is connected to %(organisation)s. Run Test Connection to check it.")
+            % {"organisation": chosen.tenant_name},
+        )
         return redirect(LIST_URL)
 
     def _failed(self, request, exc: XeroError):
         integration = _integration_or_none()
         text = installation_of(integration).error_message(exc, doing="sign_in") if integration else str(exc)
-        messages.error(request, f"Could not list the Xero organisations: {text}")
+        messages.error(request, _("Could not list the Xero organisations: %(error)s") % {"error": text})
         return redirect(LIST_URL)
 
 
@@ -189,17 +199,21 @@ class LinkView(StaffRequiredMixin, View):
     def post(self, request):
         source = _source_or_none()
         if source is None:
-            messages.error(request, "Xero has not been synced yet.")
+            messages.error(request, _("Xero has not been synced yet."))
             return redirect(LIST_URL)
         contact = XeroContact.objects.filter(source=source, pk=request.POST.get("contact") or 0).first()
         organization = Organization.objects.filter(
             deleted_at__isnull=True, pk=request.POST.get("organization") or 0
         ).first()
         if contact is None or organization is None:
-            messages.error(request, "Choose a Xero contact and an organization to link.")
+            messages.error(request, _("Choose a Xero contact and an organization to link."))
             return redirect(_back(request))
         services.xero_contact_link(actor=request.user, contact=contact, organization=organization)
-        messages.success(request, f"Linked the Xero contact {contact.name} to {organization.name}.")
+        messages.success(
+            request,
+            _("Linked the Xero contact %(contact)s to %(organization)s.")
+            % {"contact": contact.name, "organization": organization.name},
+        )
         return redirect(_back(request))
 
 
@@ -208,8 +222,8 @@ class UnlinkView(StaffRequiredMixin, View):
         source = _source_or_none()
         contact = get_object_or_404(XeroContact, pk=pk, source=source)
         if not XeroContactLink.objects.filter(source=source, contact_id=contact.bms_id).exists():
-            messages.info(request, f"{contact.name} has no link made by hand.")
+            messages.info(request, _("%(contact)s has no link made by hand.") % {"contact": contact.name})
             return redirect(_back(request))
         services.xero_contact_unlink(actor=request.user, contact=contact)
-        messages.success(request, f"Removed the link of the Xero contact {contact.name}.")
+        messages.success(request, _("Removed the link of the Xero contact %(contact)s.") % {"contact": contact.name})
         return redirect(_back(request))
