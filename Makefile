@@ -21,7 +21,7 @@ run: $(STAMP)
 
 ## Set up and run the whole test suite (SQLite + embedded Redis unless DATABASE_URL / REDIS_URL are set).
 test: $(STAMP)
-	bash scripts/ensure_chromium.sh
+	bash scripts/ensure_test_tools.sh
 	$(BIN)/python scripts/run_tests.py $(PYTEST_ARGS)
 
 lint: $(STAMP)
