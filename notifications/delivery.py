@@ -96,13 +96,16 @@ def _abandoned_message(attempt: int) -> str:
     return f"Attempt {attempt} ended without a result (its worker stopped or its lease ran out)."
 
 
+def _with_error(errors: list, *, attempt: int, message: str, transient: bool) -> list:
+    """The delivery's error list with this one added, the oldest dropped past MAX_ERRORS_KEPT."""
+    entry = {"at": timezone.now().isoformat(), "attempt": attempt, "error": message, "transient": transient}
+    return [*errors, entry][-MAX_ERRORS_KEPT:]
+
+
 def note_abandoned_attempt(delivery: Delivery) -> None:
     """Taking over from an attempt that ended without a result: say so on the row."""
     message = _abandoned_message(delivery.attempts - 1)
-    delivery.errors = [
-        *delivery.errors,
-        {"at": timezone.now().isoformat(), "attempt": delivery.attempts - 1, "error": message, "transient": True},
-    ][-MAX_ERRORS_KEPT:]
+    delivery.errors = _with_error(delivery.errors, attempt=delivery.attempts - 1, message=message, transient=True)
     Delivery.objects.filter(pk=delivery.pk, lease_token=delivery.lease_token).update(errors=delivery.errors)
     logger.warning("Delivery %s: %s Taking over.", delivery.pk, message)
 
@@ -113,10 +116,7 @@ def give_up_abandoned(abandoned) -> bool:
     if row is None:
         return False
     message = _abandoned_message(row["attempts"])
-    errors = [
-        *row["errors"],
-        {"at": timezone.now().isoformat(), "attempt": row["attempts"], "error": message, "transient": True},
-    ][-MAX_ERRORS_KEPT:]
+    errors = _with_error(row["errors"], attempt=row["attempts"], message=message, transient=True)
     reason = f"Gave up after {row['attempts']} attempts: {message}"
     failed = abandoned.filter(lease_token=row["lease_token"]).update(
         status=DeliveryStatus.FAILED,
@@ -162,11 +162,7 @@ def finish(delivery: Delivery, **fields) -> bool:
 
 def record_error(delivery: Delivery, message: str, *, transient: bool, retry_after: float = 0.0) -> DeliveryOutcome:
     """Keep the error; retry a transient one later (until the attempts run out), else fail."""
-    now = timezone.now()
-    errors = [
-        *delivery.errors,
-        {"at": now.isoformat(), "attempt": delivery.attempts, "error": message, "transient": transient},
-    ][-MAX_ERRORS_KEPT:]
+    errors = _with_error(delivery.errors, attempt=delivery.attempts, message=message, transient=transient)
     if transient and delivery.attempts < settings.NOTIFICATIONS_MAX_ATTEMPTS:
         cap = settings.NOTIFICATIONS_RETRY_BACKOFF_MAX_SECONDS
         base = settings.NOTIFICATIONS_RETRY_BACKOFF_SECONDS
@@ -177,7 +173,7 @@ def record_error(delivery: Delivery, message: str, *, transient: bool, retry_aft
             status=DeliveryStatus.RETRYING,
             errors=errors,
             reason="",
-            next_attempt_at=now + timedelta(seconds=wait),
+            next_attempt_at=timezone.now() + timedelta(seconds=wait),
         )
         logger.info(
             "Delivery %s attempt %s failed (%s); retrying in %.1f s", delivery.pk, delivery.attempts, message, wait

@@ -39,9 +39,10 @@ def _signature(delivery_key: str, secret: str | bytes | None = None) -> str:
     return digest[:SIGNATURE_LENGTH]
 
 
-def ticket_marker(delivery_key: str) -> str:
-    """The marker a ticket opened for this delivery carries in its details."""
-    return f"[portal-ref:{delivery_key}:{_signature(delivery_key)}]"
+def ticket_marker(delivery_key: str, secret: str | bytes | None = None) -> str:
+    """The marker a ticket opened for this delivery carries in its details (signed with
+    SECRET_KEY unless another ``secret`` is given)."""
+    return f"[portal-ref:{delivery_key}:{_signature(delivery_key, secret)}]"
 
 
 def markers_to_find(delivery_key: str, *, accept_unsigned: bool = False) -> list[str]:
@@ -50,7 +51,7 @@ def markers_to_find(delivery_key: str, *, accept_unsigned: bool = False) -> list
     before markers were signed) the unsigned one."""
     found = [ticket_marker(delivery_key)]
     for secret in getattr(settings, "SECRET_KEY_FALLBACKS", ()):
-        marker = f"[portal-ref:{delivery_key}:{_signature(delivery_key, secret)}]"
+        marker = ticket_marker(delivery_key, secret)
         if marker not in found:
             found.append(marker)
     if accept_unsigned:

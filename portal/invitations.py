@@ -369,7 +369,7 @@ def summarize(outcomes: list[InviteOutcome]) -> str:
             if len(emails) > 5:
                 shown = _("%(emails)s and %(count)d more") % {"emails": shown, "count": len(emails) - 5}
             sentences.append(skipped % {"count": len(emails), "emails": shown})
-    other = [o for o in outcomes if o.status in {"skipped", "failed", "recent"}]
+    other = [o for o in outcomes if o.status in {"skipped", "recent"}]
     if other:
         reasons = "; ".join(o.detail.rstrip(".") for o in other[:5])
         sentences.append(_("%(count)d not sent: %(reasons)s.") % {"count": len(other), "reasons": reasons})

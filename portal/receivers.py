@@ -32,14 +32,10 @@ def _on_record_saved(sender, **kwargs):
 
 
 @receiver(payment_changed, dispatch_uid="portal.list_cache.payment_changed")
-def _on_payment_changed(sender, **kwargs):
-    # The lists show "Payment processing" and balances less portal payments (sent after commit).
-    list_cache.invalidate()
-
-
 @receiver(autopay_changed, dispatch_uid="portal.list_cache.autopay_changed")
-def _on_autopay_changed(sender, **kwargs):
-    # The lists say which invoices autopay pays, and by which rule (sent after commit).
+def _on_payments_changed(sender, **kwargs):
+    # The lists show "Payment processing", balances less portal payments, and which invoices
+    # autopay pays by which rule (both signals are sent after commit).
     list_cache.invalidate()
 
 
