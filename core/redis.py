@@ -55,12 +55,6 @@ _down_until: dict[str, float] = {}
 _down_lock = threading.Lock()
 
 
-def redis_down_reset() -> None:
-    """Forget every failure (tests; a process that knows Redis is back)."""
-    with _down_lock:
-        _down_until.clear()
-
-
 class _PausesAfterFailure:
     """Mixed into a redis-py connection class: a connection error or timeout marks the
     server down for REDIS_DOWN_PAUSE_SECONDS, during which calls fail at once."""

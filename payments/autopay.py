@@ -97,10 +97,11 @@ def autopay_evaluate(*, today: date | None = None) -> dict[str, int]:
             except IntegrityError:
                 continue  # another run scheduled this slot
             counts["awaiting_approval" if rule.requires_approval else "scheduled"] += 1
-    for charge in ScheduledCharge.objects.filter(
+    due = ScheduledCharge.objects.filter(
         charge_on__lte=today, status__in=[ScheduledChargeStatus.SCHEDULED, ScheduledChargeStatus.APPROVED]
-    ).select_related("rule", "rule__method", "organization"):
-        outcome = scheduled_charge_run(charge_id=charge.pk)
+    ).values_list("pk", flat=True)
+    for charge_id in due:  # each is loaded, locked and charged by scheduled_charge_run
+        outcome = scheduled_charge_run(charge_id=charge_id)
         if outcome is not None:
             counts["charged" if outcome.status == ScheduledChargeStatus.CHARGING else "skipped"] += 1
     return counts

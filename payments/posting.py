@@ -392,7 +392,3 @@ def posting_errors():
         .select_related("payment__organization", "allocation__invoice")
         .order_by("created_at", "id")
     )
-
-
-def payment_postings(payment: Payment):
-    return PaymentPosting.objects.filter(payment=payment).select_related("allocation__invoice").order_by("id")

@@ -134,10 +134,6 @@ def collector() -> PaymentCollector:
     return installation  # type: ignore[return-value]
 
 
-def processor_key() -> str:
-    return collector().provider.key  # type: ignore[attr-defined]
-
-
 def _digest(*parts: object) -> str:
     return hashlib.sha256("|".join(str(p) for p in parts).encode()).hexdigest()[:32]
 

@@ -54,6 +54,7 @@ from integrations.capabilities import (
 from integrations.models import DataSource
 from integrations.secrets import SecretUnreadable
 from integrations.sync.engine import SyncEngine
+from integrations.vendor_http import backoff_delay
 from organizations.models import Organization
 
 from . import services, sync_plan
@@ -518,7 +519,7 @@ class XeroInstallation(IntegrationInstallation):
     def _posting_backoff(self, exc: XeroError, attempt: int) -> float:
         if exc.retry_after:
             return exc.retry_after
-        return random.uniform(0, min(POSTING_BACKOFF_CAP, 0.5 * 2 ** (attempt - 1)))
+        return backoff_delay(random, attempt, base=0.5, cap=POSTING_BACKOFF_CAP)
 
 
 # --- helpers ---------------------------------------------------------------------------------------

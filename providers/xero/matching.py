@@ -74,9 +74,7 @@ class OrganizationIndex:
     def __init__(self, organizations: Iterable[Organization]) -> None:
         by_code: dict[str, set[int]] = defaultdict(set)
         by_name: dict[str, set[int]] = defaultdict(set)
-        self.by_pk: dict[int, Organization] = {}
         for org in organizations:
-            self.by_pk[org.pk] = org
             if code := normalize_account_number(org.code):
                 by_code[code].add(org.pk)
             if name := normalize_name(org.name):

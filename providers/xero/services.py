@@ -137,7 +137,7 @@ def xero_contacts_match(*, source_id: int) -> int:
     Returns how many matches changed."""
     index = OrganizationIndex.current()
     links = dict(XeroContactLink.objects.filter(source_id=source_id).values_list("contact_id", "organization_id"))
-    changed = 0
+    changed = []
     with transaction.atomic():
         for row in XeroContact.objects.filter(source_id=source_id).only(
             "pk", "bms_id", "name", "account_number", "organization_id", "match"
@@ -147,9 +147,10 @@ def xero_contacts_match(*, source_id: int) -> int:
             else:
                 org_pk, match = index.match(account_number=row.account_number, name=row.name)
             if (row.organization_id, row.match) != (org_pk, match):
-                XeroContact.objects.filter(pk=row.pk).update(organization_id=org_pk, match=match)
-                changed += 1
-    return changed
+                row.organization_id, row.match = org_pk, match
+                changed.append(row)
+        XeroContact.objects.bulk_update(changed, ["organization", "match"], batch_size=500)
+    return len(changed)
 
 
 @transaction.atomic
