@@ -362,15 +362,15 @@ def autopay_eligibility(invoices: Iterable[Invoice]) -> dict[int, AutopayEligibi
         .select_related("method", "contract")
         .order_by("organization_id", "position", "id")
     )
+    positions: dict[int, int] = defaultdict(int)
     for rule in rules:
-        numbered = by_organization[rule.organization_id]
-        position = len(numbered) + 1
-        numbered.append((position, rule))
+        positions[rule.organization_id] += 1  # numbered among all rules, as the pages show them
+        # Whether a rule can charge at all depends on the rule alone: asked once, not per invoice.
+        if rule.enabled and not rule.paused_at and not rule_current_problem(rule, today=today):
+            by_organization[rule.organization_id].append((positions[rule.organization_id], rule))
     eligible = {}
     for invoice in invoices:
         for position, rule in by_organization.get(invoice.organization_id, []):
-            if not rule.enabled or rule.paused_at or rule_current_problem(rule, today=today):
-                continue
             if rule_matches(rule, invoice):
                 eligible[invoice.pk] = AutopayEligibility(rule, position, slot_for(rule, invoice))
                 break
